@@ -1,0 +1,98 @@
+"""The stages in order, in one place: read -> check -> render -> check the result.
+
+`check`, `render`, `preview` and `send` all call `build`, so what you preview is what you send.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipeline.checks import check_issue, check_size
+from pipeline.errors import RenderError
+from pipeline.message import Recipient
+from pipeline.problems import Problem, Severity, sort_problems
+from pipeline.render import Rendered, render
+from pipeline.settings import Settings
+from pipeline.source import Issue, read_issue
+
+log = logging.getLogger(__name__)
+
+SAMPLE_EMAIL = "reader@example.com"
+SAMPLE_NAME = "Sample Reader"
+
+
+@dataclass
+class Build:
+    path: Path
+    issue: Issue | None
+    rendered: Rendered | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+
+def build(path: Path, settings: Settings) -> Build:
+    """Read, check and render one issue; every problem found is in the result, none raised."""
+    issue, problems = read_issue(path, settings.lang)
+    if issue is None:
+        return Build(path, None, None, sort_problems(problems))
+    problems += check_issue(issue)
+    problems += check_number_unique(issue)
+    rendered: Rendered | None = None
+    try:
+        rendered = render(issue, settings)
+    except RenderError as exc:
+        problems.append(Problem(str(path), 1, 1, Severity.ERROR, str(exc)))
+    else:
+        problems += check_size(issue, rendered.html_bytes)
+    return Build(path, issue, rendered, sort_problems(problems))
+
+
+def _front_matter_number(path: Path) -> int | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+        if not text.startswith("---"):
+            return None
+        meta = yaml.safe_load(text.split("\n---", 2)[0].removeprefix("---"))
+        number = meta.get("number") if isinstance(meta, dict) else None
+        return number if isinstance(number, int) else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
+def check_number_unique(issue: Issue) -> list[Problem]:
+    """An issue number names the web version (/issues/N): two files must not share it."""
+    problems = []
+    for other in sorted(issue.path.parent.glob("*.md")):
+        if other.resolve() == issue.path.resolve():
+            continue
+        if _front_matter_number(other) == issue.number:
+            problems.append(
+                Problem(
+                    str(issue.path),
+                    1,
+                    1,
+                    Severity.ERROR,
+                    f"number {issue.number} is also used by {other}; each issue needs its own",
+                )
+            )
+    return problems
+
+
+def sample_recipient(settings: Settings) -> Recipient:
+    """The reader that render and preview show: a placeholder person with a sample link."""
+    return Recipient(
+        email=SAMPLE_EMAIL,
+        name=SAMPLE_NAME,
+        unsubscribe_url=f"{settings.public_url}/unsubscribe/sample-token",
+    )

@@ -1,0 +1,199 @@
+"""Pure checks: an `Issue` (and its rendered HTML) in, a list of problems with positions out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import unquote
+
+from markdown_it.token import Token
+
+from pipeline.problems import Problem, Severity
+from pipeline.source import Issue
+
+ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
+# Gmail clips messages whose HTML is larger than 102 KB ("[Message clipped]"), hiding the
+# footer and its unsubscribe link; warn well before that.
+CLIP_WARN_BYTES = 90 * 1024
+CLIP_ERROR_BYTES = 102 * 1024
+
+
+def _walk(tokens: list[Token]) -> Iterator[tuple[Token, Token | None]]:
+    """Every token with the block token that holds it (for its line)."""
+    for token in tokens:
+        yield token, None
+        for child in token.children or []:
+            yield child, token
+
+
+def _blocks(issue: Issue) -> Iterator[list[Token]]:
+    yield issue.intro
+    for article in issue.articles:
+        yield article.tokens
+
+
+def _position(issue: Issue, block: Token | None, needle: str) -> tuple[int, int]:
+    """Best file position of `needle` inside a block (markdown-it keeps lines, not columns)."""
+    if block is None or not block.map:
+        return (issue.body_offset + 1, 1)
+    lines = issue.text.split("\n")
+    first = issue.body_offset + block.map[0]
+    last = issue.body_offset + block.map[1]
+    for candidate in (needle, unquote(needle)):
+        for index in range(first, min(last, len(lines))):
+            col = lines[index].find(candidate)
+            if col >= 0:
+                return index + 1, col + 1
+    return first + 1, 1
+
+
+def check_links(issue: Issue) -> list[Problem]:
+    """Links must be absolute http(s) or mailto; images need alt text and https."""
+    problems: list[Problem] = []
+    path = str(issue.path)
+    for tokens in _blocks(issue):
+        for token, block in _walk(tokens):
+            if token.type == "link_open":
+                href = str(token.attrs.get("href", ""))
+                if not href.lower().startswith(ALLOWED_SCHEMES):
+                    line, col = _position(issue, block, href)
+                    scheme = href.split(":", 1)[0] + ":" if ":" in href else "a relative link"
+                    problems.append(
+                        Problem(
+                            path,
+                            line,
+                            col,
+                            Severity.ERROR,
+                            f"link {href!r} uses {scheme}; only http, https and mailto "
+                            "links work in email",
+                        )
+                    )
+            elif token.type == "image":
+                src = str(token.attrs.get("src", ""))
+                line, col = _position(issue, block, src)
+                if not token.content.strip():
+                    problems.append(
+                        Problem(
+                            path,
+                            line,
+                            col,
+                            Severity.ERROR,
+                            "image has no alt text: write ![what it shows](https://...)",
+                        )
+                    )
+                if not src.lower().startswith("https://"):
+                    problems.append(
+                        Problem(
+                            path,
+                            line,
+                            col,
+                            Severity.ERROR,
+                            f"image source {src!r} must be an https:// URL",
+                        )
+                    )
+    return problems
+
+
+def check_bullets(issue: Issue) -> list[Problem]:
+    """A bullet with no text shows as a stray dot in every mail client."""
+    problems: list[Problem] = []
+    for tokens in _blocks(issue):
+        for index, token in enumerate(tokens):
+            if token.type != "list_item_open":
+                continue
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            empty = following is not None and following.type == "list_item_close"
+            if (
+                following is not None
+                and following.type == "paragraph_open"
+                and index + 2 < len(tokens)
+                and not tokens[index + 2].content.strip()
+            ):
+                empty = True
+            if empty:
+                problems.append(
+                    Problem(
+                        str(issue.path),
+                        issue.line_of(token),
+                        1,
+                        Severity.ERROR,
+                        "empty bullet: write its text or delete the line",
+                    )
+                )
+    return problems
+
+
+def check_duplicates(issue: Issue) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems: list[Problem] = []
+    for article in issue.articles:
+        if not article.url:
+            continue
+        key = article.url.rstrip("/")
+        if key in seen:
+            problems.append(
+                Problem(
+                    str(issue.path),
+                    article.line,
+                    1,
+                    Severity.WARNING,
+                    f"article URL already used on line {seen[key]}: {article.url}",
+                )
+            )
+        else:
+            seen[key] = article.line
+    return problems
+
+
+def check_emphasis(issue: Issue) -> list[Problem]:
+    """`**` or `__` left in text: CommonMark misses bold right next to Korean particles."""
+    problems: list[Problem] = []
+    for tokens in _blocks(issue):
+        for token, block in _walk(tokens):
+            if token.type != "text" or block is None:
+                continue
+            for marker in ("**", "__"):
+                if marker in token.content:
+                    line, col = _position(issue, block, marker)
+                    problems.append(
+                        Problem(
+                            str(issue.path),
+                            line,
+                            col,
+                            Severity.WARNING,
+                            f"'{marker}' is shown as-is, not as bold: CommonMark does not close "
+                            "emphasis before a letter when punctuation precedes the marker "
+                            f"(e.g. {marker}'code'{marker}는); add a space after the closing "
+                            f"'{marker}' or move the punctuation outside",
+                        )
+                    )
+    return problems
+
+
+def check_issue(issue: Issue) -> list[Problem]:
+    """Every source-level check, in file order."""
+    return [
+        *check_links(issue),
+        *check_bullets(issue),
+        *check_duplicates(issue),
+        *check_emphasis(issue),
+    ]
+
+
+def check_size(issue: Issue, html_bytes: int) -> list[Problem]:
+    """The rendered email against Gmail's clipping limit."""
+    kb = html_bytes / 1024
+    if html_bytes >= CLIP_ERROR_BYTES:
+        severity, verdict = Severity.ERROR, "Gmail clips it, hiding the footer and unsubscribe link"
+    elif html_bytes >= CLIP_WARN_BYTES:
+        severity, verdict = Severity.WARNING, "close to Gmail's 102 KB clipping limit"
+    else:
+        return []
+    return [
+        Problem(
+            str(issue.path),
+            1,
+            1,
+            severity,
+            f"rendered HTML is {kb:.1f} KB: {verdict}; shorten the issue or split it",
+        )
+    ]

@@ -1,0 +1,74 @@
+"""Command-line interface: argument parsing and printing only; the work is in the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline import __version__
+from pipeline.clikit import State, err
+from pipeline.errors import NewsletterError
+
+app = typer.Typer(
+    name="newsletter",
+    help="Write, check, preview, render and send an email newsletter.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"newsletter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Settings file (default: ./newsletter.toml; env NEWSLETTER_CONFIG).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """Write, check, preview, render and send an email newsletter."""
+    ctx.obj = State(config=config)
+
+
+def _register() -> None:
+    from pipeline import cli_issue
+
+    cli_issue.register(app)
+    try:
+        from pipeline import cli_subscribers
+    except ImportError:  # pragma: no cover - the module arrives with the subscriber store
+        return
+    cli_subscribers.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point: user mistakes become one clean message and a non-zero exit."""
+    try:
+        app(prog_name="newsletter")
+    except NewsletterError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err.print(f"  hint: {exc.hint}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        sys.exit(130)

@@ -1,0 +1,130 @@
+"""Commands for the author's path: check, render, preview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline import clikit
+from pipeline.build import Build, build, sample_recipient
+from pipeline.errors import IssueError, NewsletterError
+from pipeline.files import write_atomic
+from pipeline.message import personalise, to_mime
+from pipeline.output import Format, dumps
+from pipeline.problems import has_errors
+from pipeline.render import render_web
+
+IssueArg = Annotated[
+    Path,
+    typer.Argument(help="The issue's Markdown file, e.g. issues/2024-06-22-article-weekly-25.md."),
+]
+
+
+def _summary(builds: list[Build], strict: bool) -> str:
+    errors = sum(len(b.errors) for b in builds)
+    warnings = sum(len(b.warnings) for b in builds)
+    if strict:
+        errors, warnings = errors + warnings, 0
+    plural = "s" if len(builds) != 1 else ""
+    return f"{errors} error(s), {warnings} warning(s) in {len(builds)} file{plural}"
+
+
+def check(
+    ctx: typer.Context,
+    issues: Annotated[list[Path], typer.Argument(help="Issue files to check.")],
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    fmt: clikit.FormatOption = Format.table,
+) -> None:
+    """Check issue files and print every problem at once, as PATH:LINE:COL: severity: message.
+
+    Exits 1 when any file has an error (or, with --strict, a warning).
+    """
+    settings = clikit.settings(ctx)
+    builds = [build(path, settings) for path in issues]
+    problems = [p for b in builds for p in b.problems]
+    if fmt is Format.table:
+        for problem in problems:
+            severity = "error" if strict else str(problem.severity)
+            typer.echo(
+                f"{problem.path}:{problem.line}:{problem.col}: {severity}: {problem.message}"
+            )
+    elif fmt is Format.json:
+        typer.echo(dumps([p.as_dict() for p in problems]))
+    else:
+        from pipeline.output import emit_rows
+
+        emit_rows(
+            (p.as_dict() for p in problems), ["path", "line", "col", "severity", "message"], fmt
+        )
+    clikit.say(_summary(builds, strict))
+    if has_errors(problems, strict=strict):
+        raise typer.Exit(1)
+
+
+def _checked(path: Path, ctx: typer.Context) -> Build:
+    """Build an issue and refuse it when it has errors: nothing unchecked leaves the machine."""
+    result = build(path, clikit.settings(ctx))
+    for problem in result.problems:
+        clikit.err.print(str(problem), highlight=False, markup=False)
+    if result.errors or result.rendered is None:
+        raise IssueError(
+            f"{path} has {len(result.errors)} error(s)",
+            hint=f"fix them, then run `newsletter check {path}` again",
+        )
+    return result
+
+
+def render_cmd(
+    ctx: typer.Context,
+    issue: IssueArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the output files.")] = Path(
+        "build"
+    ),
+) -> None:
+    """Render an issue to email.html, email.txt, web.html and message.eml in --out.
+
+    email.html and message.eml are the copy a sample subscriber would receive.
+    """
+    settings = clikit.settings(ctx)
+    result = _checked(issue, ctx)
+    assert result.rendered is not None and result.issue is not None
+    message = personalise(result.rendered, sample_recipient(settings), settings)
+    outputs = {
+        "email.html": message.html.encode(),
+        "email.txt": message.text.encode(),
+        "web.html": render_web(result.issue, settings).encode(),
+        "message.eml": to_mime(message).as_bytes(),
+    }
+    for name, data in outputs.items():
+        write_atomic(out / name, data)
+    clikit.say(
+        f"rendered issue {result.issue.number} ({result.rendered.html_bytes / 1024:.1f} KB HTML) "
+        f"to {out}/: {', '.join(outputs)}"
+    )
+
+
+def preview(
+    ctx: typer.Context,
+    issue: IssueArg,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Serve a live preview: phone and desktop widths, text part, inbox line, size, warnings.
+
+    Rebuilds when the issue or a template changes; the open page reloads itself.
+    """
+    from pipeline.preview import serve
+
+    if not issue.exists():
+        raise NewsletterError(f"{issue}: no such file")
+    serve(issue, clikit.settings(ctx), host=host, port=port)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+    app.command("render")(render_cmd)
+    app.command("preview")(preview)

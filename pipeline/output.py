@@ -1,0 +1,74 @@
+"""One output convention for every command: `--format table|json|jsonl|csv`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from enum import StrEnum
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_default)
+
+
+def emit_rows(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    fmt: Format,
+    *,
+    title: str | None = None,
+    out: IO[str] | None = None,
+) -> None:
+    """Print records in the chosen format; `table` is for people, the rest for scripts."""
+    out = out or sys.stdout
+    if fmt is Format.json:
+        out.write(dumps([dict(r) for r in rows]) + "\n")
+    elif fmt is Format.jsonl:
+        for row in rows:
+            out.write(dumps(dict(row)) + "\n")
+    elif fmt is Format.csv:
+        writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: (dumps(v) if isinstance(v, dict | list) else v) for k, v in row.items()}
+            )
+    else:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        Console(file=out, soft_wrap=True).print(table)
+
+
+def emit_object(value: Mapping[str, Any], fmt: Format, *, out: IO[str] | None = None) -> None:
+    """Print one record: JSON for scripts, `key: value` lines for people."""
+    out = out or sys.stdout
+    if fmt in (Format.json, Format.jsonl):
+        out.write(dumps(dict(value)) + "\n")
+        return
+    for key, item in value.items():
+        if isinstance(item, list | dict):
+            item = dumps(item)
+        out.write(f"{key}: {'' if item is None else item}\n")

@@ -1,0 +1,246 @@
+"""Render an issue once: Markdown -> sanitised HTML -> Jinja2 MJML -> HTML -> inlined CSS.
+
+Personal fields (name, email, unsubscribe URL) are placeholders in the rendered output,
+split out once, so each recipient's copy is a cheap join instead of a re-render.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import nh3
+from markupsafe import Markup
+from mjml import mjml2html
+from premailer import Premailer
+
+from pipeline.errors import RenderError
+from pipeline.i18n import format_period, strings
+from pipeline.plaintext import blocks_text
+from pipeline.settings import Settings
+from pipeline.source import Issue, markdown
+
+PERSONAL_FIELDS = ("name", "email", "unsubscribe_url")
+_PLACEHOLDER = re.compile(r"%%NL:(\w+)%%")
+TEMPLATE = "issue.mjml.j2"
+REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+_ALLOWED_TAGS = {
+    "a", "p", "br", "ul", "ol", "li", "code", "pre", "blockquote", "em", "strong", "s",
+    "del", "img", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "th": {"style"},
+    "td": {"style"},
+    "code": {"class"},
+}
+
+
+def placeholder(field: str) -> str:
+    return f"%%NL:{field}%%"
+
+
+class PersonalTemplate:
+    """Rendered text with personal-field placeholders, split once; `fill` is one join."""
+
+    __slots__ = ("_fields", "_parts", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        pieces = _PLACEHOLDER.split(source)
+        self._parts = pieces
+        self._fields = [(i, pieces[i]) for i in range(1, len(pieces), 2)]
+        unknown = {name for _, name in self._fields} - set(PERSONAL_FIELDS)
+        if unknown:
+            raise RenderError(f"unknown personal field(s) in template: {', '.join(unknown)}")
+
+    @property
+    def fields(self) -> set[str]:
+        return {name for _, name in self._fields}
+
+    def fill(self, values: Mapping[str, str], *, escape: bool) -> str:
+        parts = self._parts.copy()
+        for index, name in self._fields:
+            value = values.get(name, "")
+            parts[index] = html.escape(value) if escape else value
+        return "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One issue, rendered once: what every recipient's copy is made from."""
+
+    issue: Issue
+    subject: str
+    preheader: str | None
+    html: PersonalTemplate  # final email HTML, CSS inlined
+    text: PersonalTemplate  # plain-text part
+    web_url: str
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.source.encode("utf-8"))
+
+
+def _environment(templates: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(templates), str(REPO_TEMPLATES)]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def templates_dir() -> Path:
+    """The project's own `templates/` when it has one, else the templates shipped here."""
+    local = Path("templates")
+    return local if (local / TEMPLATE).exists() else REPO_TEMPLATES
+
+
+def sanitise(fragment: str) -> str:
+    """Only the markup Markdown makes; only http, https and mailto links survive."""
+    return nh3.clean(
+        fragment,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+    )
+
+
+def markdown_html(issue: Issue) -> tuple[str, list[tuple[str, str, str]]]:
+    md = markdown()
+    intro = sanitise(md.renderer.render(issue.intro, md.options, {})) if issue.intro else ""
+    articles = [
+        (a.title, a.url, sanitise(md.renderer.render(a.tokens, md.options, {})))
+        for a in issue.articles
+    ]
+    return intro, articles
+
+
+def _context(issue: Issue, settings: Settings, *, web: bool) -> dict[str, object]:
+    t = strings(issue.lang)
+    esc = html.escape
+    reason = t["reason"].format(name=esc(settings.name), email=placeholder("email"))
+    intro, articles = markdown_html(issue)
+    return {
+        "lang": issue.lang,
+        "web": web,
+        "subject": issue.subject,
+        "title": issue.title,
+        "preheader": issue.preheader,
+        "name": settings.name,
+        "issue_label": t["issue_label"].format(number=issue.number),
+        "period": format_period(issue.period, issue.lang) if issue.period else None,
+        "intro_html": Markup(intro),
+        "articles": [
+            {"title": title, "url": url, "html": Markup(body)} for title, url, body in articles
+        ],
+        "web_url": web_url(issue, settings),
+        "postal_address": settings.postal_address,
+        "fields": {name: Markup(placeholder(name)) for name in PERSONAL_FIELDS},
+        "t": {
+            **t,
+            "reason": Markup(reason),
+            "web_footer": t["web_footer"].format(name=settings.name),
+        },
+    }
+
+
+def web_url(issue: Issue, settings: Settings) -> str:
+    return f"{settings.public_url}/issues/{issue.number}"
+
+
+def _mjml_error(exc: Exception, source: str) -> RenderError:
+    """MRML reports byte offsets; name the line of the generated MJML instead."""
+    message = str(exc)
+    match = re.search(r"(?:position|offset|at)\s+(\d+)|(\d+)\.\.\d+", message)
+    where = ""
+    if match:
+        offset = int(match.group(1) or match.group(2))
+        line = source.encode("utf-8")[:offset].decode("utf-8", "replace").count("\n") + 1
+        where = f" at line {line} of the generated MJML: {source.splitlines()[line - 1].strip()}"
+    return RenderError(
+        f"MJML could not be compiled: {message}{where}",
+        hint=f"check the template {TEMPLATE} (the issue text itself is always escaped)",
+    )
+
+
+def inline_css(document: str) -> str:
+    """Inline the <style> rules into style attributes, keeping media queries and !important.
+
+    premailer drops a lowercase doctype, so MRML's `<!doctype html>` is rewritten first.
+    """
+    if document[:15].lower() == "<!doctype html>":
+        document = "<!DOCTYPE html>" + document[15:]
+    return Premailer(
+        document,
+        keep_style_tags=True,
+        strip_important=False,
+        disable_validation=True,
+        allow_network=False,
+        remove_classes=False,
+        cssutils_logging_level=logging.CRITICAL,
+    ).transform(pretty_print=False)
+
+
+def render_document(issue: Issue, settings: Settings, *, web: bool) -> str:
+    env = _environment(templates_dir())
+    try:
+        mjml_source = env.get_template(TEMPLATE).render(_context(issue, settings, web=web))
+    except jinja2.TemplateError as exc:
+        lineno = getattr(exc, "lineno", None)
+        where = f"{getattr(exc, 'filename', None) or TEMPLATE}:{lineno}: " if lineno else ""
+        raise RenderError(f"{where}template error: {exc}") from None
+    try:
+        document = mjml2html(mjml_source, disable_comments=False)
+    except ValueError as exc:
+        raise _mjml_error(exc, mjml_source) from None
+    return inline_css(document)
+
+
+def render_text(issue: Issue, settings: Settings) -> str:
+    t = strings(issue.lang)
+    head = f"{settings.name} · {t['issue_label'].format(number=issue.number)}"
+    if issue.period:
+        head += f" · {format_period(issue.period, issue.lang)}"
+    parts = [head, issue.title, f"{t['web_text']}: {web_url(issue, settings)}"]
+    if issue.intro:
+        parts.append(blocks_text(issue.intro))
+    for index, article in enumerate(issue.articles, 1):
+        body = blocks_text(article.tokens)
+        parts.append(f"{index}. {article.title}\n{article.url}" + (f"\n\n{body}" if body else ""))
+    reason = t["reason"].format(name=settings.name, email=placeholder("email"))
+    parts.append(
+        f"--\n{reason}\n{t['unsubscribe_text']}: {placeholder('unsubscribe_url')}\n"
+        f"{settings.postal_address}"
+    )
+    return "\n\n".join(parts) + "\n"
+
+
+def render(issue: Issue, settings: Settings) -> Rendered:
+    """The email and its text part, rendered once for every recipient."""
+    return Rendered(
+        issue=issue,
+        subject=issue.subject,
+        preheader=issue.preheader,
+        html=PersonalTemplate(render_document(issue, settings, web=False)),
+        text=PersonalTemplate(render_text(issue, settings)),
+        web_url=web_url(issue, settings),
+    )
+
+
+def render_web(issue: Issue, settings: Settings) -> str:
+    """The web version for the "view in browser" link: no personal field at all."""
+    document = render_document(issue, settings, web=True)
+    if _PLACEHOLDER.search(document):
+        raise RenderError("the web version must not contain personal fields")
+    return document

@@ -1,0 +1,185 @@
+"""The configuration schema, in one place.
+
+Non-secret settings live in `newsletter.toml` at the project root; environment variables
+named `NEWSLETTER_<KEY>` override them, and so does a `.env` file (git-ignored, for
+secrets). Every bad value is reported at once, naming the key and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from contextvars import ContextVar
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "NEWSLETTER_"
+DEFAULT_CONFIG = Path("newsletter.toml")
+_toml_path: ContextVar[Path] = ContextVar("toml_path", default=DEFAULT_CONFIG)
+
+_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_LIST_ID = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+$")
+
+
+class Settings(BaseSettings):
+    """What a publisher configures. Defaults make `make demo` work with nothing set."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    name: str = "Article Weekly"
+    from_address: str = "Article Weekly <weekly@example.com>"
+    reply_to: str | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    lang: str = "ko"
+    list_id: str = "weekly.example.com"
+    postal_address: str = "123 Example Street, Seoul 04524, Republic of Korea"
+    unsubscribe_mailto: str | None = None
+    configuration_set: str | None = None
+    database_url: str = "sqlite:///subscribers/newsletter.db"
+    secret_key: SecretStr | None = None
+    sns_topic_arns: list[str] = []
+
+    @field_validator("from_address", "reply_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        _, addr = parseaddr(value)
+        if "@" not in addr or addr.startswith("@") or addr.endswith("@"):
+            raise ValueError("must be an email address, like 'Weekly <weekly@example.com>'")
+        return value
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _mailto(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        address = value.removeprefix("mailto:")
+        if "@" not in address:
+            raise ValueError("must be an email address, like 'unsubscribe@example.com'")
+        return address
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an http(s) URL, like 'https://weekly.example.com'")
+        return value.rstrip("/")
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, value: str) -> str:
+        if not _LANG.match(value):
+            raise ValueError("must be a language tag, like 'ko' or 'en'")
+        return value
+
+    @field_validator("list_id")
+    @classmethod
+    def _list_id(cls, value: str) -> str:
+        value = value.strip().strip("<>")
+        if not _LIST_ID.match(value):
+            raise ValueError("must look like a domain (RFC 2919), like 'weekly.example.com'")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("must be a database URL, like 'sqlite:///subscribers/newsletter.db'")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (use `openssl rand -hex 32`)")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path.get())
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+    @property
+    def sender_address(self) -> str:
+        return parseaddr(self.from_address)[1]
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2]
+
+    def require_secret_key(self) -> bytes:
+        if self.secret_key is None:
+            raise ConfigError(
+                "secret_key is not set; it signs every unsubscribe link",
+                hint="set NEWSLETTER_SECRET_KEY in the environment or in .env "
+                "(for example: echo NEWSLETTER_SECRET_KEY=$(openssl rand -hex 32) >> .env)",
+            )
+        return self.secret_key.get_secret_value().encode()
+
+
+def _source_of(key: str, toml_path: Path, env_file: Path) -> str:
+    env_name = f"{ENV_PREFIX}{key.upper()}"
+    if env_name in os.environ:
+        return f"environment variable {env_name}"
+    if env_file.exists():
+        for line in env_file.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip().upper().startswith(env_name + "="):
+                return f"{env_file} ({env_name})"
+    return str(toml_path)
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Read the settings, raising ConfigError that lists every bad value at once."""
+    toml_path = config or Path(os.environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG))
+    if config is not None and not toml_path.exists():
+        raise ConfigError(f"{toml_path}: no such configuration file")
+    if toml_path.exists():
+        try:
+            tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{toml_path}: not valid TOML: {exc}") from None
+    token = _toml_path.set(toml_path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"]) or "?"
+            top = str(err["loc"][0]) if err["loc"] else key
+            source = _source_of(top, toml_path, Path(".env"))
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown setting"
+            lines.append(f"{source}: {key}: {message}")
+        raise ConfigError(
+            "bad configuration:\n  " + "\n  ".join(lines),
+            hint="fix the values above; `newsletter config` shows the settings in force",
+        ) from None
+    finally:
+        _toml_path.reset(token)

@@ -1,0 +1,346 @@
+"""Read a Markdown issue file into an `Issue`: front matter plus articles, with line numbers.
+
+The format is a contract with publishers:
+
+    ---
+    title: "Article Weekly, Issue 25"               # required
+    number: 25                                       # required, positive integer
+    period: {start: 2024-06-16, end: 2024-06-22}     # optional; start <= end
+    subject: "..."                                   # optional, defaults to title
+    preheader: "..."                                 # optional inbox preview text
+    lang: ko                                         # optional, defaults from settings
+    ---
+    Optional intro paragraph(s).
+
+    ## [Article title](https://source.example/url)
+    - bullets, nested lists, `code`, links, quotes, fenced code
+
+Problems found while reading are returned, never raised, so that `check` can show all of
+them at once; a file that cannot be read as an issue at all yields `None` and its problems.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from pipeline.problems import Problem, Severity
+
+FRONT_MATTER_KEYS = ("title", "number", "period", "subject", "preheader", "lang")
+_REQUIRED = ("title", "number")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: date
+    end: date
+
+
+@dataclass(slots=True)
+class Article:
+    title: str
+    url: str
+    line: int  # 1-based line of the `## ` heading in the file
+    tokens: list[Token] = field(default_factory=list)  # the article's body blocks
+
+
+@dataclass(slots=True)
+class Issue:
+    path: Path
+    title: str
+    number: int
+    lang: str
+    subject: str
+    preheader: str | None
+    period: Period | None
+    intro: list[Token]
+    articles: list[Article]
+    body_offset: int  # lines before the Markdown body, to turn token maps into file lines
+    text: str  # the whole file, for columns in messages
+
+    def line_of(self, token: Token) -> int:
+        return self.body_offset + (token.map[0] if token.map else 0) + 1
+
+
+class _NoDatesLoader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as strings, so a bad date is our message, not a crash."""
+
+
+_NoDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def markdown() -> MarkdownIt:
+    """The one Markdown dialect of issues: CommonMark with raw HTML off, plus tables."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    # Keep every link as a link so that `check` can name a bad scheme; the sanitiser
+    # (nh3, in render) drops anything but http, https and mailto from the output.
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    return md
+
+
+class _Reader:
+    def __init__(self, path: Path, default_lang: str) -> None:
+        self.path = path
+        self.default_lang = default_lang
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int, col: int, message: str, severity: Severity = Severity.ERROR):
+        self.problems.append(Problem(str(self.path), line, col, severity, message))
+
+    def read(self) -> Issue | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            self.problem(1, 1, "no such file")
+            return None
+        except OSError as exc:
+            self.problem(1, 1, f"cannot read the file: {exc.strerror}")
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            self.problem(
+                line,
+                col,
+                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+            )
+            return None
+        text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+        lines = text.split("\n")
+        if not lines or lines[0].strip() != "---":
+            self.problem(
+                1, 1, "missing front matter: start the file with '---', then title: and number:"
+            )
+            return None
+        try:
+            end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
+        except StopIteration:
+            self.problem(1, 1, "front matter is not closed: add a line '---' after it")
+            return None
+        meta = self._front_matter("\n".join(lines[1:end]))
+        body = "\n".join(lines[end + 1 :])
+        tokens = markdown().parse(body)
+        issue_stub = Issue(
+            path=self.path,
+            title="",
+            number=0,
+            lang=self.default_lang,
+            subject="",
+            preheader=None,
+            period=None,
+            intro=[],
+            articles=[],
+            body_offset=end + 1,
+            text=text,
+        )
+        intro, articles = self._split(tokens, issue_stub)
+        if meta is None:
+            return None
+        issue_stub.title = meta["title"]
+        issue_stub.number = meta["number"]
+        issue_stub.lang = meta.get("lang") or self.default_lang
+        issue_stub.subject = meta.get("subject") or meta["title"]
+        issue_stub.preheader = meta.get("preheader")
+        issue_stub.period = meta.get("period")
+        issue_stub.intro = intro
+        issue_stub.articles = articles
+        return issue_stub
+
+    # -- front matter ----------------------------------------------------------------
+
+    def _front_matter(self, source: str) -> dict[str, Any] | None:
+        """Validate the YAML front matter; line numbers are file lines (it starts on line 2)."""
+        try:
+            node = yaml.compose(source, Loader=_NoDatesLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            line, col = (mark.line + 2, mark.column + 1) if mark else (2, 1)
+            self.problem(line, col, f"YAML syntax error: {exc.problem or exc}")
+            return None
+        if node is None:
+            self.problem(1, 1, "front matter is empty: add title: and number:")
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(2, 1, "front matter must be 'key: value' lines")
+            return None
+        loader = _NoDatesLoader("")
+        values: dict[str, Any] = {}
+        positions: dict[str, tuple[int, int]] = {}
+        errors_before = len(self.problems)
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            at = (key_node.start_mark.line + 2, key_node.start_mark.column + 1)
+            if key not in FRONT_MATTER_KEYS:
+                hint = difflib.get_close_matches(str(key), FRONT_MATTER_KEYS, n=1, cutoff=0.6)
+                known = ", ".join(FRONT_MATTER_KEYS)
+                suggestion = f"did you mean '{hint[0]}'?" if hint else f"known keys: {known}"
+                self.problem(*at, f"unknown front-matter key '{key}'; {suggestion}")
+                continue
+            if key in values:
+                self.problem(*at, f"'{key}' is given twice")
+                continue
+            try:
+                values[key] = loader.construct_object(value_node, deep=True)
+            except yaml.YAMLError as exc:
+                self.problem(*at, f"{key}: cannot read the value: {exc}")
+                continue
+            positions[key] = (value_node.start_mark.line + 2, value_node.start_mark.column + 1)
+        for key in _REQUIRED:
+            if key not in values and key not in {p for p in positions}:
+                self.problem(2, 1, f"missing required front-matter key '{key}'")
+        meta = self._validate(values, positions)
+        if len(self.problems) > errors_before:
+            return None
+        return meta
+
+    def _validate(self, values: dict[str, Any], at: dict[str, tuple[int, int]]) -> dict[str, Any]:
+        meta: dict[str, Any] = {}
+        for key in ("title", "subject", "preheader"):
+            if key not in values:
+                continue
+            value = values[key]
+            if not isinstance(value, str):
+                self.problem(*at[key], f"{key} must be text; put it in quotes")
+            elif not value.strip():
+                self.problem(*at[key], f"{key} is empty")
+            else:
+                meta[key] = value.strip()
+        if "number" in values:
+            value = values["number"]
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.problem(*at["number"], f"number must be a whole number, not {value!r}")
+            elif value <= 0:
+                self.problem(*at["number"], f"number must be positive, not {value}")
+            else:
+                meta["number"] = value
+        if "lang" in values:
+            value = values["lang"]
+            if not isinstance(value, str) or not _LANG.match(value):
+                self.problem(
+                    *at["lang"], f"lang must be a language tag like 'ko' or 'en', not {value!r}"
+                )
+            else:
+                meta["lang"] = value
+        if "period" in values:
+            meta_period = self._period(values["period"], at["period"])
+            if meta_period is not None:
+                meta["period"] = meta_period
+        return meta
+
+    def _period(self, value: Any, at: tuple[int, int]) -> Period | None:
+        if not isinstance(value, dict):
+            self.problem(*at, "period must be {start: YYYY-MM-DD, end: YYYY-MM-DD}")
+            return None
+        unknown = set(value) - {"start", "end"}
+        if unknown:
+            self.problem(
+                *at, f"period has unknown key(s) {', '.join(map(str, unknown))}; use start and end"
+            )
+        dates: dict[str, date] = {}
+        for key in ("start", "end"):
+            raw = value.get(key)
+            if raw is None:
+                self.problem(*at, f"period needs {key}: YYYY-MM-DD")
+                continue
+            text = str(raw)
+            if not _DATE.match(text):
+                self.problem(*at, f"period {key} {text!r} is not a date; write YYYY-MM-DD")
+                continue
+            try:
+                dates[key] = date.fromisoformat(text)
+            except ValueError as exc:
+                self.problem(*at, f"period {key} {text!r} is not a valid date ({exc})")
+        if len(dates) < 2:
+            return None
+        if dates["end"] < dates["start"]:
+            self.problem(*at, f"period ends ({dates['end']}) before it starts ({dates['start']})")
+            return None
+        return Period(dates["start"], dates["end"])
+
+    # -- body ------------------------------------------------------------------------
+
+    def _split(self, tokens: list[Token], issue: Issue) -> tuple[list[Token], list[Article]]:
+        """Cut the body at each level-2 heading; each heading must be a link to the source."""
+        intro: list[Token] = []
+        articles: list[Article] = []
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            if token.type == "heading_open" and token.level == 0 and token.tag in ("h1", "h2"):
+                inline = tokens[i + 1]
+                line = issue.line_of(token)
+                if token.tag == "h1":
+                    self.problem(
+                        line,
+                        1,
+                        "'#' heading in the body: the title comes from the front matter; "
+                        "start articles with '## [Title](https://...)'",
+                    )
+                    i += 3
+                    continue
+                title, url = _heading_link(inline)
+                if url is None:
+                    self.problem(
+                        line,
+                        1,
+                        "article heading is not a link: write '## [Title](https://source/url)'",
+                    )
+                elif not url.startswith(("http://", "https://")):
+                    col = _column(issue.text.split("\n")[line - 1], url)
+                    self.problem(line, col, f"article link must be http or https, not {url!r}")
+                articles.append(Article(title=title, url=url or "", line=line))
+                i += 3
+                continue
+            (articles[-1].tokens if articles else intro).append(token)
+            i += 1
+        if not articles:
+            self.problem(
+                issue.body_offset + 1,
+                1,
+                "no articles: each article starts with '## [Title](https://source/url)'",
+            )
+        return intro, articles
+
+
+def _heading_link(inline: Token) -> tuple[str, str | None]:
+    """Title and URL of a heading that is exactly one link; URL None otherwise."""
+    children = [
+        c for c in inline.children or [] if not (c.type == "text" and not c.content.strip())
+    ]
+    title = "".join(c.content for c in inline.children or [] if c.content).strip()
+    if (
+        len(children) >= 2
+        and children[0].type == "link_open"
+        and children[-1].type == "link_close"
+        and not any(c.type == "link_open" for c in children[1:-1])
+    ):
+        return title, str(children[0].attrs.get("href", ""))
+    return title or inline.content, None
+
+
+def _column(line: str, needle: str) -> int:
+    index = line.find(needle)
+    return index + 1 if index >= 0 else 1
+
+
+def read_issue(path: Path, default_lang: str = "ko") -> tuple[Issue | None, list[Problem]]:
+    """Read and validate the structure of one issue file; never raises for bad input."""
+    reader = _Reader(path, default_lang)
+    issue = reader.read()
+    return issue, reader.problems

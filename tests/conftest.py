@@ -1,0 +1,67 @@
+"""Shared fixtures: run the real CLI entry point in-process, in a clean project folder."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_ISSUE = ROOT / "issues" / "2024-06-22-article-weekly-25.md"
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh project folder (the repo's newsletter.toml and templates) as the cwd."""
+    shutil.copy(ROOT / "newsletter.toml", tmp_path / "newsletter.toml")
+    (tmp_path / "issues").mkdir()
+    (tmp_path / "subscribers").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for name in list(__import__("os").environ):
+        if name.startswith("NEWSLETTER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
+    return tmp_path
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Run `newsletter ARGS...` through the real entry point and capture what it prints."""
+    from pipeline.cli import main
+
+    def run(*args: str, input: str | None = None) -> Result:
+        out, errs = io.StringIO(), io.StringIO()
+        old_argv, old_stdin = sys.argv, sys.stdin
+        sys.argv = ["newsletter", *map(str, args)]
+        sys.stdin = io.StringIO(input or "")
+        code = 0
+        try:
+            with redirect_stdout(out), redirect_stderr(errs):
+                try:
+                    main()
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv, sys.stdin = old_argv, old_stdin
+        return Result(code, out.getvalue(), errs.getvalue())
+
+    return run
