@@ -47,6 +47,8 @@ def build(path: Path, settings: Settings) -> Build:
     if issue is None:
         return Build(path, None, None, sort_problems(problems))
     problems += check_issue(issue)
+    if not issue.front_matter_ok:
+        return Build(path, issue, None, sort_problems(problems))
     problems += check_number_unique(issue)
     rendered: Rendered | None = None
     try:

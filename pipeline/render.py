@@ -201,7 +201,8 @@ def render_document(issue: Issue, settings: Settings, *, web: bool) -> str:
         where = f"{getattr(exc, 'filename', None) or TEMPLATE}:{lineno}: " if lineno else ""
         raise RenderError(f"{where}template error: {exc}") from None
     try:
-        document = mjml2html(mjml_source, disable_comments=False)
+        # fonts={}: no web-font <link> (MRML adds Google Fonts for Roboto): no third-party fetch.
+        document = mjml2html(mjml_source, disable_comments=False, fonts={})
     except ValueError as exc:
         raise _mjml_error(exc, mjml_source) from None
     return inline_css(document)

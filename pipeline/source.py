@@ -67,6 +67,7 @@ class Issue:
     articles: list[Article]
     body_offset: int  # lines before the Markdown body, to turn token maps into file lines
     text: str  # the whole file, for columns in messages
+    front_matter_ok: bool = True  # False: only the body can be checked, not rendered
 
     def line_of(self, token: Token) -> int:
         return self.body_offset + (token.map[0] if token.map else 0) + 1
@@ -150,16 +151,19 @@ class _Reader:
             text=text,
         )
         intro, articles = self._split(tokens, issue_stub)
+        issue_stub.intro = intro
+        issue_stub.articles = articles
         if meta is None:
-            return None
+            # The body is still checked, so that every problem shows in one pass; the
+            # stub is never rendered.
+            issue_stub.front_matter_ok = False
+            return issue_stub
         issue_stub.title = meta["title"]
         issue_stub.number = meta["number"]
         issue_stub.lang = meta.get("lang") or self.default_lang
         issue_stub.subject = meta.get("subject") or meta["title"]
         issue_stub.preheader = meta.get("preheader")
         issue_stub.period = meta.get("period")
-        issue_stub.intro = intro
-        issue_stub.articles = articles
         return issue_stub
 
     # -- front matter ----------------------------------------------------------------

@@ -1,0 +1,58 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SAMPLE_ISSUE := issues/2024-06-22-article-weekly-25.md
+DEMO_OUT := build/demo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the tests use: a real browser and SpamAssassin.
+SYSTEM_PACKAGES := chromium spamassassin
+
+.PHONY: install system-deps demo test lint format golden bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v spamassassin >/dev/null 2>&1 || missing="$$missing spamassassin"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+demo: install
+	$(BIN)/newsletter check $(SAMPLE_ISSUE)
+	$(BIN)/newsletter render $(SAMPLE_ISSUE) --out $(DEMO_OUT)
+	@echo
+	@echo "Demo output is in $(DEMO_OUT)/: open $(DEMO_OUT)/email.html in a browser,"
+	@echo "or $(DEMO_OUT)/message.eml in a mail client. Live preview: $(BIN)/newsletter preview $(SAMPLE_ISSUE)"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: install system-deps lint
+	$(BIN)/pytest -q
+
+# Regenerate the golden files of the sample issue; review the diff before committing.
+golden: install
+	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
+
+bench: install
+	$(BIN)/python bench/bench_render.py
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
