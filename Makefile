@@ -30,6 +30,9 @@ system-deps:
 	fi
 
 demo: install
+	$(BIN)/newsletter lists create sample --exist-ok
+	$(BIN)/newsletter subscribers import subscribers/sample.csv --list sample
+	$(BIN)/newsletter lists
 	$(BIN)/newsletter check $(SAMPLE_ISSUE)
 	$(BIN)/newsletter render $(SAMPLE_ISSUE) --out $(DEMO_OUT)
 	@echo
@@ -53,6 +56,7 @@ golden: install
 
 bench: install
 	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_import.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

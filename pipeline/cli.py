@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from pipeline import __version__
+from pipeline import __version__, clikit
 from pipeline.clikit import State, err
 from pipeline.errors import NewsletterError
+from pipeline.output import Format, emit_rows
 
 app = typer.Typer(
     name="newsletter",
@@ -44,6 +45,17 @@ def _root(
 ) -> None:
     """Write, check, preview, render and send an email newsletter."""
     ctx.obj = State(config=config)
+
+
+@app.command("config")
+def config_cmd(ctx: typer.Context, fmt: clikit.FormatOption = Format.table) -> None:
+    """Show the settings in force (secrets masked)."""
+    settings = clikit.settings(ctx)
+    values = settings.model_dump()
+    if settings.secret_key is not None:
+        values["secret_key"] = "********"
+    rows = [{"key": key, "value": value} for key, value in values.items()]
+    emit_rows(rows, ["key", "value"], fmt, title="Settings")
 
 
 def _register() -> None:

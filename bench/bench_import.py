@@ -1,0 +1,89 @@
+"""Import benchmark: generated CSVs of 100,000 and 1,000,000 rows into a fresh database.
+
+    .venv/bin/python bench/bench_import.py            # both sizes
+    .venv/bin/python bench/bench_import.py 20000      # any sizes you like
+
+Each size runs in its own fresh process, so the peak memory (ru_maxrss) is that import's
+own. Targets: 100,000 rows in under 10 s; 1,000,000 rows with peak memory under 200 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = (100_000, 1_000_000)
+FIRST = ("Minjun", "Seoyeon", "Jiho", "Alice", "Bob", "Hana", "Charlie", "Yuna", "Dana")
+CITIES = ("Seoul", "Busan", "Incheon", "London", "New York", "Daejeon")
+
+
+def generate(path: Path, rows: int) -> None:
+    """A realistic-looking export: name, company and city columns, some 2% duplicates."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("email,name,company,city\n")
+        for i in range(rows):
+            n = i - 1 if i % 50 == 49 else i  # a duplicate every 50 rows
+            first = FIRST[n % len(FIRST)]
+            out.write(
+                f"{first.lower()}.{n}@example.com,{first} {n},"
+                f'"Company {n % 997}, Ltd",{CITIES[n % len(CITIES)]}\n'
+            )
+
+
+def run_one(rows: int, folder: Path) -> dict[str, float]:
+    """Generate, import, measure: runs in the child process."""
+    sys.path.insert(0, str(ROOT))
+    from pipeline import subscribers as lib
+    from pipeline.store import Store
+
+    csv_path = folder / f"people-{rows}.csv"
+    generate(csv_path, rows)
+    with Store.open(f"sqlite:///{folder / f'bench-{rows}.db'}") as store:
+        lib.create_list(store, "bench")
+        started = time.perf_counter()
+        report = lib.import_csv(store, csv_path, "bench")
+        seconds = time.perf_counter() - started
+    assert report.written and report.invalid == 0, report.as_dict()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {
+        "rows": rows,
+        "added": report.added,
+        "duplicates": report.duplicates,
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "peak_mb": peak_kb / 1024,
+        "file_mb": csv_path.stat().st_size / 1e6,
+    }
+
+
+def main(sizes: list[int]) -> None:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
+        for rows in sizes:
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", str(rows), folder],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            results.append(json.loads(child.stdout))
+    print("| rows | file | seconds | rows/s | peak RSS |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['rows']:,} | {r['file_mb']:.0f} MB | {r['seconds']:.1f} "
+            f"| {r['rows_per_s']:,.0f} | {r['peak_mb']:.0f} MB |"
+        )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(run_one(int(sys.argv[2]), Path(sys.argv[3]))))
+    else:
+        main([int(a) for a in sys.argv[1:]] or list(SIZES))

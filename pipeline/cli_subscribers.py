@@ -1,0 +1,320 @@
+"""Commands for the publisher's lists: `newsletter lists ...` and `newsletter subscribers ...`.
+
+Parsing and printing only; the rules are in `subscribers.py`. Listings go to stdout,
+what changed goes to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from pipeline import clikit
+from pipeline import subscribers as lib
+from pipeline.errors import InputError
+from pipeline.output import Format, emit_object, emit_rows
+from pipeline.store import Store
+
+lists_app = typer.Typer(
+    help="Mailing lists: `newsletter lists` shows them with counts per status.",
+    no_args_is_help=False,
+    rich_markup_mode=None,
+)
+subscribers_app = typer.Typer(
+    help="The people on your lists: add, import, export, unsubscribe, forget.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ListOption = Annotated[str, typer.Option("--list", "-l", help="The list's name.")]
+EmailArg = Annotated[str, typer.Argument(help="The subscriber's email address.")]
+BIG_FILE = 1_000_000  # bytes: show a progress bar above this, on a terminal
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def _say(message: str) -> None:
+    # markup=False: addresses, list names and CSV text may contain [brackets]
+    clikit.err.print(message, highlight=False, markup=False)
+
+
+@contextmanager
+def _store(ctx: typer.Context) -> Iterator[Store]:
+    with Store.open(clikit.settings(ctx).database_url) as store:
+        yield store
+
+
+def _report(outcome: lib.Outcome) -> None:
+    _say(outcome.message)
+
+
+def _when(moment: datetime | None) -> str:
+    """A timestamp short enough for a table (JSON output keeps the full ISO form)."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+# --- lists -------------------------------------------------------------------------------
+
+LIST_COLUMNS = ["name", "subscribed", "unsubscribed", "bounced", "complained", "total"]
+
+
+@lists_app.callback(invoke_without_command=True)
+def lists_show(ctx: typer.Context, fmt: clikit.FormatOption = Format.table) -> None:
+    """Show the lists with their members counted by status (`subscribed` ones receive mail)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _store(ctx) as store:
+        rows = lib.list_summaries(store)
+    if fmt is Format.table:
+        if not rows:
+            _say("no lists yet; `newsletter lists create NAME` makes one")
+            return
+        emit_rows(rows, LIST_COLUMNS, fmt, title="Lists")  # fits 80 columns
+        return
+    emit_rows(rows, [*LIST_COLUMNS, "created_at"], fmt)
+
+
+@lists_app.command("create")
+def lists_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The new list's name, e.g. weekly.")],
+    exist_ok: Annotated[
+        bool, typer.Option("--exist-ok", help="Succeed quietly if the list already exists.")
+    ] = False,
+) -> None:
+    """Create an empty list."""
+    with _store(ctx) as store:
+        _report(lib.create_list(store, name, exist_ok=exist_ok))
+
+
+@lists_app.command("delete")
+def lists_delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The list to delete.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete even if campaigns were sent to it.")
+    ] = False,
+) -> None:
+    """Delete a list and its memberships (the subscribers stay). Refuses a list with sent
+    campaigns unless --force."""
+    with _store(ctx) as store:
+        _report(lib.delete_list(store, name, force=force))
+
+
+# --- subscribers -------------------------------------------------------------------------
+
+
+@subscribers_app.command("add")
+def add(
+    ctx: typer.Context,
+    email: EmailArg,
+    list_name: ListOption,
+    name: Annotated[str | None, typer.Option("--name", help="Their name.")] = None,
+) -> None:
+    """Subscribe one person to a list. Refuses anyone who unsubscribed, bounced, complained
+    or was forgotten: see `resubscribe`."""
+    with _store(ctx) as store:
+        _report(lib.add(store, email, list_name, name=name))
+
+
+@subscribers_app.command("import")
+def import_file(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A CSV (or .jsonl) file with an email column.")],
+    list_name: ListOption,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Write nothing if any row is invalid (exit 1).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")
+    ] = False,
+    fmt: clikit.FormatOption = Format.table,
+) -> None:
+    """Import people into a list from a CSV file with a header row.
+
+    `email` is required, `name` optional, every other column becomes an attribute. UTF-8
+    (with or without BOM), comma or semicolon separated. Invalid rows are listed and
+    skipped; people who unsubscribed, bounced, complained or were forgotten stay suppressed.
+    Importing the same file twice changes nothing the second time.
+    """
+
+    def on_invalid(row: lib.InvalidRow) -> None:
+        _say(f"{file}:{row.line}: {row.reason}")
+
+    with _store(ctx) as store, _progress(file) as progress:
+        report = lib.import_csv(
+            store,
+            file,
+            list_name,
+            strict=strict,
+            dry_run=dry_run,
+            progress=progress,
+            on_invalid=on_invalid,
+        )
+    if fmt is not Format.table:
+        emit_object(report.as_dict(), fmt)
+    _say(_summary(report, dry_run=dry_run))
+    if strict and report.invalid:
+        raise InputError(
+            f"{report.invalid} invalid row(s); nothing imported (--strict)",
+            hint="fix the rows listed above, or import without --strict to skip them",
+        )
+
+
+def _summary(report: lib.ImportReport, *, dry_run: bool) -> str:
+    counts = (
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.duplicates} duplicate(s) in the file, {report.suppressed} kept suppressed, "
+        f"{report.invalid} invalid"
+    )
+    if dry_run:
+        return f"dry run, nothing written: {counts}"
+    if not report.written:
+        return f"nothing written (--strict): {counts}"
+    return f"imported {report.path} into {report.list_name!r}: {counts}"
+
+
+@contextmanager
+def _progress(file: Path) -> Iterator[lib.ProgressCallback | None]:
+    size = file.stat().st_size if file.is_file() else 0
+    if not clikit.err.is_terminal or size < BIG_FILE:
+        yield None
+        return
+    columns = (TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=clikit.err, transient=True) as bar:
+        task = bar.add_task("import", total=size)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@subscribers_app.command("export")
+def export(
+    ctx: typer.Context,
+    list_name: ListOption,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of to stdout.")
+    ] = None,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="csv, or jsonl (one JSON per line).")
+    ] = ExportFormat.csv,
+) -> None:
+    """Export the people who receive a list (email, name, attributes), in a form that
+    `subscribers import` reads back."""
+    with _store(ctx) as store:
+        if out is None:
+            count = lib.export(store, list_name, sys.stdout, fmt.value)
+        else:
+            with _open_out(out) as handle:
+                count = lib.export(store, list_name, handle, fmt.value)
+    _say(f"exported {count} subscriber(s) of {list_name!r}" + (f" to {out}" if out else ""))
+
+
+@contextmanager
+def _open_out(path: Path) -> Iterator[IO[str]]:
+    # Write beside the target and rename at the end: a failed export never leaves half a file.
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+            yield handle
+        partial.replace(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@subscribers_app.command("remove")
+def remove(ctx: typer.Context, email: EmailArg, list_name: ListOption) -> None:
+    """Take someone off a list (a correction; to record their choice, use unsubscribe)."""
+    with _store(ctx) as store:
+        _report(lib.remove(store, email, list_name))
+
+
+@subscribers_app.command("unsubscribe")
+def unsubscribe(
+    ctx: typer.Context,
+    email: Annotated[
+        str | None, typer.Argument(help="The address (or give --token instead).")
+    ] = None,
+    list_name: Annotated[
+        str | None,
+        typer.Option("--list", "-l", help="Only this list (default: every list, for good)."),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="The token from an unsubscribe link.")
+    ] = None,
+) -> None:
+    """Unsubscribe someone from one list, or from everything; or act on a link's token."""
+    if (email is None) == (token is None):
+        raise InputError("give an email address or --token, not both or neither")
+    if token is not None and list_name is not None:
+        raise InputError("a token already names its list; drop --list")
+    with _store(ctx) as store:
+        if token is not None:
+            secret = clikit.settings(ctx).require_secret_key()
+            _report(lib.unsubscribe_by_token(store, secret, token.rsplit("/", 1)[-1]))
+        else:
+            assert email is not None
+            _report(lib.unsubscribe(store, email, list_name))
+
+
+@subscribers_app.command("resubscribe")
+def resubscribe(
+    ctx: typer.Context,
+    email: EmailArg,
+    list_name: ListOption,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also for a bounced or complained address.")
+    ] = False,
+) -> None:
+    """Subscribe someone again after they unsubscribed or were forgotten: only on their
+    explicit request."""
+    with _store(ctx) as store:
+        _report(lib.resubscribe(store, email, list_name, force=force))
+
+
+@subscribers_app.command("show")
+def show(ctx: typer.Context, email: EmailArg, fmt: clikit.FormatOption = Format.table) -> None:
+    """Everything about one person: status, attributes, lists and their unsubscribe links."""
+    settings = clikit.settings(ctx)
+    secret = settings.secret_key.get_secret_value().encode() if settings.secret_key else None
+    with _store(ctx) as store:
+        record = lib.show(store, email, secret=secret, public_url=settings.public_url)
+    if fmt is not Format.table:
+        emit_object(record, fmt)
+        return
+    # Lines, not a table: a support person must be able to copy the whole unsubscribe URL.
+    scalars = {k: v for k, v in record.items() if k not in ("lists", "history")}
+    stamps = {k: _when(record[k]) for k in ("created_at", "updated_at")}
+    emit_object({**scalars, **stamps}, fmt)
+    print("lists:" if record["lists"] else "lists: none")
+    for entry in record["lists"]:
+        since = _when(entry["unsubscribed_at"] or entry["subscribed_at"])
+        print(f"  {entry['name']}: {entry['status']} since {since} ({entry['source'] or '?'})")
+        if entry["unsubscribe_url"]:
+            print(f"    unsubscribe link: {entry['unsubscribe_url']}")
+    if secret is None:
+        _say("no unsubscribe links: NEWSLETTER_SECRET_KEY is not set")
+
+
+@subscribers_app.command("forget")
+def forget(ctx: typer.Context, email: EmailArg) -> None:
+    """Delete everything about a person (a privacy request). A one-way hash of the address
+    is kept so that it stays suppressed if it is imported again."""
+    with _store(ctx) as store:
+        _report(lib.forget(store, email))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lists_app, name="lists")
+    app.add_typer(subscribers_app, name="subscribers")

@@ -1,0 +1,531 @@
+"""All SQL lives here and in `schema.py`: `Store` (the database) and `Tx` (one transaction).
+
+SQLAlchemy 2 Core, written to run unchanged on PostgreSQL later: the only SQLite-specific
+statements are the PRAGMAs applied on connect and `BEGIN IMMEDIATE` for writers.
+The rules (who may be added, what an import counts as "updated") live in `subscribers.py`
+and `bulk.py`; this module only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from pipeline.errors import NotFoundError, StoreError
+from pipeline.schema import (
+    LATEST,
+    MIGRATIONS,
+    Migration,
+    campaigns,
+    lists,
+    memberships,
+    schema_version,
+    subscribers,
+    suppressions,
+)
+
+log = logging.getLogger(__name__)
+
+# --- records -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailingList:
+    id: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    email_key: str
+    name: str | None
+    attributes: dict[str, Any]
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Membership:
+    list_id: int
+    list_name: str
+    status: str
+    subscribed_at: datetime
+    unsubscribed_at: datetime | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One person to send one list's campaign to."""
+
+    id: int
+    email: str
+    name: str | None
+    attributes: dict[str, Any]
+    list_id: int
+
+
+def dump_attributes(attributes: dict[str, Any]) -> str:
+    """Canonical JSON, so equal attributes are equal text."""
+    return json.dumps(attributes, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _subscriber(row: sa.Row[Any]) -> Subscriber:
+    m = row._mapping
+    return Subscriber(
+        id=m["id"],
+        email=m["email"],
+        email_key=m["email_key"],
+        name=m["name"],
+        attributes=json.loads(m["attributes"] or "{}"),
+        status=m["status"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+_SUBSCRIBER_COLUMNS = list(subscribers.c)
+
+
+class Tx:
+    """One database transaction; every method runs inside it and nothing commits early."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.discard = False  # set to roll back at the end instead of committing
+
+    # lists
+
+    def list_by_name(self, name: str) -> MailingList | None:
+        row = self.conn.execute(sa.select(lists).where(lists.c.name == name)).first()
+        return MailingList(*row) if row else None
+
+    def list_by_id(self, list_id: int) -> MailingList | None:
+        row = self.conn.execute(sa.select(lists).where(lists.c.id == list_id)).first()
+        return MailingList(*row) if row else None
+
+    def require_list(self, name: str) -> MailingList:
+        found = self.list_by_name(name)
+        if found is None:
+            names = ", ".join(self.conn.scalars(sa.select(lists.c.name).order_by("name")))
+            raise NotFoundError(
+                f"no list named {name!r}",
+                hint=(f"the lists are: {names}" if names else "there are no lists yet")
+                + f"; `newsletter lists create {name}` makes one",
+            )
+        return found
+
+    def create_list(self, name: str, now: datetime) -> MailingList:
+        new_id = self.conn.execute(
+            sa.insert(lists).values(name=name, created_at=now).returning(lists.c.id)
+        ).scalar_one()
+        return MailingList(new_id, name, now)
+
+    def delete_list(self, list_id: int) -> None:
+        self.conn.execute(sa.delete(lists).where(lists.c.id == list_id))
+
+    def campaigns_started(self, list_id: int) -> int:
+        """Campaigns past the draft stage: some mail may have gone out."""
+        query = sa.select(sa.func.count()).where(
+            campaigns.c.list_id == list_id, campaigns.c.status != "draft"
+        )
+        return self.conn.execute(query).scalar_one()
+
+    def list_counts(self) -> list[tuple[MailingList, str, str, int]]:
+        """(list, membership status, subscriber status, count) for every list, empty too."""
+        query = (
+            sa.select(
+                lists.c.id,
+                lists.c.name,
+                lists.c.created_at,
+                memberships.c.status,
+                subscribers.c.status,
+                sa.func.count(subscribers.c.id),
+            )
+            .select_from(lists)
+            .outerjoin(memberships, memberships.c.list_id == lists.c.id)
+            .outerjoin(subscribers, subscribers.c.id == memberships.c.subscriber_id)
+            .group_by(
+                lists.c.id,
+                lists.c.name,
+                lists.c.created_at,
+                memberships.c.status,
+                subscribers.c.status,
+            )
+            .order_by(lists.c.name)
+        )
+        return [
+            (MailingList(r[0], r[1], r[2]), r[3], r[4], r[5])
+            for r in self.conn.execute(query).all()
+        ]
+
+    # subscribers
+
+    def subscriber_by_key(self, key: str) -> Subscriber | None:
+        query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.email_key == key)
+        row = self.conn.execute(query).first()
+        return _subscriber(row) if row else None
+
+    def subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
+        query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.id == subscriber_id)
+        row = self.conn.execute(query).first()
+        return _subscriber(row) if row else None
+
+    def subscribers_by_keys(self, keys: Iterable[str]) -> dict[str, Subscriber]:
+        query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.email_key.in_(list(keys)))
+        return {s.email_key: s for s in map(_subscriber, self.conn.execute(query))}
+
+    def insert_subscribers(
+        self, people: Iterable[tuple[str, str, str | None, dict[str, Any]]], now: datetime
+    ) -> dict[str, int]:
+        """Insert active subscribers given as (email, email_key, name, attributes); return
+        email_key -> new id."""
+        rows = [
+            {
+                "email": email,
+                "email_key": key,
+                "name": name,
+                "attributes": dump_attributes(attributes),
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for email, key, name, attributes in people
+        ]
+        if not rows:
+            return {}
+        # RETURNING the key with the id: the mapping holds whatever order rows come back in
+        query = sa.insert(subscribers).returning(subscribers.c.id, subscribers.c.email_key)
+        return {key: new_id for new_id, key in self.conn.execute(query, rows)}
+
+    def update_subscribers(
+        self, changes: Iterable[tuple[int, str | None, dict[str, Any]]], now: datetime
+    ) -> None:
+        """Set the name and attributes of many subscribers, given as (id, name, attributes)."""
+        rows = [
+            {"b_id": sid, "b_name": name, "b_attributes": dump_attributes(attributes)}
+            for sid, name, attributes in changes
+        ]
+        if not rows:
+            return
+        query = (
+            sa.update(subscribers)
+            .where(subscribers.c.id == sa.bindparam("b_id"))
+            .values(
+                name=sa.bindparam("b_name"),
+                attributes=sa.bindparam("b_attributes"),
+                updated_at=now,
+            )
+        )
+        self.conn.execute(query, rows)
+
+    def set_subscriber_status(self, subscriber_id: int, status: str, now: datetime) -> None:
+        query = (
+            sa.update(subscribers)
+            .where(subscribers.c.id == subscriber_id)
+            .values(status=status, updated_at=now)
+        )
+        self.conn.execute(query)
+
+    def delete_subscriber(self, subscriber_id: int) -> None:
+        self.conn.execute(sa.delete(subscribers).where(subscribers.c.id == subscriber_id))
+
+    def members(self, list_id: int) -> Iterator[Subscriber]:
+        """The people who receive a list, in id order, fetched a page at a time."""
+        after = 0
+        while True:
+            query = (
+                sa.select(*_SUBSCRIBER_COLUMNS)
+                .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
+                .where(
+                    memberships.c.list_id == list_id,
+                    memberships.c.status == "subscribed",
+                    subscribers.c.status == "active",
+                    subscribers.c.id > after,
+                )
+                .order_by(subscribers.c.id)
+                .limit(1000)
+            )
+            page = [_subscriber(r) for r in self.conn.execute(query)]
+            yield from page
+            if len(page) < 1000:
+                return
+            after = page[-1].id
+
+    # memberships
+
+    def memberships_of(self, subscriber_id: int) -> list[Membership]:
+        query = (
+            sa.select(
+                lists.c.id,
+                lists.c.name,
+                memberships.c.status,
+                memberships.c.subscribed_at,
+                memberships.c.unsubscribed_at,
+                memberships.c.source,
+            )
+            .join(lists, lists.c.id == memberships.c.list_id)
+            .where(memberships.c.subscriber_id == subscriber_id)
+            .order_by(lists.c.name)
+        )
+        return [Membership(*row) for row in self.conn.execute(query)]
+
+    def membership_statuses(self, list_id: int, subscriber_ids: Iterable[int]) -> dict[int, str]:
+        query = sa.select(memberships.c.subscriber_id, memberships.c.status).where(
+            memberships.c.list_id == list_id,
+            memberships.c.subscriber_id.in_(list(subscriber_ids)),
+        )
+        return {sid: status for sid, status in self.conn.execute(query)}
+
+    def insert_memberships(
+        self, list_id: int, subscriber_ids: Iterable[int], now: datetime, source: str
+    ) -> None:
+        rows = [
+            {
+                "subscriber_id": sid,
+                "list_id": list_id,
+                "status": "subscribed",
+                "subscribed_at": now,
+                "updated_at": now,
+                "source": source,
+            }
+            for sid in subscriber_ids
+        ]
+        if rows:
+            self.conn.execute(sa.insert(memberships), rows)
+
+    def set_membership_status(
+        self, subscriber_id: int, list_id: int | None, status: str, now: datetime
+    ) -> int:
+        """Move one membership (or, with list_id None, all of them) to `status`; returns
+        how many changed. Unsubscribing stamps unsubscribed_at; subscribing clears it."""
+        stamps: dict[str, Any] = (
+            {"unsubscribed_at": now}
+            if status == "unsubscribed"
+            else {"subscribed_at": now, "unsubscribed_at": None}
+        )
+        query = (
+            sa.update(memberships)
+            .where(memberships.c.subscriber_id == subscriber_id, memberships.c.status != status)
+            .values(status=status, updated_at=now, **stamps)
+        )
+        if list_id is not None:
+            query = query.where(memberships.c.list_id == list_id)
+        return self.conn.execute(query).rowcount
+
+    def delete_membership(self, subscriber_id: int, list_id: int) -> None:
+        self.conn.execute(
+            sa.delete(memberships).where(
+                memberships.c.subscriber_id == subscriber_id, memberships.c.list_id == list_id
+            )
+        )
+
+    def count_members(self, list_id: int) -> tuple[int, int]:
+        """(all memberships, unsubscribed ones) of a list."""
+        query = (
+            sa.select(memberships.c.status, sa.func.count())
+            .where(memberships.c.list_id == list_id)
+            .group_by(memberships.c.status)
+        )
+        counts: dict[str, int] = {s: n for s, n in self.conn.execute(query)}
+        return sum(counts.values()), counts.get("unsubscribed", 0)
+
+    # suppressions (of forgotten addresses)
+
+    def suppression(self, email_hash: str) -> str | None:
+        query = sa.select(suppressions.c.reason).where(suppressions.c.email_hash == email_hash)
+        return self.conn.execute(query).scalar_one_or_none()
+
+    def suppressed_hashes(self, hashes: Iterable[str]) -> set[str]:
+        query = sa.select(suppressions.c.email_hash).where(
+            suppressions.c.email_hash.in_(list(hashes))
+        )
+        return set(self.conn.scalars(query))
+
+    def add_suppression(self, email_hash: str, reason: str, now: datetime) -> None:
+        self.conn.execute(
+            sa.insert(suppressions).values(email_hash=email_hash, reason=reason, created_at=now)
+        )
+
+    def delete_suppression(self, email_hash: str) -> None:
+        self.conn.execute(sa.delete(suppressions).where(suppressions.c.email_hash == email_hash))
+
+
+# --- the store ---------------------------------------------------------------------------
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself: the driver's legacy mode would run DDL and
+        # SELECTs outside any transaction, breaking transactional migrations.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")  # wait for another writer, don't fail
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+        # then writes can fail with "database is locked" despite busy_timeout.
+        immediate = conn.get_execution_options().get("newsletter_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """The subscriber database. Open with `Store.open(url)`; use as a context manager."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, database_url: str, *, migrate: bool = True) -> Store:
+        try:
+            url = sa.make_url(database_url)
+        except ArgumentError as exc:
+            raise StoreError(f"bad database URL {database_url!r}: {exc}") from None
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder for {url.database}: {exc}") from None
+        try:
+            engine = sa.create_engine(url)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"cannot use database {database_url!r}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            _sqlite_setup(engine)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def begin(self, *, write: bool = True) -> Iterator[Tx]:
+        """One transaction: committed when the block ends, rolled back if it raises (a
+        crash or Ctrl-C included) or if the block set `tx.discard`."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(newsletter_write=write)
+                with conn.begin() as trans:
+                    tx = Tx(conn)
+                    yield tx
+                    if tx.discard:
+                        trans.rollback()
+        except OperationalError as exc:
+            raise StoreError(
+                f"database error: {exc.orig}",
+                hint="another newsletter command may be writing; try again"
+                if "locked" in str(exc.orig)
+                else f"check the database at {self.engine.url!r}",
+            ) from None
+
+    def schema_version(self) -> int:
+        with self.begin(write=False) as tx:
+            if not sa.inspect(tx.conn).has_table("schema_version"):
+                return 0
+            return tx.conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+    def migrate(self, steps: list[Migration] | None = None) -> int:
+        """Apply the steps not yet applied, each in its own transaction; return the version."""
+        steps = MIGRATIONS if steps is None else steps
+        target = steps[-1].version
+        current = self.schema_version()
+        if current > LATEST:
+            raise StoreError(
+                f"the database is at schema version {current}, newer than this program "
+                f"knows ({LATEST})",
+                hint="upgrade newsletter, or point NEWSLETTER_DATABASE_URL elsewhere",
+            )
+        if current >= target:
+            return current
+        for step in steps:
+            with self.begin() as tx:
+                schema_version.create(tx.conn, checkfirst=True)
+                done = tx.conn.execute(sa.select(sa.func.max(schema_version.c.version)))
+                if (done.scalar() or 0) >= step.version:
+                    continue  # another process got there first
+                log.info("migrating the database to version %d: %s", step.version, step)
+                step.apply(tx.conn)
+                tx.conn.execute(
+                    sa.insert(schema_version).values(
+                        version=step.version,
+                        description=step.description,
+                        applied_at=datetime.now(UTC),
+                    )
+                )
+        return target
+
+    # --- for the send step ---------------------------------------------------------------
+
+    def recipients(self, list_name: str, *, page_size: int = 1000) -> Iterator[Recipient]:
+        """Active members subscribed to the list, in id order. Each page is read in its own
+        short transaction, so an unsubscribe that lands mid-send is honoured for later
+        pages. Forgotten addresses have no row, so they can never appear."""
+        with self.begin(write=False) as tx:
+            list_id = tx.require_list(list_name).id
+        after = 0
+        while True:
+            with self.begin(write=False) as tx:
+                query = (
+                    sa.select(
+                        subscribers.c.id,
+                        subscribers.c.email,
+                        subscribers.c.name,
+                        subscribers.c.attributes,
+                    )
+                    .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
+                    .where(
+                        memberships.c.list_id == list_id,
+                        memberships.c.status == "subscribed",
+                        memberships.c.subscriber_id > after,
+                        subscribers.c.status == "active",
+                    )
+                    .order_by(memberships.c.subscriber_id)
+                    .limit(page_size)
+                )
+                page = tx.conn.execute(query).all()
+            for sid, email, name, attributes in page:
+                yield Recipient(sid, email, name, json.loads(attributes or "{}"), list_id)
+            if len(page) < page_size:
+                return
+            after = page[-1][0]
+
+    def is_suppressed(self, subscriber_id: int, list_id: int) -> bool:
+        """True unless the subscriber exists, is active, and is subscribed to the list:
+        check it again right before each message goes out."""
+        query = (
+            sa.select(subscribers.c.status, memberships.c.status)
+            .select_from(subscribers)
+            .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
+            .where(subscribers.c.id == subscriber_id, memberships.c.list_id == list_id)
+        )
+        with self.begin(write=False) as tx:
+            row = tx.conn.execute(query).first()
+        return row is None or tuple(row) != ("active", "subscribed")

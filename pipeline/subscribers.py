@@ -1,0 +1,347 @@
+"""The subscriber rules: the library behind `newsletter lists` and `newsletter subscribers`.
+
+Every function takes a `Store`, does its work in one transaction and returns what it did
+(an `Outcome` with a sentence for people, or a record), raising a `NewsletterError` for
+anything the user should fix. The rule that matters most: once someone unsubscribed,
+bounced, complained or was forgotten, only an explicit `resubscribe` mails them again.
+Addresses are checked and compared as `addresses.py` says; bulk import and export live in
+`bulk.py` and are re-exported here, so this module is the whole library API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.addresses import Address, email_hash, normalise_email
+from pipeline.bulk import ImportReport, InvalidRow, ProgressCallback, export, import_csv
+from pipeline.errors import InputError, NotFoundError
+from pipeline.store import MailingList, Store, Subscriber, Tx
+from pipeline.tokens import make_token, unsubscribe_url, verify_token
+
+__all__ = [
+    "Address",
+    "ImportReport",
+    "InvalidRow",
+    "Outcome",
+    "ProgressCallback",
+    "add",
+    "create_list",
+    "delete_list",
+    "email_hash",
+    "export",
+    "forget",
+    "import_csv",
+    "list_summaries",
+    "normalise_email",
+    "remove",
+    "resubscribe",
+    "show",
+    "unsubscribe",
+    "unsubscribe_by_token",
+]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did, in a sentence, and whether the database changed."""
+
+    changed: bool
+    message: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require_subscriber(tx: Tx, email: str) -> Subscriber:
+    address = normalise_email(email)
+    found = tx.subscriber_by_key(address.key)
+    if found is not None:
+        return found
+    if tx.suppression(email_hash(address.key)):
+        raise NotFoundError(
+            f"{address.email} was forgotten: only a one-way hash is kept, so it stays suppressed"
+        )
+    raise NotFoundError(
+        f"no subscriber with the address {address.email}",
+        hint="addresses are matched ignoring case; `newsletter subscribers export --list NAME` "
+        "shows who is on a list",
+    )
+
+
+# --- lists -------------------------------------------------------------------------------
+
+
+def create_list(store: Store, name: str, *, exist_ok: bool = False) -> Outcome:
+    clean = name.strip()
+    if not clean or len(clean) > 200 or not clean.isprintable():
+        raise InputError(f"{name!r} is not a usable list name", hint="use up to 200 characters")
+    with store.begin() as tx:
+        if tx.list_by_name(clean) is not None:
+            if exist_ok:
+                return Outcome(False, f"list {clean!r} already exists")
+            raise InputError(
+                f"list {clean!r} already exists", hint="add --exist-ok to accept an existing list"
+            )
+        tx.create_list(clean, _now())
+    return Outcome(True, f"created list {clean!r}")
+
+
+def delete_list(store: Store, name: str, *, force: bool = False) -> Outcome:
+    with store.begin() as tx:
+        mlist = tx.require_list(name)
+        started = tx.campaigns_started(mlist.id)
+        if started and not force:
+            raise InputError(
+                f"list {name!r} has {started} sent campaign(s); not deleted",
+                hint="add --force to delete it anyway (the campaign records are kept)",
+            )
+        members, unsubscribed = tx.count_members(mlist.id)
+        tx.delete_list(mlist.id)
+    return Outcome(
+        True,
+        f"deleted list {name!r} and its {members} membership(s) ({unsubscribed} unsubscribed); "
+        "the subscribers themselves are kept",
+    )
+
+
+def list_summaries(store: Store) -> list[dict[str, Any]]:
+    """Every list with its members counted once each: `subscribed` are the ones who receive
+    it; `bounced` / `complained` go by the person's global status; the rest `unsubscribed`."""
+    summaries: dict[int, dict[str, Any]] = {}
+    with store.begin(write=False) as tx:
+        counts = tx.list_counts()
+    for mlist, membership, status, count in counts:
+        summary = summaries.setdefault(
+            mlist.id,
+            {
+                "name": mlist.name,
+                "subscribed": 0,
+                "unsubscribed": 0,
+                "bounced": 0,
+                "complained": 0,
+                "total": 0,
+                "created_at": mlist.created_at,
+            },
+        )
+        if membership is None:
+            continue  # an empty list
+        if status in ("bounced", "complained"):
+            bucket = status
+        elif membership == "subscribed" and status == "active":
+            bucket = "subscribed"
+        else:
+            bucket = "unsubscribed"
+        summary[bucket] += count
+        summary["total"] += count
+    return list(summaries.values())
+
+
+# --- one subscriber ----------------------------------------------------------------------
+
+
+def add(
+    store: Store, email: str, list_name: str, *, name: str | None = None, source: str = "cli"
+) -> Outcome:
+    """Subscribe someone to a list; refuses anyone suppressed (see `resubscribe`)."""
+    address = normalise_email(email)
+    name = (name or "").strip() or None
+    resubscribe_hint = (
+        "if they asked to be mailed again: "
+        f"`newsletter subscribers resubscribe {address.email} --list {list_name}`"
+    )
+    with store.begin() as tx:
+        mlist = tx.require_list(list_name)
+        sub = tx.subscriber_by_key(address.key)
+        now = _now()
+        if sub is None:
+            if tx.suppression(email_hash(address.key)):
+                raise InputError(
+                    f"{address.email} was forgotten at their request; not added",
+                    hint=resubscribe_hint,
+                )
+            ids = tx.insert_subscribers([(address.email, address.key, name, {})], now)
+            tx.insert_memberships(mlist.id, ids.values(), now, source)
+            return Outcome(True, f"added {address.email} to {mlist.name!r}")
+        if sub.status != "active":
+            raise InputError(f"{sub.email} is {sub.status}; not added", hint=resubscribe_hint)
+        membership = tx.membership_statuses(mlist.id, [sub.id]).get(sub.id)
+        if membership == "unsubscribed":
+            raise InputError(
+                f"{sub.email} unsubscribed from {mlist.name!r}; not added", hint=resubscribe_hint
+            )
+        renamed = name is not None and name != sub.name
+        if renamed:
+            tx.update_subscribers([(sub.id, name, sub.attributes)], now)
+        if membership == "subscribed":
+            if renamed:
+                return Outcome(True, f"{sub.email} is already on {mlist.name!r}; name updated")
+            return Outcome(False, f"{sub.email} is already on {mlist.name!r}; nothing changed")
+        tx.insert_memberships(mlist.id, [sub.id], now, source)
+    return Outcome(True, f"added {sub.email} to {mlist.name!r}")
+
+
+def remove(store: Store, email: str, list_name: str) -> Outcome:
+    """Take someone off a list (a correction, not their choice: a later import may add
+    them back). An unsubscribed membership is kept, so their choice is still honoured."""
+    with store.begin() as tx:
+        sub = _require_subscriber(tx, email)
+        mlist = tx.require_list(list_name)
+        membership = tx.membership_statuses(mlist.id, [sub.id]).get(sub.id)
+        if membership is None:
+            raise NotFoundError(f"{sub.email} is not on the list {mlist.name!r}")
+        if membership == "unsubscribed":
+            raise InputError(
+                f"{sub.email} unsubscribed from {mlist.name!r}; the record is kept so that "
+                "no import adds them back",
+                hint=f"`newsletter subscribers forget {sub.email}` deletes all their data",
+            )
+        tx.delete_membership(sub.id, mlist.id)
+    return Outcome(True, f"removed {sub.email} from {mlist.name!r}")
+
+
+def unsubscribe(store: Store, email: str, list_name: str | None = None) -> Outcome:
+    """Unsubscribe from one list, or (no list) from everything, now and in the future."""
+    with store.begin() as tx:
+        sub = _require_subscriber(tx, email)
+        return _unsubscribe(tx, sub, tx.require_list(list_name) if list_name else None)
+
+
+def unsubscribe_by_token(store: Store, secret: bytes, token: str) -> Outcome:
+    """What the link in every message does: unsubscribe one person from one list."""
+    subscriber_id, list_id = verify_token(secret, token)
+    with store.begin() as tx:
+        sub = tx.subscriber_by_id(subscriber_id)
+        if sub is None:
+            raise NotFoundError(
+                f"subscriber #{subscriber_id} no longer exists (forgotten); they get no mail"
+            )
+        mlist = tx.list_by_id(list_id)
+        if mlist is None:
+            raise NotFoundError(
+                f"list #{list_id} no longer exists; {sub.email} gets no mail from it"
+            )
+        return _unsubscribe(tx, sub, mlist)
+
+
+def _unsubscribe(tx: Tx, sub: Subscriber, mlist: MailingList | None) -> Outcome:
+    now = _now()
+    if mlist is None:
+        changed = tx.set_membership_status(sub.id, None, "unsubscribed", now)
+        if sub.status == "active":  # bounced / complained stay: they say more
+            tx.set_subscriber_status(sub.id, "unsubscribed", now)
+        if not changed and sub.status != "active":
+            return Outcome(False, f"{sub.email} was already unsubscribed from everything")
+        return Outcome(True, f"unsubscribed {sub.email} from everything ({changed} list(s))")
+    membership = tx.membership_statuses(mlist.id, [sub.id]).get(sub.id)
+    if membership is None:
+        raise NotFoundError(
+            f"{sub.email} is not on the list {mlist.name!r}",
+            hint=f"to stop all mail to them: `newsletter subscribers unsubscribe {sub.email}`",
+        )
+    if membership == "unsubscribed":
+        return Outcome(False, f"{sub.email} was already unsubscribed from {mlist.name!r}")
+    tx.set_membership_status(sub.id, mlist.id, "unsubscribed", now)
+    return Outcome(True, f"unsubscribed {sub.email} from {mlist.name!r}")
+
+
+def resubscribe(store: Store, email: str, list_name: str, *, force: bool = False) -> Outcome:
+    """The one way back after an unsubscribe or a forget; bounced and complained addresses
+    need `force` (mail to them failed or was reported as spam)."""
+    address = normalise_email(email)
+    with store.begin() as tx:
+        mlist = tx.require_list(list_name)
+        sub = tx.subscriber_by_key(address.key)
+        now = _now()
+        if sub is None:
+            reason = tx.suppression(email_hash(address.key))
+            if reason is None:
+                raise NotFoundError(
+                    f"no subscriber with the address {address.email}",
+                    hint=f"`newsletter subscribers add {address.email} --list {list_name}`",
+                )
+            _refuse_without_force(address.email, reason, force)
+            tx.delete_suppression(email_hash(address.key))
+            ids = tx.insert_subscribers([(address.email, address.key, None, {})], now)
+            tx.insert_memberships(mlist.id, ids.values(), now, "resubscribe")
+            return Outcome(
+                True,
+                f"resubscribed {address.email} to {mlist.name!r} "
+                "(afresh: their data had been forgotten)",
+            )
+        _refuse_without_force(sub.email, sub.status, force)
+        membership = tx.membership_statuses(mlist.id, [sub.id]).get(sub.id)
+        if sub.status == "active" and membership == "subscribed":
+            return Outcome(False, f"{sub.email} is already subscribed to {mlist.name!r}")
+        if sub.status != "active":
+            tx.set_subscriber_status(sub.id, "active", now)
+        if membership is None:
+            tx.insert_memberships(mlist.id, [sub.id], now, "resubscribe")
+        else:
+            tx.set_membership_status(sub.id, mlist.id, "subscribed", now)
+    was = "" if sub.status == "active" else f" (was {sub.status})"
+    return Outcome(True, f"resubscribed {sub.email} to {mlist.name!r}{was}")
+
+
+def _refuse_without_force(email: str, status: str, force: bool) -> None:
+    if status in ("bounced", "complained") and not force:
+        why = "mail to it bounced" if status == "bounced" else "they reported mail as spam"
+        raise InputError(
+            f"{email} is {status} ({why}); not resubscribed",
+            hint="if you are sure the address works and they want the mail, add --force",
+        )
+
+
+def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> dict[str, Any]:
+    """Everything about one person. Without a secret key the unsubscribe URLs are None."""
+    with store.begin(write=False) as tx:
+        sub = _require_subscriber(tx, email)
+        memberships = tx.memberships_of(sub.id)
+    lists = [
+        {
+            "name": m.list_name,
+            "status": m.status,
+            "subscribed_at": m.subscribed_at,
+            "unsubscribed_at": m.unsubscribed_at,
+            "source": m.source,
+            "unsubscribe_url": unsubscribe_url(public_url, make_token(secret, sub.id, m.list_id))
+            if secret
+            else None,
+        }
+        for m in memberships
+    ]
+    return {
+        "email": sub.email,
+        "name": sub.name,
+        "status": sub.status,
+        "attributes": sub.attributes,
+        "created_at": sub.created_at,
+        "updated_at": sub.updated_at,
+        "lists": lists,
+        "history": [],  # the send log arrives with the send step
+    }
+
+
+def forget(store: Store, email: str) -> Outcome:
+    """Delete everything about a person (a privacy request); keep only the sha256 of the
+    address, so that importing it again keeps it suppressed."""
+    address = normalise_email(email)
+    digest = email_hash(address.key)
+    with store.begin() as tx:
+        sub = tx.subscriber_by_key(address.key)
+        if sub is None:
+            if tx.suppression(digest):
+                return Outcome(False, f"{address.email} was already forgotten")
+            sub = _require_subscriber(tx, email)  # raises the usual "no subscriber"
+        members = len(tx.memberships_of(sub.id))
+        tx.delete_subscriber(sub.id)  # memberships go with it (ON DELETE CASCADE)
+        if not tx.suppression(digest):
+            reason = "forgotten" if sub.status == "active" else sub.status
+            tx.add_suppression(digest, reason, _now())
+    return Outcome(
+        True,
+        f"forgot {sub.email}: deleted their record and {members} membership(s); "
+        "kept a one-way hash so the address stays suppressed",
+    )

@@ -1,0 +1,84 @@
+"""Unsubscribe tokens: they round-trip, and nothing but our own signature passes."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.tokens import make_token, unsubscribe_url, verify_token
+
+SECRET = b"test-secret-key-0123456789abcdef"
+
+
+def _flip(token: str, index: int) -> str:
+    """The same token with one character changed (still valid base64url)."""
+    swapped = "B" if token[index] != "B" else "C"
+    return token[:index] + swapped + token[index + 1 :]
+
+
+def test_round_trip() -> None:
+    token = make_token(SECRET, 42, 7)
+    assert verify_token(SECRET, token) == (42, 7)
+    assert verify_token(SECRET, make_token(SECRET, 2**63, 1)) == (2**63, 1)
+
+
+def test_url_safe_and_distinct() -> None:
+    token = make_token(SECRET, 1, 1)
+    assert token.isascii() and all(c.isalnum() or c in "-_" for c in token)
+    tokens = {make_token(SECRET, s, n) for s in range(1, 30) for n in range(1, 4)}
+    assert len(tokens) == 29 * 3
+
+
+def test_signature_is_at_least_128_bits() -> None:
+    raw = base64.urlsafe_b64decode(make_token(SECRET, 1, 2))
+    assert len(raw) - 17 >= 16  # 17 bytes of payload (version + two ids), the rest is the tag
+
+
+def test_forged_with_another_key_is_refused() -> None:
+    forged = make_token(b"not-our-secret-key-0123456789", 42, 7)
+    with pytest.raises(InputError, match="not valid"):
+        verify_token(SECRET, forged)
+
+
+@pytest.mark.parametrize("index", [0, 5, 12, 20, 30, 43])
+def test_tampered_anywhere_is_refused(index: int) -> None:
+    with pytest.raises(InputError):
+        verify_token(SECRET, _flip(make_token(SECRET, 42, 7), index))
+
+
+def test_token_for_another_list_cannot_be_made_by_editing_the_ids() -> None:
+    token = make_token(SECRET, 42, 7)
+    raw = bytearray(base64.urlsafe_b64decode(token))
+    raw[16] = 8  # list id 7 -> 8, signature untouched
+    edited = base64.urlsafe_b64encode(bytes(raw)).decode()
+    with pytest.raises(InputError):
+        verify_token(SECRET, edited)
+    assert verify_token(SECRET, make_token(SECRET, 42, 8)) == (42, 8)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "abc",
+        "A" * 44,
+        "A" * 43 + "=",
+        "A" * 60,
+        make_token(SECRET, 1, 1)[:-1],
+        make_token(SECRET, 1, 1) + "A",
+        make_token(SECRET, 1, 1).replace("A", "+", 1),  # not URL-safe base64
+        "é" * 44,
+    ],
+)
+def test_malformed_is_refused(token: str) -> None:
+    with pytest.raises(InputError):
+        verify_token(SECRET, token)
+
+
+def test_unsubscribe_url() -> None:
+    assert unsubscribe_url("https://weekly.example.com", "TOKEN") == (
+        "https://weekly.example.com/unsubscribe/TOKEN"
+    )
+    assert unsubscribe_url("https://x.example/", "T") == "https://x.example/unsubscribe/T"
