@@ -59,14 +59,11 @@ def config_cmd(ctx: typer.Context, fmt: clikit.FormatOption = Format.table) -> N
 
 
 def _register() -> None:
-    from pipeline import cli_issue
+    from pipeline import cli_issue, cli_send, cli_subscribers
 
     cli_issue.register(app)
-    try:
-        from pipeline import cli_subscribers
-    except ImportError:  # pragma: no cover - the module arrives with the subscriber store
-        return
     cli_subscribers.register(app)
+    cli_send.register(app)
 
 
 _register()

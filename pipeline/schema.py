@@ -129,6 +129,71 @@ def _m2_membership_source(conn: Connection) -> None:
     )
 
 
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "skipped", "unknown")
+
+
+def _m3_send_log(conn: Connection) -> None:
+    """The send log: one delivery row per recipient of a campaign, plus test sends."""
+    for ddl in (
+        "ALTER TABLE campaigns ADD COLUMN list_name VARCHAR(200)",
+        "ALTER TABLE campaigns ADD COLUMN subject TEXT",
+        "ALTER TABLE campaigns ADD COLUMN dry_run BOOLEAN NOT NULL DEFAULT FALSE",
+        "ALTER TABLE campaigns ADD COLUMN pause_reason TEXT",
+        "ALTER TABLE campaigns ADD COLUMN started_at TIMESTAMP WITH TIME ZONE",
+        "ALTER TABLE campaigns ADD COLUMN finished_at TIMESTAMP WITH TIME ZONE",
+        "ALTER TABLE campaigns ADD COLUMN updated_at TIMESTAMP WITH TIME ZONE",
+    ):
+        conn.execute(sa.text(ddl))
+    md = sa.MetaData()
+    sa.Table("campaigns", md, sa.Column("id", sa.Integer, primary_key=True))  # FK target
+    sa.Table("subscribers", md, sa.Column("id", sa.Integer, primary_key=True))  # FK target
+    sa.Table(
+        "deliveries",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("campaign_id", sa.ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+        # SET NULL: forgetting a person keeps the counts, not the person
+        sa.Column("subscriber_id", sa.ForeignKey("subscribers.id", ondelete="SET NULL")),
+        sa.Column("email", sa.String(320)),
+        sa.Column("name", sa.Text),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("message_id", sa.String(200)),
+        sa.Column("error", sa.Text),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("claimed_at", UTCDateTime),
+        sa.Column("sent_at", UTCDateTime),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("campaign_id", "subscriber_id", name="one_delivery_per_person"),
+        sa.CheckConstraint(f"status IN {DELIVERY_STATUSES!r}", name="delivery_status"),
+        sqlite_autoincrement=True,
+    )
+    sa.Table(
+        "test_sends",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("issue_number", sa.Integer, nullable=False),
+        sa.Column("email", sa.String(320), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("message_id", sa.String(200)),
+        sa.Column("error", sa.Text),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sqlite_autoincrement=True,
+    )
+    md.tables["deliveries"].create(conn)
+    md.tables["test_sends"].create(conn)
+    conn.execute(
+        sa.text("CREATE INDEX ix_deliveries_claim ON deliveries (campaign_id, status, id)")
+    )
+    conn.execute(sa.text("CREATE INDEX ix_deliveries_message ON deliveries (message_id)"))
+    conn.execute(sa.text("CREATE INDEX ix_deliveries_subscriber ON deliveries (subscriber_id)"))
+    conn.execute(
+        sa.text(
+            "CREATE UNIQUE INDEX ux_campaigns_issue_list "
+            "ON campaigns (issue_number, list_id, dry_run)"
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -139,6 +204,7 @@ class Migration:
 MIGRATIONS: list[Migration] = [
     Migration(1, "subscribers, lists, memberships, suppressions, campaigns", _m1_initial),
     Migration(2, "memberships.source and an index for list members", _m2_membership_source),
+    Migration(3, "send log: deliveries, test_sends, campaign details", _m3_send_log),
 ]
 LATEST = MIGRATIONS[-1].version
 
@@ -180,5 +246,25 @@ campaigns = sa.table(
     sa.column("issue_number"),
     sa.column("status"),
     sa.column("created_at", ts),
+    sa.column("list_name"),
+    sa.column("subject"),
+    sa.column("dry_run", sa.Boolean()),
+    sa.column("pause_reason"),
+    sa.column("started_at", ts),
+    sa.column("finished_at", ts),
+    sa.column("updated_at", ts),
 )
-QUERY_TABLES = (subscribers, lists, memberships, suppressions, campaigns)
+deliveries = sa.table(
+    "deliveries",
+    *(sa.column(c) for c in ("id", "campaign_id", "subscriber_id", "email", "name", "status")),
+    *(sa.column(c) for c in ("message_id", "error", "attempts")),
+    sa.column("claimed_at", ts),
+    sa.column("sent_at", ts),
+    sa.column("updated_at", ts),
+)
+test_sends = sa.table(
+    "test_sends",
+    *(sa.column(c) for c in ("id", "issue_number", "email", "status", "message_id", "error")),
+    sa.column("created_at", ts),
+)
+QUERY_TABLES = (subscribers, lists, memberships, suppressions, campaigns, deliveries, test_sends)

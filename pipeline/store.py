@@ -28,6 +28,7 @@ from pipeline.schema import (
     MIGRATIONS,
     Migration,
     campaigns,
+    deliveries,
     lists,
     memberships,
     schema_version,
@@ -241,6 +242,14 @@ class Tx:
             .values(status=status, updated_at=now)
         )
         self.conn.execute(query)
+
+    def forget_deliveries(self, subscriber_id: int) -> None:
+        """Blank the address and name on a person's send-log rows (the counts stay)."""
+        self.conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.subscriber_id == subscriber_id)
+            .values(email=None, name=None)
+        )
 
     def delete_subscriber(self, subscriber_id: int) -> None:
         self.conn.execute(sa.delete(subscribers).where(subscribers.c.id == subscriber_id))

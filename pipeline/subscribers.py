@@ -17,6 +17,7 @@ from typing import Any
 from pipeline.addresses import Address, email_hash, normalise_email
 from pipeline.bulk import ImportReport, InvalidRow, ProgressCallback, export, import_csv
 from pipeline.errors import InputError, NotFoundError
+from pipeline.sendlog import SendLog
 from pipeline.store import MailingList, Store, Subscriber, Tx
 from pipeline.tokens import make_token, unsubscribe_url, verify_token
 
@@ -320,7 +321,7 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
         "created_at": sub.created_at,
         "updated_at": sub.updated_at,
         "lists": lists,
-        "history": [],  # the send log arrives with the send step
+        "history": SendLog(store).history(sub.id),
     }
 
 
@@ -336,6 +337,7 @@ def forget(store: Store, email: str) -> Outcome:
                 return Outcome(False, f"{address.email} was already forgotten")
             sub = _require_subscriber(tx, email)  # raises the usual "no subscriber"
         members = len(tx.memberships_of(sub.id))
+        tx.forget_deliveries(sub.id)
         tx.delete_subscriber(sub.id)  # memberships go with it (ON DELETE CASCADE)
         if not tx.suppression(digest):
             reason = "forgotten" if sub.status == "active" else sub.status

@@ -1,0 +1,259 @@
+"""A campaign from start to end: plan (what will happen), then run, then settle.
+
+The CLI shows the plan and asks for confirmation in between; tests and scripts call
+these functions directly.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.build import Build
+from pipeline.errors import NewsletterError
+from pipeline.message import Recipient, personalise
+from pipeline.render import Rendered
+from pipeline.send import CampaignRunner, Progress, SendOptions
+from pipeline.sendlog import Campaign, SendLog
+from pipeline.ses import Quota, SendFailure, Transport
+from pipeline.settings import Settings
+from pipeline.store import MailingList, Store
+
+log = logging.getLogger(__name__)
+
+SES_PRICE_PER_1000 = 0.10  # USD, outbound email, before any free tier
+
+
+class CampaignError(NewsletterError):
+    """The campaign cannot start or go on (finished already, sending disabled, ...)."""
+
+
+@dataclass
+class Plan:
+    rendered: Rendered
+    mailing_list: MailingList
+    dry_run: bool
+    campaign: Campaign | None  # None: a new campaign, created by `run`
+    to_send: int
+    rate: float
+    quota: Quota | None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # rows a crash left `sending`
+
+    @property
+    def estimated_seconds(self) -> float:
+        return self.to_send / self.rate if self.rate else 0.0
+
+    @property
+    def estimated_cost(self) -> float:
+        return 0.0 if self.dry_run else self.to_send * SES_PRICE_PER_1000 / 1000
+
+
+@dataclass
+class Report:
+    campaign: Campaign
+    counts: dict[str, int]
+    progress: Progress
+    stopped_by_user: bool
+    pause_reason: str | None
+
+
+@contextmanager
+def campaign_lock(database_url: str, issue_number: int, list_id: int) -> Iterator[None]:
+    """One `send` per campaign at a time: a second one would take the first's in-flight
+    rows for crashed ones. The kernel drops the lock when a process dies, even by kill -9."""
+    key = hashlib.sha256(f"{database_url}|{issue_number}|{list_id}".encode()).hexdigest()[:24]
+    path = Path(tempfile.gettempdir()) / f"newsletter-send-{key}.lock"
+    handle = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CampaignError(
+                f"another `newsletter send` of issue {issue_number} to this list is running",
+                hint="wait for it to finish, or stop it with Ctrl-C first",
+            ) from None
+        yield
+    finally:
+        handle.close()
+
+
+def plan(
+    store: Store,
+    built: Build,
+    list_name: str,
+    transport: Transport,
+    *,
+    rate: float,
+    dry_run: bool = False,
+    retry_unknown: bool = False,
+    retry_failed: bool = False,
+) -> Plan:
+    """Work out what `send` will do; recovers rows a crash left in `sending` first.
+    Call it while holding `campaign_lock`."""
+    assert built.rendered is not None and built.issue is not None
+    sendlog = SendLog(store)
+    mailing_list = sendlog.list_of(list_name)
+    number = built.issue.number
+    campaign = sendlog.find(number, mailing_list.id, dry_run=dry_run)
+    if dry_run:
+        campaign = None  # a dry run always starts over
+    notes: list[str] = []
+    recovered: list[str] = []
+    if campaign is None:
+        to_send = sum(1 for _ in store.recipients(list_name))
+        if to_send == 0:
+            raise CampaignError(
+                f"list {list_name!r} has no active subscribers",
+                hint=f"add some: newsletter subscribers import FILE.csv --list {list_name}",
+            )
+    else:
+        recovered = sendlog.recover(campaign.id)
+        reopened = []
+        if retry_unknown:
+            reopened.append(f"{sendlog.reopen(campaign.id, ['unknown'])} unknown")
+        if retry_failed:
+            reopened.append(f"{sendlog.reopen(campaign.id, ['failed'])} failed")
+        if reopened:
+            notes.append("reopened for another try: " + ", ".join(reopened))
+        counts = sendlog.counts(campaign.id)
+        to_send = counts["pending"]
+        if to_send == 0:
+            summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+            hints = []
+            if counts["unknown"]:
+                hints.append(f"--retry-unknown resends the {counts['unknown']} unknown")
+            if counts["failed"]:
+                hints.append(f"--retry-failed retries the {counts['failed']} failed")
+            raise CampaignError(
+                f"issue {number} was already sent to {list_name!r} ({summary}); nothing to send",
+                hint="; ".join(hints) if hints else "see `newsletter log` for who got it",
+            )
+        notes.append(
+            f"resuming the {campaign.status} campaign started {campaign.started_at:%Y-%m-%d %H:%M}"
+            f" UTC: {counts['sent']} already sent, {to_send} to go"
+        )
+    quota = transport.quota()
+    warnings: list[str] = []
+    effective_rate = rate
+    if quota is None:
+        if not dry_run:
+            notes.append(
+                f"{transport.name} does not report the account quota (GetAccount); "
+                f"going on at --rate {rate:g}/s"
+            )
+    else:
+        if not quota.sending_enabled:
+            raise CampaignError(
+                "sending is disabled for this SES account",
+                hint="check the account's status in the SES console, then try again",
+            )
+        if quota.max_send_rate > 0:
+            effective_rate = min(rate, quota.max_send_rate)
+        notes.append(
+            f"SES quota: {quota.max_send_rate:g}/s, {quota.remaining_24h:,.0f} of "
+            f"{quota.max_24_hour_send:,.0f} left in the last 24 hours"
+        )
+        if to_send > quota.remaining_24h:
+            warnings.append(
+                f"{to_send:,} messages exceed the {quota.remaining_24h:,.0f} left of the 24-hour "
+                "quota: SES will refuse the rest and the campaign will pause; resume it later"
+            )
+    return Plan(
+        rendered=built.rendered,
+        mailing_list=mailing_list,
+        dry_run=dry_run,
+        campaign=campaign,
+        to_send=to_send,
+        rate=effective_rate,
+        quota=quota,
+        notes=notes,
+        warnings=warnings,
+        recovered=recovered,
+    )
+
+
+def run(
+    store: Store,
+    settings: Settings,
+    the_plan: Plan,
+    transport: Transport,
+    options: SendOptions,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_start: Callable[[Campaign, int], None] | None = None,
+) -> Report:
+    """Start (or resume) the campaign, send to every pending row, then settle its status."""
+    sendlog = SendLog(store)
+    issue = the_plan.rendered.issue
+    campaign = the_plan.campaign
+    if campaign is None:
+        campaign, targeted = sendlog.start(
+            issue.number, the_plan.mailing_list, the_plan.rendered.subject, dry_run=the_plan.dry_run
+        )
+        to_send = targeted
+    else:
+        sendlog.set_status(campaign.id, "running")
+        to_send = sendlog.counts(campaign.id)["pending"]
+    if on_start:
+        on_start(campaign, to_send)
+    runner = CampaignRunner(
+        sendlog,
+        settings,
+        the_plan.rendered,
+        transport,
+        campaign.id,
+        the_plan.mailing_list.id,
+        options,
+        on_progress=on_progress,
+    )
+    result = runner.run(to_send)
+    reason = result.pause_reason or ("stopped by the user" if result.stopped_by_user else None)
+    sendlog.settle(campaign.id, reason=reason)
+    assert result.progress is not None
+    return Report(
+        campaign=sendlog.get(campaign.id),
+        counts=sendlog.counts(campaign.id),
+        progress=result.progress,
+        stopped_by_user=result.stopped_by_user,
+        pause_reason=result.pause_reason,
+    )
+
+
+def send_test(
+    store: Store,
+    settings: Settings,
+    rendered: Rendered,
+    transport: Transport,
+    addresses: list[str],
+) -> list[tuple[str, str | None, str | None]]:
+    """A test copy to each address (subscriber or not), subject prefixed [TEST], logged
+    apart from campaigns. Returns (address, message id, error) per address."""
+    sendlog = SendLog(store)
+    results = []
+    for address in addresses:
+        recipient = Recipient(address, "", f"{settings.public_url}/unsubscribe/test-copy")
+        message = personalise(rendered, recipient, settings, subject_prefix="[TEST] ")
+        message_id: str | None = None
+        error: str | None = None
+        for attempt in range(5):
+            try:
+                message_id = transport.send(message, {"campaign": f"test-{rendered.issue.number}"})
+                error = None
+                break
+            except SendFailure as failure:
+                error = failure.reason
+                if failure.kind not in ("throttle", "transient"):
+                    break
+                time.sleep(min(8.0, 0.5 * 2**attempt))
+        sendlog.record_test_send(rendered.issue.number, address, message_id=message_id, error=error)
+        results.append((address, message_id, error))
+    return results

@@ -1,0 +1,299 @@
+"""Commands that send: send, send-test, log."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline import campaign as campaigns
+from pipeline import clikit
+from pipeline.build import Build
+from pipeline.cli_issue import IssueArg, _checked
+from pipeline.errors import InputError, NewsletterError
+from pipeline.output import Format, emit_rows
+from pipeline.send import Progress, SendOptions
+from pipeline.sendlog import SendLog
+from pipeline.ses import DryRunTransport, SesTransport, Transport
+from pipeline.source import read_issue
+from pipeline.store import Store
+
+DELIVERY_COLUMNS = [
+    "email",
+    "status",
+    "message_id",
+    "error",
+    "attempts",
+    "claimed_at",
+    "sent_at",
+    "updated_at",
+]
+
+
+def _transport(ctx: typer.Context, dry_run: bool, concurrency: int) -> Transport:
+    if dry_run:
+        return DryRunTransport()
+    settings = clikit.settings(ctx)
+    return SesTransport(configuration_set=settings.configuration_set, max_connections=concurrency)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+@contextmanager
+def _progress_display(total_hint: int) -> Iterator[Callable[[Progress], None]]:
+    """A progress bar on a terminal; plain log lines every few seconds otherwise."""
+    if clikit.err.is_terminal:
+        from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        bar = Bar(
+            TextColumn("sending"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("sent {task.fields[sent]} · failed {task.fields[failed]}"),
+            TextColumn("{task.fields[rate]:.1f}/s"),
+            TimeRemainingColumn(),
+            console=clikit.err,
+        )
+        task = bar.add_task("send", total=total_hint, sent=0, failed=0, rate=0.0)
+
+        def update(progress: Progress) -> None:
+            bar.update(
+                task,
+                total=progress.total,
+                completed=progress.done,
+                sent=progress.sent,
+                failed=progress.failed,
+                rate=progress.rate,
+            )
+
+        with bar:
+            yield update
+        return
+    last = [0.0]
+
+    def log_line(progress: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < 5 and progress.done < progress.total:
+            return
+        last[0] = now
+        remaining = progress.total - progress.done
+        eta = _duration(remaining / progress.rate) if progress.rate else "?"
+        clikit.say(
+            f"sent {progress.sent}, failed {progress.failed}, skipped {progress.skipped} "
+            f"of {progress.total} ({progress.rate:.1f}/s, ETA {eta})"
+        )
+
+    yield log_line
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError("not confirmed: no terminal to ask on", hint="pass --yes to go ahead")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(1)
+
+
+def send(
+    ctx: typer.Context,
+    issue: IssueArg,
+    list_name: Annotated[str, typer.Option("--list", "-l", help="The list to send to.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render and log every message; call no SES.")
+    ] = False,
+    rate: Annotated[
+        float, typer.Option(help="Messages per second at most (SES's MaxSendRate caps it).")
+    ] = 14.0,
+    concurrency: Annotated[int, typer.Option(help="Messages in flight at once.")] = 16,
+    retry_unknown: Annotated[
+        bool, typer.Option("--retry-unknown", help="Resend rows left unknown by a crash.")
+    ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Retry rows that failed.")
+    ] = False,
+) -> None:
+    """Send an issue to every active member of a list through Amazon SES.
+
+    Shows what will happen and asks first. Running it again resumes an unfinished
+    campaign; a finished one sends nothing unless --retry-unknown or --retry-failed.
+    """
+    if rate <= 0 or concurrency < 1:
+        raise InputError("--rate must be positive and --concurrency at least 1")
+    settings = clikit.settings(ctx)
+    settings.require_secret_key()
+    built: Build = _checked(issue, ctx)
+    assert built.issue is not None
+    transport = _transport(ctx, dry_run, concurrency)
+    with Store.open(settings.database_url) as store:
+        mailing_list = SendLog(store).list_of(list_name)
+        with campaigns.campaign_lock(settings.database_url, built.issue.number, mailing_list.id):
+            the_plan = campaigns.plan(
+                store,
+                built,
+                list_name,
+                transport,
+                rate=rate if not dry_run else 1e9,
+                dry_run=dry_run,
+                retry_unknown=retry_unknown,
+                retry_failed=retry_failed,
+            )
+            if the_plan.recovered:
+                shown = ", ".join(the_plan.recovered[:10])
+                more = len(the_plan.recovered) - 10
+                clikit.say(
+                    f"[yellow]{len(the_plan.recovered)} message(s) were in flight when the last "
+                    f"run stopped and are now 'unknown' (not resent): {shown}"
+                    + (f" and {more} more" if more > 0 else "")
+                    + "[/]; --retry-unknown resends them"
+                )
+            _show_plan(the_plan, settings.from_address, transport)
+            verb = "Log" if dry_run else "Send"
+            _confirm(f"{verb} {the_plan.to_send:,} message(s)?", yes or dry_run)
+            options = SendOptions(rate=the_plan.rate, concurrency=1 if dry_run else concurrency)
+            with _progress_display(the_plan.to_send) as on_progress:
+                report = campaigns.run(
+                    store, settings, the_plan, transport, options, on_progress=on_progress
+                )
+    _show_report(report, issue)
+    if report.campaign.status != "finished":
+        raise typer.Exit(3 if report.stopped_by_user else 4)
+
+
+def _show_plan(the_plan: campaigns.Plan, from_address: str, transport: Transport) -> None:
+    issue = the_plan.rendered.issue
+    mode = "DRY RUN (no SES call)" if the_plan.dry_run else transport.name
+    clikit.say(f"Issue {issue.number} to list '{the_plan.mailing_list.name}' via {mode}")
+    clikit.say(f"  subject:    {the_plan.rendered.subject}")
+    clikit.say(f"  from:       {from_address}")
+    clikit.say(f"  recipients: {the_plan.to_send:,}")
+    if not the_plan.dry_run:
+        clikit.say(
+            f"  rate:       {the_plan.rate:g}/s, about {_duration(the_plan.estimated_seconds)}; "
+            f"SES cost about ${the_plan.estimated_cost:,.2f}"
+        )
+    for note in the_plan.notes:
+        clikit.say(f"  {note}")
+    for warning in the_plan.warnings:
+        clikit.say(f"[yellow]warning:[/] {warning}")
+
+
+def _show_report(report: campaigns.Report, issue: Path) -> None:
+    counts = report.counts
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    clikit.say(f"campaign {report.campaign.status}: {summary}")
+    if report.campaign.status == "finished":
+        return
+    why = report.pause_reason or ("stopped by you" if report.stopped_by_user else "interrupted")
+    clikit.say(f"[yellow]paused:[/] {why}")
+    clikit.say(
+        f"resume with: newsletter send {issue} --list {report.campaign.list_name} "
+        "(only the pending rows are sent)"
+    )
+
+
+def send_test(
+    ctx: typer.Context,
+    issue: IssueArg,
+    to: Annotated[list[str], typer.Option("--to", help="An address for a test copy.")],
+) -> None:
+    """Send a test copy ([TEST] in the subject) to any address; logged apart from campaigns."""
+    settings = clikit.settings(ctx)
+    built = _checked(issue, ctx)
+    assert built.rendered is not None
+    transport = _transport(ctx, False, 2)
+    with Store.open(settings.database_url) as store:
+        results = campaigns.send_test(store, settings, built.rendered, transport, to)
+    failed = 0
+    for address, message_id, error in results:
+        if message_id:
+            clikit.say(f"sent a test copy to {address} (message id {message_id})")
+        else:
+            failed += 1
+            clikit.say(f"[red]failed[/] to send a test copy to {address}: {error}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _issue_number(value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    issue, problems = read_issue(Path(value))
+    if issue is None or not issue.front_matter_ok:
+        first = problems[0] if problems else f"{value}: cannot read the issue"
+        raise InputError(f"{first}", hint="give the issue file or its number")
+    return issue.number
+
+
+def log_cmd(
+    ctx: typer.Context,
+    issue: Annotated[
+        str | None, typer.Argument(help="An issue file or number: one row per recipient.")
+    ] = None,
+    list_name: Annotated[str | None, typer.Option("--list", "-l", help="Only this list.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only rows with this status (sent, failed, unknown, ...).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the dry run's log.")] = False,
+    fmt: clikit.FormatOption = Format.table,
+) -> None:
+    """The send log: campaign summaries, or with an issue, one row per recipient."""
+    settings = clikit.settings(ctx)
+    number = _issue_number(issue) if issue is not None else None
+    with Store.open(settings.database_url) as store:
+        sendlog = SendLog(store)
+        found = sendlog.campaigns(issue_number=number, list_name=list_name)
+        if number is None:
+            rows = [
+                {
+                    "id": c.id,
+                    "issue": c.issue_number,
+                    "list": c.list_name,
+                    "status": c.status + (" (dry run)" if c.dry_run else ""),
+                    "targeted": sum(counts.values()),
+                    **counts,
+                    "started_at": c.started_at,
+                    "finished_at": c.finished_at,
+                }
+                for c, counts in found
+            ]
+            columns = ["id", "issue", "list", "status", "targeted", "sent", "failed"]
+            columns += ["skipped", "unknown", "pending", "sending", "started_at", "finished_at"]
+            emit_rows(rows, columns, fmt, title="Campaigns")
+            return
+        chosen = [(c, n) for c, n in found if c.dry_run == dry_run]
+        if not chosen:
+            raise NewsletterError(
+                f"no {'dry-run ' if dry_run else ''}campaign of issue {number}"
+                + (f" to list {list_name!r}" if list_name else ""),
+                hint="`newsletter log` lists the campaigns",
+            )
+        if len(chosen) > 1:
+            names = ", ".join(str(c.list_name) for c, _ in chosen)
+            raise InputError(
+                f"issue {number} went to several lists ({names})", hint="pick one with --list"
+            )
+        campaign = chosen[0][0]
+        emit_rows(
+            sendlog.deliveries(campaign.id, status=status),
+            DELIVERY_COLUMNS,
+            fmt,
+            title=f"Issue {number} to {campaign.list_name}",
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("send")(send)
+    app.command("send-test")(send_test)
+    app.command("log")(log_cmd)

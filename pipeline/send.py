@@ -1,0 +1,269 @@
+"""The campaign loop: fixed recipients, one shared pace, concurrent sends, every delivery
+checkpointed as it happens.
+
+The main thread owns the database: it claims a few `pending` rows at a time (marking them
+`sending` in one commit), hands them to worker threads, and records each outcome as it
+comes back. A row is `sending` exactly while its message may be in SES's hands, so after a
+crash those rows, and only those, become `unknown`: never resent without `--retry-unknown`,
+and never more of them than the messages in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from pipeline.message import Recipient, personalise
+from pipeline.pacing import Pace
+from pipeline.render import Rendered
+from pipeline.sendlog import Claimed, Outcome, SendLog
+from pipeline.ses import SendFailure, Transport
+from pipeline.settings import Settings
+from pipeline.tokens import make_token, unsubscribe_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    rate: float
+    concurrency: int = 16
+    transient_attempts: int = 5  # tries for 5xx / connection errors before `failed`
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+    max_consecutive_failures: int = 50  # then pause: something is wrong beyond one address
+    throttle_give_up: float = 600.0  # seconds of continuous throttling before pausing
+
+
+@dataclass
+class Progress:
+    """What the loop reports as it goes (a progress bar or log lines listen to it)."""
+
+    total: int
+    done: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    throttled: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.sent / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass
+class RunResult:
+    stopped_by_user: bool = False
+    pause_reason: str | None = None
+    progress: Progress | None = None
+
+
+@contextmanager
+def _interrupts_as_keyboard() -> Iterator[None]:
+    """SIGTERM stops a campaign as cleanly as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class CampaignRunner:
+    def __init__(
+        self,
+        sendlog: SendLog,
+        settings: Settings,
+        rendered: Rendered,
+        transport: Transport,
+        campaign_id: int,
+        list_id: int,
+        options: SendOptions,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.sendlog = sendlog
+        self.settings = settings
+        self.rendered = rendered
+        self.transport = transport
+        self.campaign_id = campaign_id
+        self.list_id = list_id
+        self.options = options
+        self.pace = Pace(options.rate)
+        self.stop = threading.Event()
+        self.pause_reason: str | None = None
+        self.on_progress = on_progress or (lambda progress: None)
+        self.secret = settings.require_secret_key()
+        self.tags = {"campaign": f"issue-{rendered.issue.number}-{campaign_id}"}
+        self._work: queue.Queue[Claimed | None] = queue.Queue()
+        self._results: queue.Queue[Outcome] = queue.Queue()
+        self._reason_lock = threading.Lock()
+
+    # --- workers ------------------------------------------------------------------------
+
+    def _pause(self, reason: str) -> None:
+        with self._reason_lock:
+            if self.pause_reason is None:
+                self.pause_reason = reason
+        self.stop.set()
+
+    def _backoff(self, attempt: int) -> float:
+        # "Full jitter": spreads retries out so that workers do not retry in lockstep.
+        cap = min(self.options.backoff_cap, self.options.backoff_base * 2**attempt)
+        return random.uniform(0, cap)
+
+    def _deliver(self, item: Claimed) -> Outcome:
+        token = make_token(self.secret, item.subscriber_id, self.list_id)
+        recipient = Recipient(
+            item.email, item.name or "", unsubscribe_url(self.settings.public_url, token)
+        )
+        message = personalise(self.rendered, recipient, self.settings)
+        attempts = transient = 0
+        throttled_since: float | None = None
+        while True:
+            if not self.pace.wait(self.stop):
+                # Never handed to SES on this attempt: back to pending, safe to send later.
+                return Outcome(item.delivery_id, "pending", attempts=attempts)
+            attempts += 1
+            try:
+                message_id = self.transport.send(message, self.tags)
+            except SendFailure as failure:
+                if failure.kind == "throttle":
+                    self.pace.throttled()
+                    throttled_since = throttled_since or time.monotonic()
+                    if time.monotonic() - throttled_since > self.options.throttle_give_up:
+                        limit = self.options.throttle_give_up
+                        self._pause(f"SES kept throttling for {limit:.0f} s")
+                        return Outcome(item.delivery_id, "pending", attempts, error=failure.reason)
+                    continue
+                if failure.kind == "transient":
+                    transient += 1
+                    if transient >= self.options.transient_attempts:
+                        return Outcome(
+                            item.delivery_id,
+                            "failed",
+                            attempts,
+                            error=f"{failure.reason} (after {transient} attempts)",
+                        )
+                    if self.stop.wait(self._backoff(transient)):
+                        return Outcome(item.delivery_id, "pending", attempts, error=failure.reason)
+                    continue
+                if failure.kind == "ambiguous":
+                    # The request went out and the answer was lost: SES may have sent it.
+                    return Outcome(item.delivery_id, "unknown", attempts, error=failure.reason)
+                if failure.kind == "account":
+                    self._pause(failure.reason)
+                    return Outcome(item.delivery_id, "pending", attempts, error=failure.reason)
+                return Outcome(item.delivery_id, "failed", attempts, error=failure.reason)
+            self.pace.succeeded()
+            return Outcome(item.delivery_id, "sent", attempts, message_id=message_id)
+
+    def _worker(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            if self.stop.is_set():
+                self._results.put(Outcome(item.delivery_id, "pending", 0))
+                continue
+            try:
+                outcome = self._deliver(item)
+            except Exception as exc:  # a bug must not leave a row in `sending` forever
+                log.exception("delivery %s crashed", item.delivery_id)
+                self._pause(f"internal error: {exc}")
+                outcome = Outcome(item.delivery_id, "unknown", 1, error=f"internal error: {exc}")
+            self._results.put(outcome)
+
+    # --- the main loop (database owner) -------------------------------------------------
+
+    def run(self, total: int) -> RunResult:
+        progress = Progress(total=total)
+        window = max(2, self.options.concurrency * 2)  # bound on rows in `sending`
+        workers = [
+            threading.Thread(target=self._worker, name=f"send-{n}", daemon=True)
+            for n in range(self.options.concurrency)
+        ]
+        for worker in workers:
+            worker.start()
+        in_flight = 0
+        exhausted = False
+        consecutive_failures = 0
+        result = RunResult(progress=progress)
+        last_report = 0.0
+        with _interrupts_as_keyboard():
+            while True:
+                try:
+                    if not self.stop.is_set() and not exhausted and in_flight < window:
+                        claimed, skipped = self.sendlog.claim(
+                            self.campaign_id, self.list_id, window - in_flight
+                        )
+                        progress.skipped += skipped
+                        progress.done += skipped
+                        if not claimed and not skipped:
+                            exhausted = True
+                        for item in claimed:
+                            self._work.put(item)
+                        in_flight += len(claimed)
+                    if in_flight == 0 and (exhausted or self.stop.is_set()):
+                        break
+                    outcomes = self._collect(timeout=0.2 if in_flight else 0.0)
+                    if outcomes:
+                        self.sendlog.record(outcomes)
+                        in_flight -= len(outcomes)
+                        for outcome in outcomes:
+                            if outcome.status == "sent":
+                                progress.sent += 1
+                                progress.done += 1
+                                consecutive_failures = 0
+                            elif outcome.status in ("failed", "unknown"):
+                                progress.failed += 1
+                                progress.done += 1
+                                consecutive_failures += 1
+                        if consecutive_failures >= self.options.max_consecutive_failures:
+                            self._pause(
+                                f"{consecutive_failures} messages in a row failed; last: "
+                                f"{outcomes[-1].error}"
+                            )
+                    progress.throttled = self.pace.throttles
+                    now = time.monotonic()
+                    if now - last_report > 0.1:
+                        self.on_progress(progress)
+                        last_report = now
+                except KeyboardInterrupt:
+                    if result.stopped_by_user:
+                        raise  # a second Ctrl-C: leave now; rows in flight become unknown
+                    result.stopped_by_user = True
+                    self.stop.set()
+        for _ in workers:
+            self._work.put(None)
+        for worker in workers:
+            worker.join(timeout=30)
+        self.on_progress(progress)
+        result.pause_reason = self.pause_reason
+        return result
+
+    def _collect(self, timeout: float) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        try:
+            if timeout:
+                outcomes.append(self._results.get(timeout=timeout))
+            while True:
+                outcomes.append(self._results.get_nowait())
+        except queue.Empty:
+            pass
+        return outcomes

@@ -1,0 +1,405 @@
+"""The send log's SQL: campaigns, one delivery row per recipient, and test sends.
+
+Part of the store layer (see store.py): the campaign loop in send.py talks only to these
+methods. A delivery row moves pending -> sending -> sent | failed | unknown, or
+pending -> skipped when its person was suppressed after the campaign started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.schema import (
+    DELIVERY_STATUSES,
+    campaigns,
+    deliveries,
+    memberships,
+    subscribers,
+    test_sends,
+)
+from pipeline.store import MailingList, Store
+
+ACTIVE_STATUSES = ("pending", "sending")
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    issue_number: int
+    list_id: int | None
+    list_name: str | None
+    subject: str | None
+    status: str  # running | paused | finished
+    dry_run: bool
+    pause_reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery handed to a worker: its row is `sending` until the outcome is recorded."""
+
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    delivery_id: int
+    status: str  # sent | failed | unknown | pending (never handed to SES: try again later)
+    attempts: int
+    message_id: str | None = None
+    error: str | None = None
+
+
+_CAMPAIGN_COLUMNS = (
+    campaigns.c.id,
+    campaigns.c.issue_number,
+    campaigns.c.list_id,
+    campaigns.c.list_name,
+    campaigns.c.subject,
+    campaigns.c.status,
+    campaigns.c.dry_run,
+    campaigns.c.pause_reason,
+    campaigns.c.created_at,
+    campaigns.c.started_at,
+    campaigns.c.finished_at,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SendLog:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- campaigns ----------------------------------------------------------------------
+
+    def find(self, issue_number: int, list_id: int, *, dry_run: bool = False) -> Campaign | None:
+        query = sa.select(*_CAMPAIGN_COLUMNS).where(
+            campaigns.c.issue_number == issue_number,
+            campaigns.c.list_id == list_id,
+            campaigns.c.dry_run == dry_run,
+        )
+        with self.store.begin(write=False) as tx:
+            row = tx.conn.execute(query).first()
+        return Campaign(*row) if row else None
+
+    def get(self, campaign_id: int) -> Campaign:
+        query = sa.select(*_CAMPAIGN_COLUMNS).where(campaigns.c.id == campaign_id)
+        with self.store.begin(write=False) as tx:
+            return Campaign(*tx.conn.execute(query).one())
+
+    def start(
+        self, issue_number: int, mailing_list: MailingList, subject: str, *, dry_run: bool
+    ) -> tuple[Campaign, int]:
+        """Create the campaign and fix its recipients (active, subscribed members) in one
+        transaction; returns the campaign and how many were targeted. A new dry run
+        replaces the previous dry run of the same issue and list."""
+        now = _now()
+        with self.store.begin() as tx:
+            if dry_run:
+                tx.conn.execute(
+                    sa.delete(campaigns).where(
+                        campaigns.c.issue_number == issue_number,
+                        campaigns.c.list_id == mailing_list.id,
+                        campaigns.c.dry_run.is_(True),
+                    )
+                )
+            campaign_id = tx.conn.execute(
+                sa.insert(campaigns)
+                .values(
+                    issue_number=issue_number,
+                    list_id=mailing_list.id,
+                    list_name=mailing_list.name,
+                    subject=subject,
+                    status="running",
+                    dry_run=dry_run,
+                    created_at=now,
+                    started_at=now,
+                    updated_at=now,
+                )
+                .returning(campaigns.c.id)
+            ).scalar_one()
+            members = (
+                sa.select(
+                    sa.literal(campaign_id),
+                    subscribers.c.id,
+                    subscribers.c.email,
+                    subscribers.c.name,
+                    sa.literal("pending"),
+                    sa.literal(now, deliveries.c.updated_at.type),
+                )
+                .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
+                .where(
+                    memberships.c.list_id == mailing_list.id,
+                    memberships.c.status == "subscribed",
+                    subscribers.c.status == "active",
+                )
+                .order_by(subscribers.c.id)
+            )
+            targeted = tx.conn.execute(
+                sa.insert(deliveries).from_select(
+                    ["campaign_id", "subscriber_id", "email", "name", "status", "updated_at"],
+                    members,
+                )
+            ).rowcount
+        return self.get(campaign_id), targeted
+
+    def set_status(self, campaign_id: int, status: str, *, reason: str | None = None) -> None:
+        now = _now()
+        values: dict[str, Any] = {"status": status, "updated_at": now, "pause_reason": reason}
+        if status == "finished":
+            values["finished_at"] = now
+        with self.store.begin() as tx:
+            tx.conn.execute(
+                sa.update(campaigns).where(campaigns.c.id == campaign_id).values(values)
+            )
+
+    def settle(self, campaign_id: int, *, reason: str | None = None) -> str:
+        """`finished` when nothing is pending or sending any more, else `paused`."""
+        counts = self.counts(campaign_id)
+        status = "paused" if any(counts[s] for s in ACTIVE_STATUSES) else "finished"
+        self.set_status(campaign_id, status, reason=reason if status == "paused" else None)
+        return status
+
+    def recover(self, campaign_id: int) -> list[str]:
+        """Rows left `sending` by a crash become `unknown`: their message may have gone out.
+        Returns their addresses."""
+        where = (deliveries.c.campaign_id == campaign_id) & (deliveries.c.status == "sending")
+        with self.store.begin() as tx:
+            emails = list(tx.conn.scalars(sa.select(deliveries.c.email).where(where)))
+            if emails:
+                tx.conn.execute(
+                    sa.update(deliveries)
+                    .where(where)
+                    .values(
+                        status="unknown",
+                        error="interrupted while sending: it may or may not have been sent",
+                        updated_at=_now(),
+                    )
+                )
+        return [e or "(forgotten)" for e in emails]
+
+    def reopen(self, campaign_id: int, statuses: Iterable[str]) -> int:
+        """Put rows in `statuses` (unknown, failed) back to pending for a retry."""
+        with self.store.begin() as tx:
+            changed = tx.conn.execute(
+                sa.update(deliveries)
+                .where(
+                    deliveries.c.campaign_id == campaign_id,
+                    deliveries.c.status.in_(list(statuses)),
+                    deliveries.c.subscriber_id.is_not(None),
+                )
+                .values(status="pending", updated_at=_now())
+            ).rowcount
+            if changed:
+                tx.conn.execute(
+                    sa.update(campaigns)
+                    .where(campaigns.c.id == campaign_id)
+                    .values(status="paused", finished_at=None, updated_at=_now())
+                )
+        return changed
+
+    def counts(self, campaign_id: int) -> dict[str, int]:
+        query = (
+            sa.select(deliveries.c.status, sa.func.count())
+            .where(deliveries.c.campaign_id == campaign_id)
+            .group_by(deliveries.c.status)
+        )
+        with self.store.begin(write=False) as tx:
+            found = dict(tx.conn.execute(query).all())
+        return {status: found.get(status, 0) for status in DELIVERY_STATUSES}
+
+    # --- the loop's checkpoints --------------------------------------------------------------
+
+    def claim(self, campaign_id: int, list_id: int, limit: int) -> tuple[list[Claimed], int]:
+        """Take up to `limit` pending rows: suppressed people become `skipped` (the check
+        just before sending), the rest `sending`, in one commit. Returns (claimed, skipped)."""
+        now = _now()
+        query = (
+            sa.select(
+                deliveries.c.id,
+                deliveries.c.subscriber_id,
+                deliveries.c.email,
+                deliveries.c.name,
+                subscribers.c.status,
+                memberships.c.status,
+            )
+            .select_from(deliveries)
+            .outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .outerjoin(
+                memberships,
+                (memberships.c.subscriber_id == deliveries.c.subscriber_id)
+                & (memberships.c.list_id == list_id),
+            )
+            .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "pending")
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        claimed: list[Claimed] = []
+        skipped: list[dict[str, Any]] = []
+        with self.store.begin() as tx:
+            for did, sid, email, name, person, membership in tx.conn.execute(query):
+                if sid is not None and person == "active" and membership == "subscribed":
+                    claimed.append(Claimed(did, sid, email, name))
+                else:
+                    why = (
+                        "forgotten since the campaign started"
+                        if sid is None
+                        else f"{person} since the campaign started"
+                        if person != "active"
+                        else "unsubscribed from the list since the campaign started"
+                    )
+                    skipped.append({"b_id": did, "b_error": why})
+            if claimed:
+                tx.conn.execute(
+                    sa.update(deliveries)
+                    .where(deliveries.c.id.in_([c.delivery_id for c in claimed]))
+                    .values(status="sending", claimed_at=now, updated_at=now)
+                )
+            if skipped:
+                tx.conn.execute(
+                    sa.update(deliveries)
+                    .where(deliveries.c.id == sa.bindparam("b_id"))
+                    .values(status="skipped", error=sa.bindparam("b_error"), updated_at=now),
+                    skipped,
+                )
+        return claimed, len(skipped)
+
+    def record(self, outcomes: Iterable[Outcome]) -> None:
+        """Checkpoint what came back from the workers, in one commit."""
+        now = _now()
+        rows = [
+            {
+                "b_id": o.delivery_id,
+                "b_status": o.status,
+                "b_attempts": o.attempts,
+                "b_message_id": o.message_id,
+                "b_error": o.error,
+                "b_sent_at": now if o.status == "sent" else None,
+            }
+            for o in outcomes
+        ]
+        if not rows:
+            return
+        with self.store.begin() as tx:
+            tx.conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == sa.bindparam("b_id"))
+                .values(
+                    status=sa.bindparam("b_status"),
+                    attempts=deliveries.c.attempts + sa.bindparam("b_attempts"),
+                    message_id=sa.bindparam("b_message_id"),
+                    error=sa.bindparam("b_error"),
+                    sent_at=sa.bindparam("b_sent_at", type_=deliveries.c.sent_at.type),
+                    updated_at=now,
+                ),
+                rows,
+            )
+
+    # --- reading the log ----------------------------------------------------------------
+
+    def campaigns(
+        self, *, issue_number: int | None = None, list_name: str | None = None
+    ) -> list[tuple[Campaign, dict[str, int]]]:
+        query = sa.select(*_CAMPAIGN_COLUMNS).order_by(campaigns.c.id)
+        if issue_number is not None:
+            query = query.where(campaigns.c.issue_number == issue_number)
+        if list_name is not None:
+            query = query.where(campaigns.c.list_name == list_name)
+        with self.store.begin(write=False) as tx:
+            found = [Campaign(*row) for row in tx.conn.execute(query)]
+        return [(c, self.counts(c.id)) for c in found]
+
+    def deliveries(
+        self, campaign_id: int, *, status: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every recipient's row, streamed in pages."""
+        after = 0
+        while True:
+            query = (
+                sa.select(
+                    deliveries.c.id,
+                    deliveries.c.email,
+                    deliveries.c.status,
+                    deliveries.c.message_id,
+                    deliveries.c.error,
+                    deliveries.c.attempts,
+                    deliveries.c.claimed_at,
+                    deliveries.c.sent_at,
+                    deliveries.c.updated_at,
+                )
+                .where(deliveries.c.campaign_id == campaign_id, deliveries.c.id > after)
+                .order_by(deliveries.c.id)
+                .limit(1000)
+            )
+            if status is not None:
+                query = query.where(deliveries.c.status == status)
+            with self.store.begin(write=False) as tx:
+                page = [dict(row._mapping) for row in tx.conn.execute(query)]
+            for row in page:
+                yield {k: v for k, v in row.items() if k != "id"}
+            if len(page) < 1000:
+                return
+            after = page[-1]["id"]
+
+    def history(self, subscriber_id: int) -> list[dict[str, Any]]:
+        """What one person was sent, campaign by campaign (for `subscribers show`)."""
+        query = (
+            sa.select(
+                campaigns.c.issue_number,
+                campaigns.c.list_name,
+                campaigns.c.dry_run,
+                deliveries.c.status,
+                deliveries.c.message_id,
+                deliveries.c.error,
+                deliveries.c.sent_at,
+            )
+            .join(campaigns, campaigns.c.id == deliveries.c.campaign_id)
+            .where(deliveries.c.subscriber_id == subscriber_id)
+            .order_by(deliveries.c.id)
+        )
+        with self.store.begin(write=False) as tx:
+            return [
+                {
+                    "issue": row.issue_number,
+                    "list": row.list_name,
+                    "dry_run": bool(row.dry_run),
+                    "status": row.status,
+                    "message_id": row.message_id,
+                    "error": row.error,
+                    "sent_at": row.sent_at,
+                }
+                for row in tx.conn.execute(query)
+            ]
+
+    def record_test_send(
+        self, issue_number: int, email: str, *, message_id: str | None, error: str | None
+    ) -> None:
+        with self.store.begin() as tx:
+            tx.conn.execute(
+                sa.insert(test_sends).values(
+                    issue_number=issue_number,
+                    email=email,
+                    status="sent" if message_id else "failed",
+                    message_id=message_id,
+                    error=error,
+                    created_at=_now(),
+                )
+            )
+
+    def list_of(self, name: str) -> MailingList:
+        with self.store.begin(write=False) as tx:
+            return tx.require_list(name)

@@ -1,0 +1,216 @@
+"""The Amazon SES transport (sesv2 SendEmail), and how its errors are classified.
+
+Configured the standard AWS way: the credential chain, `AWS_REGION`, and
+`AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SESV2` for a local endpoint. Every failure becomes a
+`SendFailure` of one kind, which decides what the campaign loop does next:
+
+- throttle: slow the pace and retry the same message (never dropped);
+- transient: retry with jittered backoff, a bounded number of times;
+- ambiguous: the request went out but the answer was lost (read timeout, connection closed
+  mid-response): SES may have sent it, so the delivery is `unknown`, never blindly resent;
+- permanent: this recipient fails, the campaign goes on;
+- account: sending is stopped for the whole account: pause the campaign.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from email.header import Header
+from email.utils import formataddr, parseaddr
+from typing import Any, Literal, Protocol
+
+from pipeline.errors import ConfigError
+from pipeline.message import Message
+
+Kind = Literal["throttle", "transient", "ambiguous", "permanent", "account"]
+
+_THROTTLE_CODES = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
+_ACCOUNT_CODES = {
+    "SendingPausedException",
+    "AccountSuspendedException",
+    "MailFromDomainNotVerifiedException",
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredTokenException",
+    "NotFoundException",  # e.g. the configuration set does not exist: every send would fail
+}
+_PERMANENT_CODES = {"MessageRejected", "BadRequestException", "InvalidParameterValue"}
+
+
+class SendFailure(Exception):
+    def __init__(self, kind: Kind, reason: str) -> None:
+        super().__init__(reason)
+        self.kind: Kind = kind
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    sending_enabled: bool
+    max_24_hour_send: float
+    max_send_rate: float
+    sent_last_24_hours: float
+
+    @property
+    def remaining_24h(self) -> float:
+        return max(0.0, self.max_24_hour_send - self.sent_last_24_hours)
+
+
+class Transport(Protocol):
+    """What the campaign loop needs from a mail service: SES, a dry run or a test stub."""
+
+    name: str
+
+    def quota(self) -> Quota | None: ...
+
+    def send(self, message: Message, tags: dict[str, str]) -> str: ...
+
+
+def classify(code: str, message: str, status: int | None) -> SendFailure:
+    lowered = message.lower()
+    if "daily message quota exceeded" in lowered:
+        return SendFailure("account", f"{code}: {message} (the 24-hour quota is used up)")
+    if code in _THROTTLE_CODES or "maximum sending rate exceeded" in lowered:
+        return SendFailure("throttle", f"{code}: {message}")
+    if code in _ACCOUNT_CODES:
+        return SendFailure("account", f"{code}: {message}")
+    if code in _PERMANENT_CODES:
+        return SendFailure("permanent", f"{code}: {message}")
+    if status is not None and (status >= 500 or status == 408):
+        return SendFailure("transient", f"{code or status}: {message}")
+    return SendFailure("permanent", f"{code or status}: {message}")
+
+
+def _header_value(value: str) -> str:
+    """Header values must be ASCII on the wire; encode anything else as RFC 2047 words."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def encode_address(address: str) -> str:
+    name, email = parseaddr(address)
+    return formataddr((name, email), charset="utf-8") if name else email
+
+
+class SesTransport:
+    """sesv2 SendEmail with Simple content (HTML + text) and our own headers."""
+
+    name = "SES"
+
+    def __init__(self, *, configuration_set: str | None = None, max_connections: int = 32):
+        import boto3
+        from botocore.config import Config
+
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if not region:
+            raise ConfigError(
+                "no AWS region is set",
+                hint="set AWS_REGION (for example AWS_REGION=us-east-1) to the SES region",
+            )
+        config = Config(
+            region_name=region,
+            # We pace and retry ourselves, per message, so each attempt is counted and
+            # logged; botocore's own retries would hide them.
+            retries={"mode": "standard", "total_max_attempts": 1},
+            max_pool_connections=max_connections,
+            connect_timeout=5,
+            read_timeout=20,
+            tcp_keepalive=True,
+        )
+        self.client = boto3.client("sesv2", config=config)
+        self.configuration_set = configuration_set
+
+    def quota(self) -> Quota | None:
+        """The account's quota, or None where the endpoint has no GetAccount (moto: 404)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            account = self.client.get_account()
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = exc.response.get("Error", {}).get("Code", "")
+            if status == 404 or code in ("404", "NotFoundException", "NotImplemented"):
+                return None
+            raise _failure(exc) from None
+        except BotoCoreError as exc:
+            raise SendFailure("account", f"cannot reach SES: {exc}") from None
+        quota = account.get("SendQuota", {})
+        return Quota(
+            sending_enabled=bool(account.get("SendingEnabled", True)),
+            max_24_hour_send=float(quota.get("Max24HourSend", 0)),
+            max_send_rate=float(quota.get("MaxSendRate", 0)),
+            sent_last_24_hours=float(quota.get("SentLast24Hours", 0)),
+        )
+
+    def request(self, message: Message, tags: dict[str, str]) -> dict[str, Any]:
+        headers = [{"Name": k, "Value": _header_value(v)} for k, v in message.headers.items()]
+        request: dict[str, Any] = {
+            "FromEmailAddress": encode_address(message.from_address),
+            "Destination": {"ToAddresses": [encode_address(message.to)]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                    "Body": {
+                        "Text": {"Data": message.text, "Charset": "UTF-8"},
+                        "Html": {"Data": message.html, "Charset": "UTF-8"},
+                    },
+                    "Headers": headers,
+                }
+            },
+        }
+        if message.reply_to:
+            request["ReplyToAddresses"] = [encode_address(message.reply_to)]
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+            request["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
+        return request
+
+    def send(self, message: Message, tags: dict[str, str]) -> str:
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            NoCredentialsError,
+            ReadTimeoutError,
+        )
+
+        try:
+            response = self.client.send_email(**self.request(message, tags))
+        except ClientError as exc:
+            raise _failure(exc) from None
+        except NoCredentialsError:
+            raise SendFailure(
+                "account", "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID)"
+            ) from None
+        except (ReadTimeoutError, ConnectionClosedError) as exc:
+            raise SendFailure("ambiguous", f"{type(exc).__name__}: {exc}") from None
+        except BotoCoreError as exc:  # connection refused, connect timeouts: never sent
+            raise SendFailure("transient", f"{type(exc).__name__}: {exc}") from None
+        return str(response["MessageId"])
+
+
+def _failure(exc: Any) -> SendFailure:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return classify(str(error.get("Code", "")), str(error.get("Message", "")), status)
+
+
+class DryRunTransport:
+    """Renders and logs every message without calling SES (`send --dry-run`)."""
+
+    name = "dry run"
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def quota(self) -> Quota | None:
+        return None
+
+    def send(self, message: Message, tags: dict[str, str]) -> str:
+        # Touch the whole message, as a transport would when serialising it.
+        self.sent += len(message.html) > 0
+        return f"dry-run-{uuid.uuid4().hex}"
