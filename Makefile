@@ -30,14 +30,7 @@ system-deps:
 	fi
 
 demo: install
-	$(BIN)/newsletter lists create sample --exist-ok
-	$(BIN)/newsletter subscribers import subscribers/sample.csv --list sample
-	$(BIN)/newsletter lists
-	$(BIN)/newsletter check $(SAMPLE_ISSUE)
-	$(BIN)/newsletter render $(SAMPLE_ISSUE) --out $(DEMO_OUT)
-	@echo
-	@echo "Demo output is in $(DEMO_OUT)/: open $(DEMO_OUT)/email.html in a browser,"
-	@echo "or $(DEMO_OUT)/message.eml in a mail client. Live preview: $(BIN)/newsletter preview $(SAMPLE_ISSUE)"
+	$(BIN)/python -m pipeline.demo
 
 lint: install
 	$(BIN)/ruff check .

@@ -79,13 +79,14 @@ def _progress_display(total_hint: int) -> Iterator[Callable[[Progress], None]]:
         with bar:
             yield update
         return
-    last = [0.0]
+    last: list[object] = [0.0, None]
 
     def log_line(progress: Progress) -> None:
         now = time.monotonic()
-        if now - last[0] < 5 and progress.done < progress.total:
+        state = (progress.done, progress.sent, progress.failed)
+        if state == last[1] or (now - float(last[0]) < 5 and progress.done < progress.total):
             return
-        last[0] = now
+        last[0], last[1] = now, state
         remaining = progress.total - progress.done
         eta = _duration(remaining / progress.rate) if progress.rate else "?"
         clikit.say(

@@ -31,6 +31,16 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_default)
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dict | list):
+        return dumps(value)
+    return str(value)
+
+
 def emit_rows(
     rows: Iterable[Mapping[str, Any]],
     columns: Sequence[str],
@@ -58,8 +68,10 @@ def emit_rows(
         for column in columns:
             table.add_column(column)
         for row in rows:
-            table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-        Console(file=out, soft_wrap=True).print(table)
+            table.add_row(*(_cell(row.get(c)) for c in columns))
+        # Piped output is not cut to 80 columns: a log read by a script or a pager stays whole.
+        width = None if out.isatty() else 200
+        Console(file=out, soft_wrap=True, width=width).print(table)
 
 
 def emit_object(value: Mapping[str, Any], fmt: Format, *, out: IO[str] | None = None) -> None:
