@@ -30,6 +30,8 @@ from pipeline.tokens import make_token, unsubscribe_url
 
 log = logging.getLogger(__name__)
 
+RATE_HEADROOM = 0.98
+
 
 @dataclass(frozen=True)
 class SendOptions:
@@ -40,6 +42,7 @@ class SendOptions:
     backoff_cap: float = 20.0
     max_consecutive_failures: int = 50  # then pause: something is wrong beyond one address
     throttle_give_up: float = 600.0  # seconds of continuous throttling before pausing
+    window: int | None = None  # rows claimed at once; default twice the concurrency
 
 
 @dataclass
@@ -104,7 +107,9 @@ class CampaignRunner:
         self.campaign_id = campaign_id
         self.list_id = list_id
         self.options = options
-        self.pace = Pace(options.rate)
+        # Pace a little under the limit: SES counts per second as requests arrive, and
+        # network jitter can bunch requests that left evenly spaced.
+        self.pace = Pace(options.rate * RATE_HEADROOM)
         self.stop = threading.Event()
         self.pause_reason: str | None = None
         self.on_progress = on_progress or (lambda progress: None)
@@ -193,7 +198,8 @@ class CampaignRunner:
 
     def run(self, total: int) -> RunResult:
         progress = Progress(total=total)
-        window = max(2, self.options.concurrency * 2)  # bound on rows in `sending`
+        # Rows marked `sending` at once: all a crash can leave `unknown`.
+        window = self.options.window or max(2, self.options.concurrency * 2)
         workers = [
             threading.Thread(target=self._worker, name=f"send-{n}", daemon=True)
             for n in range(self.options.concurrency)
@@ -208,37 +214,26 @@ class CampaignRunner:
         with _interrupts_as_keyboard():
             while True:
                 try:
-                    if not self.stop.is_set() and not exhausted and in_flight < window:
-                        claimed, skipped = self.sendlog.claim(
-                            self.campaign_id, self.list_id, window - in_flight
+                    outcomes = self._collect(in_flight)
+                    claim = 0
+                    waiting = in_flight - len(outcomes)
+                    if not self.stop.is_set() and not exhausted and waiting <= window // 2:
+                        claim = window - waiting
+                    if outcomes or claim:
+                        # One commit records the outcomes and claims the next rows.
+                        claimed, skipped = self.sendlog.checkpoint(
+                            self.campaign_id, self.list_id, outcomes, claim
                         )
-                        progress.skipped += skipped
-                        progress.done += skipped
-                        if not claimed and not skipped:
-                            exhausted = True
+                        in_flight = waiting + len(claimed)
                         for item in claimed:
                             self._work.put(item)
-                        in_flight += len(claimed)
+                        if claim and not claimed and not skipped:
+                            exhausted = True
+                        progress.skipped += skipped
+                        progress.done += skipped
+                        consecutive_failures = self._count(outcomes, progress, consecutive_failures)
                     if in_flight == 0 and (exhausted or self.stop.is_set()):
                         break
-                    outcomes = self._collect(timeout=0.2 if in_flight else 0.0)
-                    if outcomes:
-                        self.sendlog.record(outcomes)
-                        in_flight -= len(outcomes)
-                        for outcome in outcomes:
-                            if outcome.status == "sent":
-                                progress.sent += 1
-                                progress.done += 1
-                                consecutive_failures = 0
-                            elif outcome.status in ("failed", "unknown"):
-                                progress.failed += 1
-                                progress.done += 1
-                                consecutive_failures += 1
-                        if consecutive_failures >= self.options.max_consecutive_failures:
-                            self._pause(
-                                f"{consecutive_failures} messages in a row failed; last: "
-                                f"{outcomes[-1].error}"
-                            )
                     progress.throttled = self.pace.throttles
                     now = time.monotonic()
                     if now - last_report > 0.1:
@@ -257,13 +252,36 @@ class CampaignRunner:
         result.pause_reason = self.pause_reason
         return result
 
-    def _collect(self, timeout: float) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    def _count(self, outcomes: list[Outcome], progress: Progress, failures_in_a_row: int) -> int:
+        for outcome in outcomes:
+            if outcome.status == "sent":
+                progress.sent += 1
+                progress.done += 1
+                failures_in_a_row = 0
+            elif outcome.status in ("failed", "unknown"):
+                progress.failed += 1
+                progress.done += 1
+                failures_in_a_row += 1
+        if failures_in_a_row >= self.options.max_consecutive_failures:
+            self._pause(f"{failures_in_a_row} messages in a row failed; last: {outcomes[-1].error}")
+        return failures_in_a_row
+
+    def _collect(self, in_flight: int) -> list[Outcome]:
+        """Wait for the next outcome, then gather what else arrives within a few
+        milliseconds, so that one commit covers a batch."""
+        if in_flight == 0:
+            return []
         try:
-            if timeout:
-                outcomes.append(self._results.get(timeout=timeout))
-            while True:
-                outcomes.append(self._results.get_nowait())
+            outcomes = [self._results.get(timeout=0.2)]
         except queue.Empty:
-            pass
+            return []
+        deadline = time.monotonic() + 0.02
+        while len(outcomes) < in_flight:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                outcomes.append(self._results.get(timeout=remaining))
+            except queue.Empty:
+                break
         return outcomes

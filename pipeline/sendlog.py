@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from pipeline.schema import (
     DELIVERY_STATUSES,
@@ -224,9 +225,26 @@ class SendLog:
 
     # --- the loop's checkpoints --------------------------------------------------------------
 
+    def checkpoint(
+        self, campaign_id: int, list_id: int, outcomes: list[Outcome], claim: int
+    ) -> tuple[list[Claimed], int]:
+        """Record what came back and claim up to `claim` more rows, in one commit (each
+        commit is an fsync: one per batch, not two per message)."""
+        with self.store.begin() as tx:
+            self._record(tx.conn, outcomes)
+            return self._claim(tx.conn, campaign_id, list_id, claim) if claim > 0 else ([], 0)
+
     def claim(self, campaign_id: int, list_id: int, limit: int) -> tuple[list[Claimed], int]:
+        return self.checkpoint(campaign_id, list_id, [], limit)
+
+    def record(self, outcomes: list[Outcome]) -> None:
+        self.checkpoint(0, 0, outcomes, 0)
+
+    def _claim(
+        self, conn: Connection, campaign_id: int, list_id: int, limit: int
+    ) -> tuple[list[Claimed], int]:
         """Take up to `limit` pending rows: suppressed people become `skipped` (the check
-        just before sending), the rest `sending`, in one commit. Returns (claimed, skipped)."""
+        just before sending), the rest `sending`. Returns (claimed, skipped)."""
         now = _now()
         query = (
             sa.select(
@@ -250,36 +268,35 @@ class SendLog:
         )
         claimed: list[Claimed] = []
         skipped: list[dict[str, Any]] = []
-        with self.store.begin() as tx:
-            for did, sid, email, name, person, membership in tx.conn.execute(query):
-                if sid is not None and person == "active" and membership == "subscribed":
-                    claimed.append(Claimed(did, sid, email, name))
-                else:
-                    why = (
-                        "forgotten since the campaign started"
-                        if sid is None
-                        else f"{person} since the campaign started"
-                        if person != "active"
-                        else "unsubscribed from the list since the campaign started"
-                    )
-                    skipped.append({"b_id": did, "b_error": why})
-            if claimed:
-                tx.conn.execute(
-                    sa.update(deliveries)
-                    .where(deliveries.c.id.in_([c.delivery_id for c in claimed]))
-                    .values(status="sending", claimed_at=now, updated_at=now)
+        for did, sid, email, name, person, membership in conn.execute(query):
+            if sid is not None and person == "active" and membership == "subscribed":
+                claimed.append(Claimed(did, sid, email, name))
+            else:
+                why = (
+                    "forgotten since the campaign started"
+                    if sid is None
+                    else f"{person} since the campaign started"
+                    if person != "active"
+                    else "unsubscribed from the list since the campaign started"
                 )
-            if skipped:
-                tx.conn.execute(
-                    sa.update(deliveries)
-                    .where(deliveries.c.id == sa.bindparam("b_id"))
-                    .values(status="skipped", error=sa.bindparam("b_error"), updated_at=now),
-                    skipped,
-                )
+                skipped.append({"b_id": did, "b_error": why})
+        if claimed:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id.in_([c.delivery_id for c in claimed]))
+                .values(status="sending", claimed_at=now, updated_at=now)
+            )
+        if skipped:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == sa.bindparam("b_id"))
+                .values(status="skipped", error=sa.bindparam("b_error"), updated_at=now),
+                skipped,
+            )
         return claimed, len(skipped)
 
-    def record(self, outcomes: Iterable[Outcome]) -> None:
-        """Checkpoint what came back from the workers, in one commit."""
+    def _record(self, conn: Connection, outcomes: list[Outcome]) -> None:
+        """Checkpoint what came back from the workers."""
         now = _now()
         rows = [
             {
@@ -294,20 +311,19 @@ class SendLog:
         ]
         if not rows:
             return
-        with self.store.begin() as tx:
-            tx.conn.execute(
-                sa.update(deliveries)
-                .where(deliveries.c.id == sa.bindparam("b_id"))
-                .values(
-                    status=sa.bindparam("b_status"),
-                    attempts=deliveries.c.attempts + sa.bindparam("b_attempts"),
-                    message_id=sa.bindparam("b_message_id"),
-                    error=sa.bindparam("b_error"),
-                    sent_at=sa.bindparam("b_sent_at", type_=deliveries.c.sent_at.type),
-                    updated_at=now,
-                ),
-                rows,
-            )
+        conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id == sa.bindparam("b_id"))
+            .values(
+                status=sa.bindparam("b_status"),
+                attempts=deliveries.c.attempts + sa.bindparam("b_attempts"),
+                message_id=sa.bindparam("b_message_id"),
+                error=sa.bindparam("b_error"),
+                sent_at=sa.bindparam("b_sent_at", type_=deliveries.c.sent_at.type),
+                updated_at=now,
+            ),
+            rows,
+        )
 
     # --- reading the log ----------------------------------------------------------------
 
