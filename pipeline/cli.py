@@ -59,11 +59,12 @@ def config_cmd(ctx: typer.Context, fmt: clikit.FormatOption = Format.table) -> N
 
 
 def _register() -> None:
-    from pipeline import cli_issue, cli_send, cli_subscribers
+    from pipeline import cli_events, cli_issue, cli_send, cli_subscribers
 
     cli_issue.register(app)
     cli_subscribers.register(app)
     cli_send.register(app)
+    cli_events.register(app)
 
 
 _register()

@@ -194,6 +194,51 @@ def _m3_send_log(conn: Connection) -> None:
     )
 
 
+EVENT_TYPES = (
+    "Send",
+    "Delivery",
+    "Bounce",
+    "Complaint",
+    "Reject",
+    "DeliveryDelay",
+    "Open",
+    "Click",
+    "RenderingFailure",
+    "Subscription",
+)
+
+
+def _m4_events(conn: Connection) -> None:
+    """SES events (bounces, complaints, deliveries, opens, clicks), matched to deliveries."""
+    md = sa.MetaData()
+    sa.Table("deliveries", md, sa.Column("id", sa.Integer, primary_key=True))  # FK target
+    sa.Table("subscribers", md, sa.Column("id", sa.Integer, primary_key=True))  # FK target
+    sa.Table(
+        "events",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        # sha256 of the event's canonical JSON: the same event twice is stored once
+        sa.Column("event_key", sa.String(64), nullable=False, unique=True),
+        sa.Column("message_id", sa.String(200)),
+        sa.Column("delivery_id", sa.ForeignKey("deliveries.id", ondelete="SET NULL")),
+        sa.Column("subscriber_id", sa.ForeignKey("subscribers.id", ondelete="SET NULL")),
+        sa.Column("event_type", sa.String(32), nullable=False),
+        sa.Column("bounce_type", sa.String(32)),
+        sa.Column("bounce_subtype", sa.String(64)),
+        sa.Column("detail", sa.Text),  # the link of a click, the reason of a reject, ...
+        sa.Column("occurred_at", UTCDateTime),
+        sa.Column("received_at", UTCDateTime, nullable=False),
+        sqlite_autoincrement=True,
+    )
+    md.tables["events"].create(conn)
+    for index in (
+        "ix_events_delivery ON events (delivery_id, event_type)",
+        "ix_events_subscriber ON events (subscriber_id, event_type)",
+        "ix_events_message ON events (message_id)",
+    ):
+        conn.execute(sa.text(f"CREATE INDEX {index}"))
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -205,6 +250,7 @@ MIGRATIONS: list[Migration] = [
     Migration(1, "subscribers, lists, memberships, suppressions, campaigns", _m1_initial),
     Migration(2, "memberships.source and an index for list members", _m2_membership_source),
     Migration(3, "send log: deliveries, test_sends, campaign details", _m3_send_log),
+    Migration(4, "SES events matched to deliveries", _m4_events),
 ]
 LATEST = MIGRATIONS[-1].version
 
@@ -267,4 +313,20 @@ test_sends = sa.table(
     *(sa.column(c) for c in ("id", "issue_number", "email", "status", "message_id", "error")),
     sa.column("created_at", ts),
 )
-QUERY_TABLES = (subscribers, lists, memberships, suppressions, campaigns, deliveries, test_sends)
+events = sa.table(
+    "events",
+    *(sa.column(c) for c in ("id", "event_key", "message_id", "delivery_id", "subscriber_id")),
+    *(sa.column(c) for c in ("event_type", "bounce_type", "bounce_subtype", "detail")),
+    sa.column("occurred_at", ts),
+    sa.column("received_at", ts),
+)
+QUERY_TABLES = (
+    subscribers,
+    lists,
+    memberships,
+    suppressions,
+    campaigns,
+    deliveries,
+    test_sends,
+    events,
+)

@@ -1,0 +1,215 @@
+"""Commands that listen and report: serve, events ingest/poll, report."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pipeline import clikit, feedback
+from pipeline.cli_send import _issue_number
+from pipeline.errors import InputError, NotFoundError
+from pipeline.output import Format, dumps, emit_rows
+from pipeline.report import reports
+from pipeline.sendlog import SendLog
+from pipeline.store import Store
+
+events_app = typer.Typer(
+    help="SES events (bounces, complaints, deliveries, opens, clicks): ingest or poll them.",
+    no_args_is_help=True,
+)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    issues: Annotated[Path, typer.Option(help="Folder of issue files.")] = Path("issues"),
+) -> None:
+    """Run the web app: one-click unsubscribe, unsubscribe pages, SES events, web versions.
+
+    Put it behind your HTTPS proxy at `public_url`.
+    """
+    import uvicorn
+
+    from pipeline.preview import ensure_port_free
+    from pipeline.web import create_app
+
+    settings = clikit.settings(ctx)
+    ensure_port_free(host, port)
+    store = Store.open(settings.database_url)
+    app = create_app(settings, store, issues=issues)
+    if not settings.sns_topic_arns:
+        clikit.say(
+            "[yellow]note:[/] sns_topic_arns is empty: /ses/events rejects every message "
+            "until you set it"
+        )
+    clikit.say(f"serving on http://{host}:{port}/ for {settings.public_url} (Ctrl-C to stop)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    finally:
+        store.close()
+
+
+def _show_ingest(report: feedback.IngestReport) -> None:
+    for line, reason in report.invalid:
+        clikit.say(f"[red]invalid[/] {f'line {line}: ' if line else ''}{reason}")
+    for change in report.changes:
+        clikit.say(f"  {change}")
+    clikit.say(report.summary())
+
+
+@events_app.command("ingest")
+def ingest(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="JSON Lines: SNS envelopes or bare SES events.")],
+) -> None:
+    """Record SES events saved in a file (one JSON document a line). Safe to rerun."""
+    settings = clikit.settings(ctx)
+    with Store.open(settings.database_url) as store:
+        report = feedback.ingest(store, file)
+    _show_ingest(report)
+    if report.invalid:
+        raise typer.Exit(1)
+
+
+@events_app.command("poll")
+def poll(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Option("--queue", help="The SQS queue URL.")],
+    once: Annotated[
+        bool, typer.Option("--once", help="Stop when the queue is empty instead of waiting.")
+    ] = False,
+    wait: Annotated[int, typer.Option(help="Long-poll seconds per request (0-20).")] = 20,
+) -> None:
+    """Pull SES events from an SQS queue subscribed to the SES topic (no public endpoint
+    needed). Messages are deleted only after their event is recorded."""
+    import boto3
+
+    if not 0 <= wait <= 20:
+        raise InputError("--wait must be between 0 and 20 seconds")
+    settings = clikit.settings(ctx)
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    total = feedback.IngestReport()
+    try:
+        with Store.open(settings.database_url) as store:
+            total = feedback.poll(
+                store,
+                queue,
+                client=boto3.client("sqs"),
+                wait_seconds=wait,
+                once=once,
+                on_batch=lambda r: clikit.say(r.summary()) if not once else None,
+                should_stop=lambda: stop["now"],
+            )
+    except KeyboardInterrupt:
+        clikit.say("stopped")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    _show_ingest(total)
+    if total.invalid:
+        raise typer.Exit(1)
+
+
+def report(
+    ctx: typer.Context,
+    issue: Annotated[str | None, typer.Argument(help="An issue file or number.")] = None,
+    list_name: Annotated[str | None, typer.Option("--list", "-l", help="Only this list.")] = None,
+    missing: Annotated[
+        bool,
+        typer.Option("--missing", help="Everyone targeted who did not get the issue, and why."),
+    ] = False,
+    fmt: clikit.FormatOption = Format.table,
+) -> None:
+    """Per campaign: targeted, sent, delivered, bounced, complained, unsubscribed, opens and
+    clicks (approximate), failed, unknown; rates flagged against SES's and Gmail's limits."""
+    settings = clikit.settings(ctx)
+    number = _issue_number(issue) if issue is not None else None
+    with Store.open(settings.database_url) as store:
+        if list_name is not None:
+            SendLog(store).list_of(list_name)  # a clear error for an unknown list
+        found = reports(store, issue_number=number, list_name=list_name)
+        if not found:
+            raise NotFoundError(
+                "no campaign to report on", hint="`newsletter log` lists the campaigns"
+            )
+        if missing:
+            if len(found) > 1:
+                raise InputError("--missing needs one campaign", hint="give an issue and --list")
+            from pipeline.eventstore import EventStore
+
+            rows = EventStore(store).missing(found[0]["campaign"])
+            emit_rows(rows, ["email", "status", "reason"], fmt, title="Did not get the issue")
+            return
+    if fmt in (Format.json, Format.jsonl):
+        for record in found if fmt is Format.jsonl else [found]:
+            typer.echo(dumps(record))
+        return
+    if fmt is Format.csv:
+        emit_rows(found, [k for k in found[0] if k != "top_links"], fmt)
+        return
+    for record in found:
+        _print_report(record)
+
+
+def _print_report(r: dict[str, Any]) -> None:
+    def pct(value: float) -> str:
+        return f"{value * 100:.2f}%"
+
+    from rich.console import Console
+
+    out = Console(soft_wrap=True)
+    marks = {"ok": "ok", "warning": "[yellow]WARNING[/]", "danger": "[red]DANGER[/]"}
+    out.print(
+        f"[bold]Issue {r['issue']} to {r['list']}[/] ({r['status']}, started "
+        f"{r['started_at']:%Y-%m-%d %H:%M} UTC)",
+        highlight=False,
+    )
+    rows = [
+        ("targeted", r["targeted"]),
+        ("sent", r["sent"]),
+        ("delivered", r["delivered"]),
+        (
+            "bounced",
+            f"{r['bounced']} ({r['bounced_permanent']} permanent, "
+            f"{r['bounced_transient']} transient)",
+        ),
+        ("complained", r["complained"]),
+        ("unsubscribed after it", r["unsubscribed"]),
+        ("unique opens (approx.)", r["unique_opens"]),
+        ("unique clicks (approx.)", r["unique_clicks"]),
+        ("failed", r["failed"]),
+        ("unknown", r["unknown"]),
+        (
+            "bounce rate",
+            f"{pct(r['bounce_rate'])} {marks[r['bounce_rate_flag']]} (SES reviews at 5%)",
+        ),
+        (
+            "complaint rate",
+            f"{pct(r['complaint_rate'])} {marks[r['complaint_rate_flag']]} "
+            "(SES reviews at 0.1%, Gmail requires < 0.3%)",
+        ),
+    ]
+    for label, value in rows:
+        out.print(f"  {label:<24} {value}", highlight=False)
+    if r["top_links"]:
+        out.print("  top links:", highlight=False)
+        for link in r["top_links"]:
+            out.print(
+                f"    {link['unique_clicks']:>5}  {link['link']}", highlight=False, markup=False
+            )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("report")(report)
+    app.add_typer(events_app, name="events")

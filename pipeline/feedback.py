@@ -1,0 +1,229 @@
+"""SES events, whichever way they arrive (SNS push, SQS poll, a saved file): parse them and
+apply what they mean to the subscriber store.
+
+A permanent bounce marks the address `bounced`, a complaint `complained`: both stop all
+mail to it at once. A transient bounce is counted; an address that soft-bounces on three
+campaigns in a row becomes `bounced` too. The same event twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import InputError
+from pipeline.eventstore import EventStore, RecordedEvent, SesEvent
+from pipeline.store import Store
+
+log = logging.getLogger(__name__)
+
+# SES event publishing says `eventType`; classic SNS notifications say `notificationType`.
+_DETAIL_KEY = {
+    "Send": "send",
+    "Delivery": "delivery",
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Reject": "reject",
+    "DeliveryDelay": "deliveryDelay",
+    "Open": "open",
+    "Click": "click",
+    "Rendering Failure": "failure",
+    "RenderingFailure": "failure",
+    "Subscription": "subscription",
+}
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def unwrap(document: Any) -> dict[str, Any] | None:
+    """The SES event inside an SNS envelope, or a bare SES event as it is. None for SNS
+    messages that carry no event (subscription confirmations)."""
+    if not isinstance(document, dict):
+        raise InputError("not a JSON object")
+    if "Type" in document and "TopicArn" in document:  # an SNS envelope
+        if document["Type"] != "Notification":
+            return None
+        try:
+            inner = json.loads(document.get("Message", ""))
+        except (TypeError, json.JSONDecodeError):
+            raise InputError("the SNS Message is not JSON") from None
+        return unwrap(inner)
+    if "eventType" in document or "notificationType" in document:
+        return document
+    raise InputError("neither an SNS notification nor an SES event (no eventType)")
+
+
+def parse(event: dict[str, Any]) -> SesEvent:
+    """An SES event (event publishing or classic notification) as the store records it."""
+    kind = event.get("eventType") or event.get("notificationType")
+    if kind not in _DETAIL_KEY:
+        raise InputError(f"unknown SES event type {kind!r}")
+    kind = "RenderingFailure" if kind == "Rendering Failure" else kind
+    mail = event.get("mail") if isinstance(event.get("mail"), dict) else {}
+    detail = event.get(_DETAIL_KEY[kind]) or {}
+    if not isinstance(detail, dict):
+        detail = {}
+    recipients: list[str] = []
+    bounce_type = bounce_subtype = note = None
+    if kind == "Bounce":
+        bounce_type = str(detail.get("bounceType") or "Undetermined")
+        bounce_subtype = str(detail.get("bounceSubType") or "")
+        recipients = [r.get("emailAddress", "") for r in detail.get("bouncedRecipients", [])]
+        note = (
+            "; ".join(
+                str(r.get("diagnosticCode"))
+                for r in detail.get("bouncedRecipients", [])
+                if r.get("diagnosticCode")
+            )
+            or None
+        )
+    elif kind == "Complaint":
+        recipients = [r.get("emailAddress", "") for r in detail.get("complainedRecipients", [])]
+        note = detail.get("complaintFeedbackType")
+    elif kind == "Click":
+        note = detail.get("link")
+    elif kind == "Reject":
+        note = detail.get("reason")
+    elif kind == "DeliveryDelay":
+        note = detail.get("delayType")
+    elif kind == "RenderingFailure":
+        note = detail.get("errorMessage")
+    if not recipients:
+        recipients = [str(r) for r in mail.get("destination", []) if isinstance(r, str)]
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return SesEvent(
+        key=hashlib.sha256(canonical.encode()).hexdigest(),
+        event_type=kind,
+        message_id=mail.get("messageId"),
+        recipients=[r for r in recipients if r],
+        bounce_type=bounce_type,
+        bounce_subtype=bounce_subtype,
+        detail=str(note) if note is not None else None,
+        occurred_at=_time(detail.get("timestamp")) or _time(mail.get("timestamp")),
+    )
+
+
+def process(store: Store, document: Any) -> RecordedEvent | None:
+    """Record one SES event (an SNS envelope or a bare event) and apply its effects."""
+    event = unwrap(document)
+    if event is None:
+        return None
+    return EventStore(store).record(parse(event))
+
+
+@dataclass
+class IngestReport:
+    recorded: int = 0
+    duplicates: int = 0
+    unmatched: int = 0
+    skipped: int = 0  # SNS messages that carry no event
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+
+    def add(self, result: RecordedEvent | None) -> None:
+        if result is None:
+            self.skipped += 1
+        elif result.duplicate:
+            self.duplicates += 1
+        else:
+            self.recorded += 1
+            self.unmatched += not result.matched
+            self.changes.extend(result.changes)
+
+    def summary(self) -> str:
+        return (
+            f"{self.recorded} event(s) recorded ({self.unmatched} for unknown messages), "
+            f"{self.duplicates} duplicate(s), {self.skipped} without an event, "
+            f"{len(self.invalid)} invalid"
+        )
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                try:
+                    yield number, raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield number, "\x00invalid utf-8"
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+
+
+def ingest(store: Store, path: Path) -> IngestReport:
+    """Events saved one JSON document a line (SNS envelopes or bare SES events). The
+    operator's own file is trusted: no signature check. Each event is its own transaction;
+    bad lines are reported with their numbers and skipped, so a rerun is safe."""
+    report = IngestReport()
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            report.add(process(store, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            report.invalid.append((number, f"not JSON: {exc.msg} (column {exc.colno})"))
+        except InputError as exc:
+            report.invalid.append((number, exc.message))
+    return report
+
+
+def poll(
+    store: Store,
+    queue_url: str,
+    *,
+    client: Any = None,
+    wait_seconds: int = 20,
+    once: bool = False,
+    on_batch: Callable[[IngestReport], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> IngestReport:
+    """Pull events from an SQS queue (subscribed to the SES topic), process them, and
+    delete each message only after its event is committed."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("sqs")
+    report = IngestReport()
+    while not should_stop():
+        response = client.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        )
+        messages = response.get("Messages", [])
+        done: list[dict[str, str]] = []
+        for message in messages:
+            try:
+                report.add(process(store, json.loads(message["Body"])))
+            except (json.JSONDecodeError, InputError) as exc:
+                # Left in the queue: after its retries SQS moves it to the dead-letter queue.
+                reason = exc.message if isinstance(exc, InputError) else "not JSON"
+                report.invalid.append((0, f"SQS message {message.get('MessageId')}: {reason}"))
+                continue
+            done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
+        if done:
+            client.delete_message_batch(QueueUrl=queue_url, Entries=done)
+        if on_batch:
+            on_batch(report)
+        if once and not messages:
+            break
+    return report
+
+
+def record_all(store: Store, documents: Iterable[Any]) -> IngestReport:
+    report = IngestReport()
+    for document in documents:
+        report.add(process(store, document))
+    return report

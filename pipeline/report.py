@@ -1,0 +1,84 @@
+"""Campaign reports: what happened to each issue, against the limits that keep an account
+in good standing (SES review thresholds, Gmail's bulk-sender spam rate)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.eventstore import EventStore
+from pipeline.sendlog import Campaign, SendLog
+from pipeline.store import Store
+
+# (warning, danger) rates: SES reviews an account at a 5% bounce rate and a 0.1% complaint
+# rate (and may pause it at 10% / 0.5%); Gmail requires bulk senders to keep the spam rate
+# under 0.3% and recommends under 0.1%.
+SES_BOUNCE = (0.05, 0.10)
+SES_COMPLAINT = (0.001, 0.005)
+GMAIL_SPAM = (0.001, 0.003)
+
+
+def _rate(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _flag(rate: float, limits: tuple[float, float]) -> str:
+    warning, danger = limits
+    if rate >= danger:
+        return "danger"
+    if rate >= warning:
+        return "warning"
+    return "ok"
+
+
+def campaign_report(store: Store, campaign: Campaign, counts: dict[str, int]) -> dict[str, Any]:
+    events = EventStore(store)
+    seen = events.event_counts(campaign.id)
+    sent = counts["sent"]
+    delivered = seen.get("Delivery", 0)
+    permanent = seen.get("Bounce:Permanent", 0)
+    transient = seen.get("Bounce:Transient", 0) + seen.get("Bounce:Undetermined", 0)
+    bounced = permanent + transient
+    complained = seen.get("Complaint", 0)
+    bounce_rate = _rate(bounced, sent)
+    complaint_rate = _rate(complained, delivered or sent)
+    return {
+        "campaign": campaign.id,
+        "issue": campaign.issue_number,
+        "list": campaign.list_name,
+        "status": campaign.status,
+        "dry_run": campaign.dry_run,
+        "started_at": campaign.started_at,
+        "targeted": sum(counts.values()),
+        "sent": sent,
+        "delivered": delivered,
+        "bounced": bounced,
+        "bounced_permanent": permanent,
+        "bounced_transient": transient,
+        "complained": complained,
+        "rejected": seen.get("Reject", 0),
+        "delayed": seen.get("DeliveryDelay", 0),
+        "unsubscribed": events.unsubscribed_after(campaign.id),
+        "unique_opens": seen.get("Open", 0),
+        "unique_clicks": seen.get("Click", 0),
+        "opens_clicks_approximate": True,  # image blocking and privacy proxies skew both
+        "failed": counts["failed"],
+        "skipped": counts["skipped"],
+        "unknown": counts["unknown"],
+        "pending": counts["pending"] + counts["sending"],
+        "bounce_rate": round(bounce_rate, 6),
+        "complaint_rate": round(complaint_rate, 6),
+        "bounce_rate_flag": _flag(bounce_rate, SES_BOUNCE),
+        "complaint_rate_flag": max(
+            _flag(complaint_rate, SES_COMPLAINT),
+            _flag(complaint_rate, GMAIL_SPAM),
+            key=["ok", "warning", "danger"].index,
+        ),
+        "top_links": events.top_links(campaign.id),
+    }
+
+
+def reports(
+    store: Store, *, issue_number: int | None = None, list_name: str | None = None
+) -> list[dict[str, Any]]:
+    found = SendLog(store).campaigns(issue_number=issue_number, list_name=list_name)
+    return [campaign_report(store, c, counts) for c, counts in found if not c.dry_run]
