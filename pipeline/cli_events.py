@@ -105,7 +105,7 @@ def poll(
             total = feedback.poll(
                 store,
                 queue,
-                client=boto3.client("sqs"),
+                client=boto3.client("sqs", region_name=_sqs_region(queue)),
                 wait_seconds=wait,
                 once=once,
                 on_batch=lambda r: clikit.say(r.summary()) if not once else None,
@@ -118,6 +118,20 @@ def poll(
     _show_ingest(total)
     if total.invalid:
         raise typer.Exit(1)
+
+
+def _sqs_region(queue_url: str) -> str:
+    """AWS_REGION (boto3 itself reads only AWS_DEFAULT_REGION), else the queue URL's."""
+    import os
+    import re
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    found = re.match(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com", queue_url)
+    if region or found:
+        return region or found.group(1)  # type: ignore[union-attr]
+    raise InputError(
+        "no AWS region is set", hint="set AWS_REGION (for example AWS_REGION=us-east-1)"
+    )
 
 
 def report(

@@ -1,0 +1,285 @@
+"""SES events, however they arrive, applied to the store; and the campaign report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from pipeline.store import Store
+from tests.conftest import SAMPLE_ISSUE
+from tests.send_support import deliveries, make_list, ok, people, send, store, use_ses
+from tests.ses_stub import SesStub
+
+MEMBERS = people(5)
+
+
+def mail(message_id: str, email: str) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "timestamp": "2026-11-20T10:00:00.000Z",
+        "destination": [email],
+    }
+
+
+def bounce(message_id: str, email: str, kind: str = "Permanent") -> dict[str, Any]:
+    return {
+        "eventType": "Bounce",
+        "mail": mail(message_id, email),
+        "bounce": {
+            "bounceType": kind,
+            "bounceSubType": "General" if kind == "Permanent" else "MailboxFull",
+            "bouncedRecipients": [{"emailAddress": email, "diagnosticCode": "smtp; 550 5.1.1"}],
+            "timestamp": "2026-11-20T10:00:05.000Z",
+        },
+    }
+
+
+def complaint(message_id: str, email: str) -> dict[str, Any]:
+    return {
+        "eventType": "Complaint",
+        "mail": mail(message_id, email),
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": email}],
+            "complaintFeedbackType": "abuse",
+            "timestamp": "2026-11-20T11:00:00.000Z",
+        },
+    }
+
+
+def simple(kind: str, message_id: str, email: str, **detail: Any) -> dict[str, Any]:
+    key = {"Delivery": "delivery", "Open": "open", "Click": "click", "Reject": "reject"}[kind]
+    return {
+        "eventType": kind,
+        "mail": mail(message_id, email),
+        key: {"timestamp": "2026-11-20T10:01:00.000Z", **detail},
+    }
+
+
+def envelope(event: dict[str, Any], message_id: str = "sns-1") -> dict[str, Any]:
+    return {
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
+        "Message": json.dumps(event),
+        "Timestamp": "2026-11-20T10:00:06.000Z",
+    }
+
+
+def write_lines(path: Path, documents: list[Any]) -> Path:
+    path.write_text("".join(json.dumps(d) + "\n" for d in documents), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def sent(project: Path, cli, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Issue 25 sent to `weekly` (5 people) through the SES stub: email -> message id."""
+    with SesStub() as stub:
+        use_ses(monkeypatch, stub.endpoint_url)
+        make_list(cli, "weekly", MEMBERS)
+        make_list(cli, "announcements", MEMBERS[:2])
+        ok(send(cli))
+    return {email: row["message_id"] for email, row in deliveries().items()}
+
+
+def status_of(email: str) -> str:
+    with store() as db, db.begin(write=False) as tx:
+        found = tx.subscriber_by_key(email.lower())
+        assert found is not None
+        return found.status
+
+
+def test_bounce_and_complaint_suppress_from_every_list(project, cli, sent) -> None:
+    (bounced, complained, *_rest) = [email for email, _ in MEMBERS]
+    path = write_lines(
+        project / "events.jsonl",
+        [
+            simple("Delivery", sent[bounced], bounced),
+            bounce(sent[bounced], bounced),
+            envelope(complaint(sent[complained], complained)),
+        ],
+    )
+    result = cli("events", "ingest", path)
+    assert result.code == 0, result.output
+    assert f"{bounced}: active -> bounced" in result.stderr
+    assert f"{complained}: active -> complained" in result.stderr
+    assert "3 event(s) recorded" in result.stderr
+    assert status_of(bounced) == "bounced" and status_of(complained) == "complained"
+    with Store.open(project_db()) as db:
+        for name in ("weekly", "announcements"):
+            receiving = {r.email for r in db.recipients(name)}
+            assert bounced not in receiving and complained not in receiving
+
+
+def project_db() -> str:
+    import os
+
+    return os.environ["NEWSLETTER_DATABASE_URL"]
+
+
+def test_the_same_events_twice_change_nothing(project, cli, sent) -> None:
+    email = MEMBERS[2][0]
+    path = write_lines(
+        project / "events.jsonl",
+        [simple("Delivery", sent[email], email), envelope(bounce(sent[email], email))],
+    )
+    assert cli("events", "ingest", path).code == 0
+    again = cli("events", "ingest", path)
+    assert again.code == 0
+    assert "0 event(s) recorded" in again.stderr and "2 duplicate(s)" in again.stderr
+    # The bare event and the same event in an SNS envelope are one event.
+    write_lines(project / "bare.jsonl", [bounce(sent[email], email)])
+    assert "1 duplicate(s)" in cli("events", "ingest", project / "bare.jsonl").stderr
+    report = json.loads(cli("report", "25", "--format", "json").stdout)[0]
+    assert report["delivered"] == 1 and report["bounced"] == 1
+
+
+def test_unknown_message_ids_and_bad_lines(project, cli, sent) -> None:
+    stranger = "nobody@example.net"
+    member = MEMBERS[3][0]
+    path = project / "events.jsonl"
+    path.write_text(
+        json.dumps(bounce("not-ours-1", stranger))
+        + "\n{broken json\n"
+        + json.dumps({"Type": "SubscriptionConfirmation", "TopicArn": "arn:x", "Message": "hi"})
+        + "\n"
+        + json.dumps({"hello": "world"})
+        + "\n"
+        # an unknown message id for a known address (a test copy): still suppresses
+        + json.dumps(bounce("not-ours-2", member))
+        + "\n",
+        encoding="utf-8",
+    )
+    result = cli("events", "ingest", path)
+    assert result.code == 1
+    assert "line 2: not JSON" in result.stderr
+    assert "line 4: neither an SNS notification nor an SES event" in result.stderr
+    assert "2 event(s) recorded (2 for unknown messages)" in result.stderr
+    assert "1 without an event" in result.stderr
+    assert status_of(member) == "bounced"
+
+
+def _issue_copy(project: Path, number: int) -> Path:
+    text = SAMPLE_ISSUE.read_text(encoding="utf-8").replace("number: 25", f"number: {number}")
+    path = project / "issues" / f"issue-{number}.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_three_soft_bounces_in_a_row_make_an_address_bounced(project, cli, monkeypatch) -> None:
+    email = MEMBERS[0][0]
+    with SesStub() as stub:
+        use_ses(monkeypatch, stub.endpoint_url)
+        make_list(cli, "weekly", MEMBERS)
+        for number in (26, 27, 28):
+            ok(
+                cli(
+                    "send",
+                    _issue_copy(project, number),
+                    "--list",
+                    "weekly",
+                    "--yes",
+                    "--rate",
+                    "1000",
+                )
+            )
+        assert stub.per_recipient()[email] == 3
+    with Store.open(project_db()) as db, db.begin(write=False) as tx:
+        rows = tx.conn.exec_driver_sql(
+            "SELECT c.issue_number, d.message_id FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id WHERE d.email = ?",
+            (email,),
+        ).all()
+        ids = dict(rows)
+    for number in (26, 27):
+        write_lines(project / f"soft{number}.jsonl", [bounce(ids[number], email, "Transient")])
+        assert cli("events", "ingest", project / f"soft{number}.jsonl").code == 0
+    assert status_of(email) == "active"
+    write_lines(project / "soft28.jsonl", [bounce(ids[28], email, "Transient")])
+    result = cli("events", "ingest", project / "soft28.jsonl")
+    assert f"{email}: active -> bounced" in result.stderr
+    assert status_of(email) == "bounced"
+
+
+def test_report_counts_rates_links_and_missing(project, cli, sent) -> None:
+    emails = [email for email, _ in MEMBERS]
+    events: list[dict[str, Any]] = [simple("Delivery", sent[e], e) for e in emails[1:]]
+    events += [bounce(sent[emails[0]], emails[0]), complaint(sent[emails[1]], emails[1])]
+    events += [simple("Open", sent[e], e) for e in emails[1:4]]
+    events += [simple("Open", sent[emails[1]], emails[1], userAgent="again")]
+    events += [
+        simple("Click", sent[emails[2]], emails[2], link="https://stripe.com/blog/a"),
+        simple("Click", sent[emails[3]], emails[3], link="https://stripe.com/blog/a"),
+        simple("Click", sent[emails[3]], emails[3], link="https://fs.blog/b"),
+    ]
+    assert cli("events", "ingest", write_lines(project / "e.jsonl", events)).code == 0
+    ok(cli("subscribers", "unsubscribe", emails[4], "--list", "weekly"))
+    result = cli("report", "25", "--list", "weekly", "--format", "json")
+    assert result.code == 0, result.output
+    (report,) = json.loads(result.stdout)
+    expected = {
+        "targeted": 5,
+        "sent": 5,
+        "delivered": 4,
+        "bounced": 1,
+        "bounced_permanent": 1,
+        "bounced_transient": 0,
+        "complained": 1,
+        "unsubscribed": 1,
+        "unique_opens": 3,
+        "unique_clicks": 2,
+        "failed": 0,
+        "unknown": 0,
+    }
+    assert {k: report[k] for k in expected} == expected
+    assert report["bounce_rate"] == pytest.approx(0.2) and report["bounce_rate_flag"] == "danger"
+    assert report["complaint_rate"] == pytest.approx(0.25)
+    assert report["complaint_rate_flag"] == "danger"
+    assert report["opens_clicks_approximate"] is True
+    assert report["top_links"][0] == {
+        "link": "https://stripe.com/blog/a",
+        "unique_clicks": 2,
+        "clicks": 2,
+    }
+    table = cli("report", "25")
+    assert "bounce rate" in table.stdout and "DANGER" in table.stdout
+    missing = cli("report", "25", "--list", "weekly", "--missing", "--format", "jsonl")
+    rows = [json.loads(line) for line in missing.stdout.splitlines()]
+    assert rows == [{"email": emails[0], "status": "sent", "reason": "bounced (Permanent)"}]
+
+
+def test_poll_an_sqs_queue(project, cli, sent, monkeypatch) -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", endpoint)
+        sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint)
+        queue = sqs.create_queue(QueueName="ses-events")["QueueUrl"]
+        email = MEMBERS[1][0]
+        sqs.send_message(
+            QueueUrl=queue, MessageBody=json.dumps(envelope(complaint(sent[email], email)))
+        )
+        sqs.send_message(
+            QueueUrl=queue, MessageBody=json.dumps(simple("Delivery", sent[email], email))
+        )
+        sqs.send_message(QueueUrl=queue, MessageBody="not json at all")
+        result = cli("events", "poll", "--queue", queue, "--once", "--wait", "0")
+        assert result.code == 1, result.output  # the bad message is reported
+        assert "2 event(s) recorded" in result.stderr
+        assert status_of(email) == "complained"
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        left = int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+        assert left == 1  # processed messages were deleted; the bad one stays for the DLQ
+    finally:
+        server.stop()
