@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///subscribers/newsletter.db"
     secret_key: SecretStr | None = None
     sns_topic_arns: list[str] = []
+    # The hosts SNS signing certificates and subscription URLs may come from (a full match
+    # on the host name); tests point it at loopback.
+    sns_cert_host_pattern: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+    # A CA file for fetching them over TLS; default: the system's.
+    sns_ca_bundle: str | None = None
 
     @field_validator("from_address", "reply_to")
     @classmethod
@@ -104,6 +109,18 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         if "://" not in value:
             raise ValueError("must be a database URL, like 'sqlite:///subscribers/newsletter.db'")
+        return value
+
+    @field_validator("sns_cert_host_pattern")
+    @classmethod
+    def _sns_cert_host_pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(
+                f"must be a regular expression for host names ({exc}), "
+                r"like '^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$'"
+            ) from None
         return value
 
     @field_validator("secret_key")

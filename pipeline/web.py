@@ -189,11 +189,7 @@ def create_app(
     secret = settings.require_secret_key()
     lang = settings.lang
     ko = lang.startswith("ko")
-    verifier = verifier or sns.SnsVerifier(
-        settings.sns_topic_arns,
-        cert_host_pattern=settings.sns_cert_host_pattern,
-        ca_bundle=settings.sns_ca_bundle,
-    )
+    verifier = verifier or sns.SnsVerifier.from_settings(settings)
     web_issues = IssueCache(issues, settings)
 
     def bad_link(message: str) -> Response:
@@ -293,10 +289,18 @@ def create_app(
             return PlainTextResponse("request body too large\n", status_code=413)
         try:
             message = sns.parse_envelope(body)
-            await run_in_threadpool(verifier.verify, message)
+            verified = await run_in_threadpool(verifier.verify, message)
+            if verified.replay:
+                log.info(
+                    "SNS message %s seen before; processing it again is harmless",
+                    message.message_id,
+                )
             if message.type == "SubscriptionConfirmation":
-                await run_in_threadpool(sns.confirm_subscription, message, verifier)
-                return PlainTextResponse("subscription confirmed\n")
+                done = await run_in_threadpool(
+                    lambda: sns.confirm_subscription(verified, fetch=verifier.fetch)
+                )
+                log.info("SNS subscription %s: %s", message.topic_arn, done.action)
+                return PlainTextResponse(f"subscription {done.action}\n")
             if message.type != "Notification":
                 return PlainTextResponse("ignored\n")
             result = await run_in_threadpool(feedback.process, store, sns.ses_events(message))
