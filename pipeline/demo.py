@@ -33,6 +33,37 @@ def _run(env: dict[str, str], *args: str) -> None:
         raise SystemExit(f"demo step failed: newsletter {' '.join(args)}")
 
 
+def _simulated_events(env: dict[str, str]) -> Path:
+    """SES events as SNS would deliver them, for the messages the demo just sent."""
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "log", str(SAMPLE_ISSUE), "-l", "sample", "-f", "jsonl"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    events = []
+    for index, row in enumerate(rows):
+        mail = {"messageId": row["message_id"], "destination": [row["email"]]}
+        if index == len(rows) - 1:
+            bounce = {"bounceType": "Transient", "bounceSubType": "MailboxFull"}
+            bounce["bouncedRecipients"] = [{"emailAddress": row["email"]}]
+            events.append({"eventType": "Bounce", "mail": mail, "bounce": bounce})
+            continue
+        events.append({"eventType": "Delivery", "mail": mail, "delivery": {}})
+        if index < 2:
+            events.append({"eventType": "Open", "mail": mail, "open": {}})
+        if index == 0:
+            link = "https://engineering.fb.com/2024/06/12/production-engineering/"
+            events.append({"eventType": "Click", "mail": mail, "click": {"link": link}})
+    path = OUT / "simulated-events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return path
+
+
 def main() -> None:
     try:
         from moto.server import ThreadedMotoServer
@@ -78,6 +109,13 @@ def main() -> None:
         _run(env, "render", str(SAMPLE_ISSUE), "--out", str(OUT))
         _run(env, "send", str(SAMPLE_ISSUE), "--list", "sample", "--yes")
         _run(env, "log")
+        events = _simulated_events(env)
+        print(
+            f"\n(The local emulator publishes no SES events; {events} holds simulated ones "
+            "for the sent messages: deliveries, two opens, a click, a soft bounce.)"
+        )
+        _run(env, "events", "ingest", str(events))
+        _run(env, "report", str(SAMPLE_ISSUE))
     finally:
         server.stop()
     print(

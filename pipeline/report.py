@@ -39,7 +39,8 @@ def campaign_report(store: Store, campaign: Campaign, counts: dict[str, int]) ->
     transient = seen.get("Bounce:Transient", 0) + seen.get("Bounce:Undetermined", 0)
     bounced = permanent + transient
     complained = seen.get("Complaint", 0)
-    bounce_rate = _rate(bounced, sent)
+    # SES's bounce rate counts hard bounces only; soft ones are shown but not rated.
+    bounce_rate = _rate(permanent, sent)
     complaint_rate = _rate(complained, delivered or sent)
     return {
         "campaign": campaign.id,
