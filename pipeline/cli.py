@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -82,3 +83,13 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted", highlight=False)
         sys.exit(130)
+    except Exception as exc:  # a bug, not a user mistake: say so, keep the details short
+        if os.environ.get("NEWSLETTER_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "  this is a bug in newsletter; run again with NEWSLETTER_DEBUG=1 for the "
+            "traceback and report it",
+            highlight=False,
+        )
+        sys.exit(70)
