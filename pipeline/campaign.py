@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 
+from pipeline.addresses import normalise_email
 from pipeline.build import Build
-from pipeline.errors import NewsletterError
+from pipeline.errors import InputError, NewsletterError
 from pipeline.message import Recipient, personalise
 from pipeline.render import Rendered
 from pipeline.send import CampaignRunner, Progress, SendOptions
@@ -47,6 +49,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)  # rows a crash left `sending`
+    reopen: tuple[str, ...] = ()  # statuses `run` puts back to pending (--retry-...)
 
     @property
     def estimated_seconds(self) -> float:
@@ -108,6 +111,7 @@ def plan(
         campaign = None  # a dry run always starts over
     notes: list[str] = []
     recovered: list[str] = []
+    reopen: tuple[str, ...] = ()
     if campaign is None:
         to_send = sum(1 for _ in store.recipients(list_name))
         if to_send == 0:
@@ -117,15 +121,14 @@ def plan(
             )
     else:
         recovered = sendlog.recover(campaign.id)
-        reopened = []
-        if retry_unknown:
-            reopened.append(f"{sendlog.reopen(campaign.id, ['unknown'])} unknown")
-        if retry_failed:
-            reopened.append(f"{sendlog.reopen(campaign.id, ['failed'])} failed")
-        if reopened:
-            notes.append("reopened for another try: " + ", ".join(reopened))
+        # Reopened by `run`, once confirmed: a declined or refused retry changes nothing.
+        wanted = (("unknown", retry_unknown), ("failed", retry_failed))
+        reopen = tuple(status for status, asked in wanted if asked)
+        again = {status: sendlog.reopenable(campaign.id, [status]) for status in reopen}
+        if any(again.values()):
+            notes.append("sending again: " + ", ".join(f"{n} {s}" for s, n in again.items()))
         counts = sendlog.counts(campaign.id)
-        to_send = counts["pending"]
+        to_send = counts["pending"] + sum(again.values())
         if to_send == 0:
             summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
             hints = []
@@ -141,7 +144,13 @@ def plan(
             f"resuming the {campaign.status} campaign started {campaign.started_at:%Y-%m-%d %H:%M}"
             f" UTC: {counts['sent']} already sent, {to_send} to go"
         )
-    quota = transport.quota()
+    try:
+        quota = transport.quota()
+    except SendFailure as failure:  # bad credentials, no route to SES, ...: before any send
+        raise CampaignError(
+            f"cannot read the SES account (GetAccount): {failure.reason}",
+            hint="check the AWS credentials, AWS_REGION and AWS_ENDPOINT_URL_SESV2",
+        ) from None
     warnings: list[str] = []
     effective_rate = rate
     if quota is None:
@@ -178,6 +187,7 @@ def plan(
         notes=notes,
         warnings=warnings,
         recovered=recovered,
+        reopen=reopen,
     )
 
 
@@ -201,6 +211,8 @@ def run(
         )
         to_send = targeted
     else:
+        if the_plan.reopen:
+            sendlog.reopen(campaign.id, the_plan.reopen)
         sendlog.set_status(campaign.id, "running")
         to_send = sendlog.counts(campaign.id)["pending"]
     if on_start:
@@ -238,9 +250,10 @@ def send_test(
     """A test copy to each address (subscriber or not), subject prefixed [TEST], logged
     apart from campaigns. Returns (address, message id, error) per address."""
     sendlog = SendLog(store)
+    recipients = _test_recipients(addresses, f"{settings.public_url}/unsubscribe/test-copy")
     results = []
-    for address in addresses:
-        recipient = Recipient(address, "", f"{settings.public_url}/unsubscribe/test-copy")
+    for recipient in recipients:
+        address = recipient.email
         message = personalise(rendered, recipient, settings, subject_prefix="[TEST] ")
         message_id: str | None = None
         error: str | None = None
@@ -257,3 +270,24 @@ def send_test(
         sendlog.record_test_send(rendered.issue.number, address, message_id=message_id, error=error)
         results.append((address, message_id, error))
     return results
+
+
+def _test_recipients(addresses: list[str], unsubscribe: str) -> list[Recipient]:
+    """`a@example.com` or `Name <a@example.com>`, each checked before anything is sent: a
+    malformed address would otherwise go out as a mangled one."""
+    recipients: list[Recipient] = []
+    problems: list[str] = []
+    for address in addresses:
+        name, email = parseaddr(address)
+        try:
+            valid = normalise_email(email if "@" in email else address)
+        except InputError as exc:
+            problems.append(exc.message)
+            continue
+        recipients.append(Recipient(valid.email, name, unsubscribe))
+    if problems:
+        raise InputError(
+            "; ".join(problems) + "; no test copy sent",
+            hint="give addresses like a@example.com or 'Name <a@example.com>'",
+        )
+    return recipients

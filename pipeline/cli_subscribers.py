@@ -303,6 +303,11 @@ def show(ctx: typer.Context, email: EmailArg, fmt: clikit.FormatOption = Format.
         print(f"  {entry['name']}: {entry['status']} since {since} ({entry['source'] or '?'})")
         if entry["unsubscribe_url"]:
             print(f"    unsubscribe link: {entry['unsubscribe_url']}")
+    print("history:" if record["history"] else "history: nothing sent yet")
+    for entry in record["history"]:
+        dry = " (dry run)" if entry["dry_run"] else ""
+        detail = _when(entry["sent_at"]) if entry["status"] == "sent" else entry["error"] or ""
+        print(f"  issue {entry['issue']} to {entry['list']}{dry}: {entry['status']} {detail}")
     if secret is None:
         _say("no unsubscribe links: NEWSLETTER_SECRET_KEY is not set")
 

@@ -21,6 +21,7 @@ class Pace:
         sleep: Callable[[float], None] = time.sleep,
         min_rate: float = 0.5,
         recover_after: int = 50,
+        cooldown: float = 1.0,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -28,11 +29,13 @@ class Pace:
         self.rate = rate
         self.min_rate = min(min_rate, rate)
         self.recover_after = recover_after
+        self.cooldown = cooldown
         self._clock = clock
         self._sleep = sleep
         self._next = clock()
         self._lock = threading.Lock()
         self._successes = 0
+        self._last_cut: float | None = None
         self.throttles = 0
 
     def reserve(self) -> float:
@@ -53,12 +56,18 @@ class Pace:
         return not (stop is not None and stop.is_set())
 
     def throttled(self) -> None:
-        """SES said slow down: cut the rate, and push the next slot back by one interval."""
+        """SES said slow down: push the next slot back by one interval, and cut the rate,
+        at most once per `cooldown` (SES counts its rate per second): the throttles the
+        other workers get in that time answer requests sent before the cut, and cutting
+        for each of them would drop the pace to its floor after a single burst."""
         with self._lock:
+            now = self._clock()
             self.throttles += 1
             self._successes = 0
-            self.rate = max(self.min_rate, self.rate * 0.7)
-            self._next = max(self._next, self._clock()) + 1.0 / self.rate
+            if self._last_cut is None or now - self._last_cut >= self.cooldown:
+                self.rate = max(self.min_rate, self.rate * 0.7)
+                self._last_cut = now
+            self._next = max(self._next, now) + 1.0 / self.rate
 
     def succeeded(self) -> None:
         """After a run of successes, creep back up toward the configured rate."""

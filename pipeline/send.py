@@ -31,6 +31,7 @@ from pipeline.tokens import make_token, unsubscribe_url
 log = logging.getLogger(__name__)
 
 RATE_HEADROOM = 0.98
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -71,20 +72,27 @@ class RunResult:
 
 
 @contextmanager
-def _interrupts_as_keyboard() -> Iterator[None]:
-    """SIGTERM stops a campaign as cleanly as Ctrl-C does."""
+def _stop_on_signals(result: RunResult, stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop a campaign cleanly. The first one only sets flags, which the
+    loop sees within 0.2 s: an exception raised there could land between taking outcomes
+    off the queue and recording them, and the loop would then wait for them forever. A
+    second one leaves at once (KeyboardInterrupt); the rows in flight become `unknown`."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        if result.stopped_by_user:
+            raise KeyboardInterrupt
+        result.stopped_by_user = True
+        stop.set()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {number: signal.signal(number, handler) for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, before in previous.items():
+            signal.signal(number, before)
 
 
 class CampaignRunner:
@@ -211,7 +219,7 @@ class CampaignRunner:
         consecutive_failures = 0
         result = RunResult(progress=progress)
         last_report = 0.0
-        with _interrupts_as_keyboard():
+        with _stop_on_signals(result, self.stop):
             while True:
                 try:
                     outcomes = self._collect(in_flight)

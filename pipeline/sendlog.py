@@ -193,16 +193,26 @@ class SendLog:
                 )
         return [e or "(forgotten)" for e in emails]
 
+    @staticmethod
+    def _reopenable(campaign_id: int, statuses: Iterable[str]) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status.in_(list(statuses)),
+            deliveries.c.subscriber_id.is_not(None),  # a forgotten person is never mailed
+        )
+
+    def reopenable(self, campaign_id: int, statuses: Iterable[str]) -> int:
+        """How many rows `reopen` would put back to pending."""
+        query = sa.select(sa.func.count()).where(self._reopenable(campaign_id, statuses))
+        with self.store.begin(write=False) as tx:
+            return int(tx.conn.execute(query).scalar_one())
+
     def reopen(self, campaign_id: int, statuses: Iterable[str]) -> int:
         """Put rows in `statuses` (unknown, failed) back to pending for a retry."""
         with self.store.begin() as tx:
             changed = tx.conn.execute(
                 sa.update(deliveries)
-                .where(
-                    deliveries.c.campaign_id == campaign_id,
-                    deliveries.c.status.in_(list(statuses)),
-                    deliveries.c.subscriber_id.is_not(None),
-                )
+                .where(self._reopenable(campaign_id, statuses))
                 .values(status="pending", updated_at=_now())
             ).rowcount
             if changed:

@@ -92,7 +92,21 @@ def _header_value(value: str) -> str:
 
 
 def encode_address(address: str) -> str:
+    """`Name <local@domain>` as SES takes it: 7-bit ASCII, the name as RFC 2047 words and an
+    internationalised domain in Punycode (SES documents both). SES cannot send to a non-ASCII
+    mailbox name at all: that recipient fails, the campaign goes on."""
     name, email = parseaddr(address)
+    local, _, domain = email.rpartition("@")
+    if not local.isascii():
+        raise SendFailure("permanent", f"{email}: SES cannot send to a non-ASCII mailbox name")
+    if not domain.isascii():
+        import idna  # what email-validator checked the domain with (IDNA 2008, UTS 46)
+
+        try:
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise SendFailure("permanent", f"{email}: not a valid domain name: {exc}") from None
+        email = f"{local}@{domain}"
     return formataddr((name, email), charset="utf-8") if name else email
 
 

@@ -192,10 +192,18 @@ def create_app(
     verifier = verifier or sns.SnsVerifier.from_settings(settings)
     web_issues = IssueCache(issues, settings)
 
-    def bad_link(message: str) -> Response:
+    def bad_link(reason: str) -> Response:
+        # The reason ("token ... signed with another key") is for the log, not the reader,
+        # and it is English on a page that may not be.
+        log.info("refused an unsubscribe link: %s", reason)
         title = "잘못된 링크" if ko else "This link is not valid"
+        message = (
+            "이 수신 거부 링크는 올바르지 않거나 더 이상 쓸 수 없습니다."
+            if ko
+            else "This unsubscribe link is not valid, or no longer works."
+        )
         body = (
-            f'<p>{html.escape(message)}</p><p class="muted">'
+            f'<p>{message}</p><p class="muted">'
             + (
                 "이메일에 있는 링크 전체를 복사해 주세요."
                 if ko
@@ -259,7 +267,17 @@ def create_app(
                     resubscribe, store, target.subscriber.email, target.mailing_list.name
                 )
             except NewsletterError as exc:
-                return page("Not resubscribed", f"<p>{html.escape(exc.message)}</p>", lang, 409)
+                # exc.message is for the publisher: it names the full address and CLI options.
+                log.info("resubscribe refused for %s: %s", target.subscriber.id, exc.message)
+                title = "다시 구독할 수 없습니다" if ko else "Not resubscribed"
+                text = (
+                    f"<p>{who} 주소로 보낸 메일이 반송되었거나 스팸으로 신고되어 "
+                    "여기서는 다시 구독할 수 없습니다. 이메일에 답장해 주시면 도와드리겠습니다.</p>"
+                    if ko
+                    else f"<p>Mail to {who} bounced or was reported as spam, so it cannot be "
+                    "resubscribed here. Reply to the email and we will help.</p>"
+                )
+                return page(title, text, lang, 409)
             title = "다시 구독되었습니다" if ko else "You are subscribed again"
             text = (
                 f"<p>{who} 주소로 {name} 메일을 다시 보내 드립니다.</p>"
@@ -267,6 +285,11 @@ def create_app(
                 else f"<p>{who} will receive {name} again.</p>"
             )
             return page(title, text, lang)
+        if fields.get("action") != "unsubscribe":
+            # Neither the RFC 8058 body nor our page's button: change nothing.
+            return PlainTextResponse(
+                "expected List-Unsubscribe=One-Click or the page's form\n", status_code=400
+            )
         await run_in_threadpool(_unsubscribe, store, target)
         title = "수신 거부되었습니다" if ko else "You are unsubscribed"
         text = (
@@ -324,7 +347,16 @@ def create_app(
         document = await run_in_threadpool(web_issues.get, number) if sent else None
         if document is None:
             return PlainTextResponse("no such issue\n", status_code=404)
-        headers = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
+        headers = {
+            "Cache-Control": "public, max-age=300",
+            "X-Content-Type-Options": "nosniff",
+            # The issue is static: no script, no form; only its own styles and https images.
+            "Content-Security-Policy": (
+                "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+                "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+            ),
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+        }
         return HTMLResponse(document, headers=headers)
 
     async def healthz(request: Request) -> Response:

@@ -1,0 +1,653 @@
+"""The web app behind `public_url` (`newsletter serve`), over real HTTP on 127.0.0.1.
+
+One campaign is sent once per module through the SES stub; each test gets a copy of that
+database, the app served by uvicorn, and a loopback HTTPS server playing SNS, so tokens
+come from real List-Unsubscribe headers and SES events name real message ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from pipeline.settings import load_settings
+from pipeline.sns import SnsVerifier
+from pipeline.source import read_issue
+from pipeline.store import Store
+from pipeline.subscribers import add, create_list
+from pipeline.tokens import make_token
+from pipeline.web import create_app, mask
+from tests.conftest import ROOT, SAMPLE_ISSUE, TEST_SECRET, Result
+from tests.send_support import deliveries, make_list, ok, people, refused, send, use_ses
+from tests.ses_stub import SesStub
+from tests.sns_fixtures import (
+    CERT_PATH,
+    LOOPBACK_HOSTS,
+    OTHER_TOPIC_ARN,
+    TOPIC_ARN,
+    SnsTestServer,
+    bounce_permanent,
+    bounce_transient,
+    complaint,
+    new_signing_key,
+    notification,
+    self_signed_certificate,
+    sign,
+    subscription_confirmation,
+    to_body,
+)
+
+MEMBERS = [*people(3), ("mallory@example.com", "<script>alert('name')</script>")]
+READER, SECOND, THIRD, MALLORY = (email for email, _ in MEMBERS)
+TABLES = ("subscribers", "memberships", "suppressions", "events", "deliveries")
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+
+
+# --- one real campaign per module ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    db: Path
+    message_ids: dict[str, str]  # address -> SES message id of their copy of issue 25
+    links: dict[str, str]  # address -> the https URL in their List-Unsubscribe header
+
+
+def run_cli(*args: object) -> Result:
+    """`newsletter ARGS...` in-process (the `cli` fixture, usable at module scope)."""
+    from pipeline.cli import main
+
+    out, errs = io.StringIO(), io.StringIO()
+    old_argv, sys.argv = sys.argv, ["newsletter", *map(str, args)]
+    code = 0
+    try:
+        with redirect_stdout(out), redirect_stderr(errs):
+            main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = old_argv
+    return Result(code, out.getvalue(), errs.getvalue())
+
+
+def list_unsubscribe_url(header: str) -> str:
+    (url,) = [part.strip(" <>") for part in header.split(",") if "https://" in part]
+    return url
+
+
+@pytest.fixture(scope="module")
+def sent(tmp_path_factory: pytest.TempPathFactory) -> Sent:
+    """Issue 25 sent to `weekly` (everyone); `announcements` holds the first two too."""
+    folder = tmp_path_factory.mktemp("sent")
+    shutil.copy(ROOT / "newsletter.toml", folder / "newsletter.toml")
+    with pytest.MonkeyPatch.context() as mp, SesStub() as stub:
+        mp.chdir(folder)
+        for name in [n for n in os.environ if n.startswith("NEWSLETTER_")]:
+            mp.delenv(name)
+        mp.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
+        mp.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{folder / 'test.db'}")
+        use_ses(mp, stub.endpoint_url)
+        make_list(run_cli, "weekly", MEMBERS)
+        make_list(run_cli, "announcements", MEMBERS[:2])
+        ok(send(run_cli))
+        # Issue 26 only ever went out as a dry run: it has no web version yet.
+        (folder / "issues").mkdir()
+        shutil.copy(SAMPLE_ISSUE, folder / "issues" / SAMPLE_ISSUE.name)
+        text = SAMPLE_ISSUE.read_text(encoding="utf-8").replace("number: 25", "number: 26")
+        dry = folder / "issues" / "2024-06-29-article-weekly-26.md"
+        dry.write_text(text, encoding="utf-8")
+        ok(run_cli("send", dry, "--list", "weekly", "--yes", "--dry-run"))
+        rows = deliveries()
+        links = {
+            message.recipient_addresses[0]: list_unsubscribe_url(
+                message.headers["List-Unsubscribe"]
+            )
+            for message in stub.accepted
+        }
+    assert set(links) == {email for email, _ in MEMBERS}
+    return Sent(
+        folder / "test.db",
+        {email: row["message_id"] for email, row in rows.items()},
+        links,
+    )
+
+
+# --- the app, per test ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> rsa.RSAPrivateKey:
+    return new_signing_key()
+
+
+@pytest.fixture(scope="module")
+def other_key() -> rsa.RSAPrivateKey:
+    return new_signing_key()
+
+
+@dataclass
+class Web:
+    client: httpx.Client
+    sns: SnsTestServer
+    sent: Sent
+    db: Path
+    key: rsa.RSAPrivateKey
+
+    def path(self, email: str) -> str:
+        """The unsubscribe path of `email`'s real message (its https base dropped)."""
+        return urlsplit(self.sent.links[email]).path
+
+    def token(self, email: str) -> str:
+        return self.path(email).rsplit("/", 1)[1]
+
+    def signed(self, event: dict[str, Any], **options: Any) -> dict[str, Any]:
+        """An SNS Notification carrying `event`, signed with the trusted key."""
+        return sign(notification(event, cert_url=self.sns.cert_url, **options), self.key)
+
+    def post_sns(self, envelope: dict[str, Any] | bytes) -> httpx.Response:
+        body = envelope if isinstance(envelope, bytes) else to_body(envelope)
+        kind = "Notification" if isinstance(envelope, bytes) else envelope["Type"]
+        headers = {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": kind}
+        return self.client.post("/ses/events", content=body, headers=headers)
+
+    # the database, read directly
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        return {table: self.query(f"SELECT * FROM {table} ORDER BY 1, 2") for table in TABLES}
+
+    def status(self, email: str) -> str | None:
+        rows = self.query("SELECT status FROM subscribers WHERE email_key = ?", email.lower())
+        return rows[0][0] if rows else None
+
+    def membership(self, email: str, list_name: str) -> str | None:
+        rows = self.query(
+            "SELECT m.status FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id "
+            "JOIN lists l ON l.id = m.list_id WHERE s.email_key = ? AND l.name = ?",
+            email.lower(),
+            list_name,
+        )
+        return rows[0][0] if rows else None
+
+    def events(self) -> list[tuple[Any, ...]]:
+        return self.query(
+            "SELECT event_type, message_id, delivery_id IS NOT NULL, bounce_type FROM events"
+        )
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a WAL-mode database (the backup API, not a file copy)."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+@pytest.fixture(scope="module")
+def sns_server(signing_key: rsa.RSAPrivateKey) -> Iterator[SnsTestServer]:
+    """sns.<region>.amazonaws.com on loopback, serving the certificate of `signing_key`
+    (one per module: stopping it costs half a second)."""
+    with SnsTestServer(certificate=self_signed_certificate(signing_key)) as server:
+        yield server
+
+
+@pytest.fixture
+def start_web(
+    project: Path, sent: Sent, serve_app, sns_server: SnsTestServer, signing_key
+) -> Iterator[Callable[..., Web]]:
+    """Start the app on a copy of the sent database; keyword arguments override settings."""
+    db = project / "test.db"
+    copy_database(sent.db, db)
+    shutil.copytree(sent.db.parent / "issues", project / "issues", dirs_exist_ok=True)
+    sns_server.hits.clear()
+    sns_server.confirmations.clear()
+    opened: list[tuple[Store, httpx.Client]] = []
+
+    def start(**overrides: Any) -> Web:
+        store = Store.open(os.environ["NEWSLETTER_DATABASE_URL"])
+        # A verifier per app: its certificate cache starts empty in every test.
+        verifier = SnsVerifier(
+            [TOPIC_ARN], cert_host_pattern=LOOPBACK_HOSTS, ca_bundle=sns_server.ca_bundle
+        )
+        settings = load_settings(**overrides)
+        app = create_app(settings, store, issues=project / "issues", verifier=verifier)
+        client = httpx.Client(base_url=serve_app(app), follow_redirects=False, timeout=10)
+        opened.append((store, client))
+        return Web(client, sns_server, sent, db, signing_key)
+
+    yield start
+    for store, client in opened:
+        client.close()
+        store.close()
+
+
+@pytest.fixture
+def web(start_web: Callable[..., Web]) -> Web:
+    return start_web()
+
+
+def assert_security_headers(response: httpx.Response) -> None:
+    csp = response.headers.get("content-security-policy", "")
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, csp
+    assert "form-action 'self'" in csp, csp
+    assert response.headers.get("referrer-policy") == "no-referrer"
+    assert "no-store" in response.headers.get("cache-control", "")
+    assert response.headers.get("x-content-type-options") == "nosniff"
+    assert "set-cookie" not in response.headers
+
+
+# --- one-click unsubscribe (RFC 8058) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_one_click_unsubscribes_from_that_list_only(web: Web, encoding: str) -> None:
+    before = web.snapshot()
+    assert web.membership(READER, "weekly") == "subscribed"
+    assert web.membership(READER, "announcements") == "subscribed"
+
+    def one_click() -> httpx.Response:
+        if encoding == "urlencoded":
+            return web.client.post(web.path(READER), data=ONE_CLICK)
+        # a (None, value) file tuple makes httpx send multipart/form-data without a filename
+        response = web.client.post(
+            web.path(READER), files={"List-Unsubscribe": (None, "One-Click")}
+        )
+        assert response.request.headers["content-type"].startswith("multipart/form-data")
+        return response
+
+    response = one_click()
+    assert response.status_code == 200, response.text
+    assert "location" not in response.headers and not response.is_redirect
+    assert "set-cookie" not in response.headers
+    assert "cookie" not in response.request.headers  # nothing but the URL and the body
+    assert web.membership(READER, "weekly") == "unsubscribed"
+    assert web.membership(READER, "announcements") == "subscribed"
+    assert web.status(READER) == "active"
+    for email in (SECOND, THIRD, MALLORY):
+        assert web.membership(email, "weekly") == "subscribed"
+    after = web.snapshot()
+    changed = [t for t in TABLES if before[t] != after[t]]
+    assert changed == ["memberships"], changed
+
+    again = one_click()
+    assert again.status_code == 200 and "location" not in again.headers
+    assert web.snapshot() == after  # idempotent: not even a timestamp moves
+
+
+def test_one_click_answers_a_bad_token_in_plain_text(web: Web) -> None:
+    before = web.snapshot()
+    response = web.client.post("/unsubscribe/" + "A" * 44, data=ONE_CLICK)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/plain")
+    assert web.snapshot() == before
+
+
+# --- the pages -----------------------------------------------------------------------------
+
+
+def test_get_shows_a_confirmation_page_and_changes_nothing(web: Web) -> None:
+    before = web.snapshot()
+    for _ in range(3):  # a mail scanner may follow the link several times
+        response = web.client.get(web.path(READER))
+        assert response.status_code == 200
+        assert web.client.head(web.path(READER)).status_code in (200, 405)
+    assert web.snapshot() == before
+    page = response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<html lang="ko">' in page
+    assert mask(READER) in page and mask(READER) == "re*******@example.com"
+    assert READER not in page  # only the masked address
+    assert "weekly" in page and "Article Weekly" in page
+    assert page.count("<button") == 1 and page.count("<form") == 1
+    assert '<form method="post">' in page and 'name="action" value="unsubscribe"' in page
+    assert "action=" not in page.replace('name="action"', "")  # posts back to this URL
+    assert_security_headers(response)
+
+
+def test_a_post_that_is_neither_one_click_nor_the_form_changes_nothing(web: Web) -> None:
+    before = web.snapshot()
+    for body in (b"", b"action=delete", b"List-Unsubscribe=Yes"):
+        response = web.client.post(
+            web.path(READER),
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status_code == 400
+    assert web.snapshot() == before
+
+
+def test_page_unsubscribe_then_resubscribe(web: Web) -> None:
+    response = web.client.post(web.path(SECOND), data={"action": "unsubscribe"})
+    assert response.status_code == 200 and "location" not in response.headers
+    assert "수신 거부되었습니다" in response.text and mask(SECOND) in response.text
+    assert 'value="resubscribe"' in response.text and response.text.count("<button") == 1
+    assert_security_headers(response)
+    assert web.membership(SECOND, "weekly") == "unsubscribed"
+    assert web.membership(SECOND, "announcements") == "subscribed"
+
+    # The link still works afterwards and now offers only the way back.
+    again = web.client.get(web.path(SECOND))
+    assert again.status_code == 200 and 'value="resubscribe"' in again.text
+    assert 'value="unsubscribe"' not in again.text
+
+    back = web.client.post(web.path(SECOND), data={"action": "resubscribe"})
+    assert back.status_code == 200
+    assert "다시 구독되었습니다" in back.text and mask(SECOND) in back.text
+    assert_security_headers(back)
+    assert web.membership(SECOND, "weekly") == "subscribed"
+    assert web.status(SECOND) == "active"
+
+
+def test_english_pages(start_web: Callable[..., Web]) -> None:
+    web = start_web(lang="en")
+    page = web.client.get(web.path(READER))
+    assert '<html lang="en">' in page.text and "<h1>Unsubscribe</h1>" in page.text
+    done = web.client.post(web.path(READER), data={"action": "unsubscribe"})
+    assert "You are unsubscribed" in done.text and ">Resubscribe</button>" in done.text
+    back = web.client.post(web.path(READER), data={"action": "resubscribe"})
+    assert "You are subscribed again" in back.text
+
+
+@pytest.mark.parametrize(
+    "event, status", [(bounce_permanent, "bounced"), (complaint, "complained")]
+)
+def test_resubscribe_is_refused_after_a_bounce_or_complaint(web: Web, event, status: str) -> None:
+    response = web.post_sns(web.signed(event(web.sent.message_ids[THIRD], THIRD)))
+    assert response.status_code == 200, response.text
+    assert web.status(THIRD) == status
+    before = web.snapshot()
+    refused_page = web.client.post(web.path(THIRD), data={"action": "resubscribe"})
+    assert 400 <= refused_page.status_code < 500
+    assert "<button" not in refused_page.text
+    assert THIRD not in refused_page.text  # the full address is not shown, masked or not
+    assert "--force" not in refused_page.text  # a CLI hint means nothing to a reader
+    assert '<html lang="ko">' in refused_page.text and mask(THIRD) in refused_page.text
+    assert "다시 구독할 수 없습니다" in refused_page.text
+    assert_security_headers(refused_page)
+    assert web.snapshot() == before
+    assert web.status(THIRD) == status
+
+
+def tampered(token: str) -> str:
+    i = len(token) // 2
+    return token[:i] + ("B" if token[i] != "B" else "C") + token[i + 1 :]
+
+
+@pytest.mark.parametrize("kind", ["forged", "tampered", "forgotten", "garbage"])
+def test_a_bad_token_is_refused_and_changes_nothing(web: Web, cli, kind: str) -> None:
+    if kind == "forged":
+        token = base64.urlsafe_b64encode(secrets.token_bytes(33)).decode()
+    elif kind == "tampered":
+        token = tampered(web.token(READER))
+    elif kind == "forgotten":
+        ok(cli("subscribers", "forget", READER))
+        token = web.token(READER)
+    else:
+        token = "%3Cscript%3Ealert(1)%3C%5Cscript%3E"  # no "/": that would be another route
+    assert kind == "garbage" or len(token) == 44
+    before = web.snapshot()
+    for response in (
+        web.client.get(f"/unsubscribe/{token}"),
+        web.client.post(f"/unsubscribe/{token}", data={"action": "unsubscribe"}),
+        web.client.post(f"/unsubscribe/{token}", data={"action": "resubscribe"}),
+        web.client.post(f"/unsubscribe/{token}", data=ONE_CLICK),
+    ):
+        assert response.status_code == 400, (response.request, response.text)
+        assert "<script>" not in response.text and "<button" not in response.text
+        if response.headers["content-type"].startswith("text/html"):
+            assert "잘못된 링크" in response.text
+            # a plain sentence in the page's language, not the log's reason
+            assert "이 수신 거부 링크는 올바르지 않거나" in response.text
+            assert "token" not in response.text.lower()
+            assert_security_headers(response)
+    assert web.snapshot() == before
+
+
+def test_an_oversized_body_is_refused(web: Web) -> None:
+    before = web.snapshot()
+    big = {"List-Unsubscribe": "One-Click", "padding": "x" * 9000}
+    assert web.client.post(web.path(READER), data=big).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the streamed size is what counts
+        yield b"List-Unsubscribe=One-Click&padding="
+        for _ in range(10):
+            yield b"x" * 1024
+
+    response = web.client.post(
+        web.path(READER),
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    assert web.snapshot() == before
+    assert web.membership(READER, "weekly") == "subscribed"
+
+
+def test_names_are_escaped_on_the_pages(start_web: Callable[..., Web]) -> None:
+    """A list name and the newsletter's name with markup in them come out as text; the
+    subscriber's own name (markup too, see MEMBERS) is never shown at all."""
+    evil_list = "<script>alert('list')</script>"
+    evil_name = "Weekly <script>alert('newsletter')</script>"
+    web = start_web(name=evil_name)
+    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
+        create_list(store, evil_list)
+        add(store, MALLORY, evil_list)
+        with store.begin(write=False) as tx:
+            subscriber = tx.subscriber_by_key(MALLORY)
+            mailing_list = tx.list_by_name(evil_list)
+            assert subscriber is not None and mailing_list is not None
+            token = make_token(TEST_SECRET.encode(), subscriber.id, mailing_list.id)
+    path = f"/unsubscribe/{token}"
+    pages = [
+        web.client.get(path),
+        web.client.post(path, data={"action": "unsubscribe"}),
+        web.client.get(path),  # the "already unsubscribed" variant
+        web.client.post(path, data={"action": "resubscribe"}),
+    ]
+    assert web.membership(MALLORY, evil_list) == "subscribed"
+    for response in pages:
+        assert response.status_code == 200, response.text
+        assert "<script" not in response.text
+        assert html.escape(evil_list) in response.text
+        assert "alert('name')" not in response.text and "alert(&#x27;name" not in response.text
+    assert html.escape(evil_name) in pages[0].text
+
+
+# --- SES events over SNS -------------------------------------------------------------------
+
+
+def test_a_permanent_bounce_marks_the_subscriber_bounced_once(web: Web) -> None:
+    message_id = web.sent.message_ids[READER]
+    envelope = web.signed(bounce_permanent(message_id, READER))
+    response = web.post_sns(envelope)
+    assert response.status_code == 200, response.text
+    assert web.status(READER) == "bounced"
+    assert web.events() == [("Bounce", message_id, 1, "Permanent")]
+    for email in (SECOND, THIRD, MALLORY):
+        assert web.status(email) == "active"
+    after = web.snapshot()
+
+    again = web.post_sns(envelope)  # SNS redelivers when our answer was slow
+    assert again.status_code == 200, again.text
+    assert web.query("SELECT count(*) FROM events") == [(1,)]
+    assert web.snapshot() == after
+
+
+def test_a_complaint_marks_the_subscriber_complained(web: Web) -> None:
+    message_id = web.sent.message_ids[SECOND]
+    envelope = sign(
+        notification(complaint(message_id, SECOND), cert_url=web.sns.cert_url), web.key, "2"
+    )
+    response = web.post_sns(envelope)
+    assert response.status_code == 200, response.text
+    assert web.status(SECOND) == "complained"
+    assert web.events() == [("Complaint", message_id, 1, None)]
+    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
+        for name in ("weekly", "announcements"):
+            assert SECOND not in {r.email for r in store.recipients(name)}
+
+
+def test_an_event_for_an_unknown_message_is_recorded_unmatched(web: Web) -> None:
+    before = web.snapshot()
+    stranger = "stranger@example.net"
+    response = web.post_sns(web.signed(bounce_permanent("not-one-of-ours", stranger)))
+    assert response.status_code == 200, response.text
+    assert web.events() == [("Bounce", "not-one-of-ours", 0, "Permanent")]
+    after = web.snapshot()
+    assert {t for t in TABLES if before[t] != after[t]} == {"events"}
+
+
+def _unsigned(web: Web, event: dict[str, Any], other: rsa.RSAPrivateKey) -> dict[str, Any]:
+    return notification(event, cert_url=web.sns.cert_url)
+
+
+def _tampered(web: Web, event: dict[str, Any], other: rsa.RSAPrivateKey) -> dict[str, Any]:
+    envelope = web.signed(event)
+    envelope["Message"] = envelope["Message"].replace("Transient", "Permanent")
+    return envelope
+
+
+def _other_key(web: Web, event: dict[str, Any], other: rsa.RSAPrivateKey) -> dict[str, Any]:
+    return sign(notification(event, cert_url=web.sns.cert_url), other)
+
+
+def _untrusted_host(web: Web, event: dict[str, Any], other: rsa.RSAPrivateKey) -> dict[str, Any]:
+    # The same test server under a name it has a certificate for, but not a trusted one.
+    return sign(
+        notification(event, cert_url=f"https://localhost:{web.sns.port}{CERT_PATH}"), web.key
+    )
+
+
+def _unknown_topic(web: Web, event: dict[str, Any], other: rsa.RSAPrivateKey) -> dict[str, Any]:
+    return web.signed(event, topic_arn=OTHER_TOPIC_ARN)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_unsigned, _tampered, _other_key, _untrusted_host, _unknown_topic],
+    ids=["unsigned", "tampered-message", "other-key", "untrusted-cert-host", "unknown-topic"],
+)
+def test_a_message_we_cannot_trust_is_refused(web: Web, other_key, make) -> None:
+    event = bounce_transient(web.sent.message_ids[READER], READER)
+    envelope = make(web, event, other_key)
+    if make is _tampered:  # the signed text said Transient; the body now says Permanent
+        assert '"bounceType": "Permanent"' in envelope["Message"]
+    before = web.snapshot()
+    response = web.post_sns(envelope)
+    assert response.status_code == 403, response.text
+    assert web.snapshot() == before
+    assert web.status(READER) == "active"
+    if make in (_untrusted_host, _unknown_topic, _unsigned):
+        assert web.sns.hits == []  # refused before fetching anything
+
+
+def test_a_subscription_confirmation_is_confirmed_once(web: Web) -> None:
+    token = "f" * 64
+    confirmation = sign(
+        subscription_confirmation(web.sns.confirm_url(token), cert_url=web.sns.cert_url),
+        web.key,
+    )
+    before = web.snapshot()
+    response = web.post_sns(confirmation)
+    assert response.status_code == 200, response.text
+    assert web.sns.confirmations == [token]
+    assert web.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{not json", 400),
+        (b"[1, 2, 3]", 400),
+        (b'{"Type": "Notification"}', 400),
+        (b'{"Type": "Notification", "MessageId": "' + b"x" * 300_000 + b'"}', 413),
+    ],
+    ids=["not-json", "not-an-object", "missing-fields", "too-large"],
+)
+def test_a_malformed_sns_request_is_refused(web: Web, body: bytes, status: int) -> None:
+    before = web.snapshot()
+    response = web.post_sns(body)
+    assert response.status_code == status, response.text
+    assert web.snapshot() == before
+
+
+def test_sns_endpoint_takes_only_post(web: Web) -> None:
+    assert web.client.get("/ses/events").status_code == 405
+
+
+# --- web version and health ----------------------------------------------------------------
+
+
+def test_the_web_version_of_a_sent_issue(web: Web) -> None:
+    response = web.client.get("/issues/25")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    page = html.unescape(response.text)
+    issue, _ = read_issue(SAMPLE_ISSUE, "ko")
+    assert issue is not None and len(issue.articles) >= 5
+    for article in issue.articles:
+        assert article.title in page, article.title
+    assert "/unsubscribe/" not in page
+    assert "%%NL:" not in page
+    for email, name in MEMBERS:
+        assert email not in page and name not in page
+    # Cached copies are fine; the page is the same for everyone.
+    assert web.client.get("/issues/25").text == response.text
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["26", "24", "999999", "abc", "25.0", "-25"],
+    ids=["dry-run-only", "no-file", "huge", "word", "decimal", "negative"],
+)
+def test_an_issue_that_was_not_sent_is_not_found(web: Web, number: str) -> None:
+    assert web.query("SELECT issue_number, dry_run FROM campaigns ORDER BY 1") == [(25, 0), (26, 1)]
+    response = web.client.get(f"/issues/{number}")
+    assert response.status_code == 404
+    assert "Article Weekly" not in response.text
+
+
+def test_healthz(web: Web) -> None:
+    response = web.client.get("/healthz")
+    assert response.status_code == 200 and response.text.strip() == "ok"
+
+
+# --- `newsletter serve` --------------------------------------------------------------------
+
+
+def test_serve_help(cli) -> None:
+    result = ok(cli("serve", "--help"))
+    assert "--host" in result.stdout and "--port" in result.stdout
+
+
+def test_serve_refuses_a_busy_port(project: Path, cli) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = refused(cli("serve", "--host", "127.0.0.1", "--port", str(port)), str(port))
+    assert "--port" in result.stderr  # says what to do next
