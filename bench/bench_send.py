@@ -179,6 +179,23 @@ def main() -> None:
             ("  CPU time per message (sender process)", f"{cpu / n_fast * 1000:.2f} ms", "", "")
         )
 
+        # 1b. the same with 20 ms of network latency per request: concurrency hides it
+        url = make_database(folder / "latency.db", n_fast)
+        stub, endpoint = start_stub(100_000, "--delay", "0.02")
+        try:
+            wall, cpu, _, stderr = run_send(
+                url, endpoint, "--rate", "100000", "--concurrency", "16"
+            )
+            counts = stub_stats(endpoint)
+        finally:
+            stub.terminate()
+            stub.wait()
+        assert counts["accepted"] == n_fast, counts
+        rate = sent_per_second(stderr)
+        rows.append(
+            ("  same, with 20 ms SES latency, --concurrency 16", f"{rate:,.0f} msg/s", "", "")
+        )
+
         # 2. capped: the stub throttles anything above the cap
         url = make_database(folder / "capped.db", n_capped)
         stub, endpoint = start_stub(cap, "--max-rate", f"{cap:g}")

@@ -43,7 +43,7 @@ class SendOptions:
     backoff_cap: float = 20.0
     max_consecutive_failures: int = 50  # then pause: something is wrong beyond one address
     throttle_give_up: float = 600.0  # seconds of continuous throttling before pausing
-    window: int | None = None  # rows claimed at once; default twice the concurrency
+    window: int | None = None  # rows marked `sending` at once; default the concurrency
 
 
 @dataclass
@@ -206,8 +206,9 @@ class CampaignRunner:
 
     def run(self, total: int) -> RunResult:
         progress = Progress(total=total)
-        # Rows marked `sending` at once: all a crash can leave `unknown`.
-        window = self.options.window or max(2, self.options.concurrency * 2)
+        # Rows marked `sending` at once: all a crash can leave `unknown`. One per worker,
+        # so that --concurrency is also the bound on what a kill can leave unknown.
+        window = self.options.window or self.options.concurrency
         workers = [
             threading.Thread(target=self._worker, name=f"send-{n}", daemon=True)
             for n in range(self.options.concurrency)
@@ -225,7 +226,7 @@ class CampaignRunner:
                     outcomes = self._collect(in_flight)
                     claim = 0
                     waiting = in_flight - len(outcomes)
-                    if not self.stop.is_set() and not exhausted and waiting <= window // 2:
+                    if not self.stop.is_set() and not exhausted and waiting < window:
                         claim = window - waiting
                     if outcomes or claim:
                         # One commit records the outcomes and claims the next rows.
@@ -283,7 +284,8 @@ class CampaignRunner:
             outcomes = [self._results.get(timeout=0.2)]
         except queue.Empty:
             return []
-        deadline = time.monotonic() + 0.02
+        # Short: a worker whose outcome waits here is idle until the next claim.
+        deadline = time.monotonic() + 0.005
         while len(outcomes) < in_flight:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
