@@ -23,6 +23,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "issues" / "2024-06-22-article-weekly-25.md"
@@ -139,6 +140,34 @@ def sent_per_second(stderr: str) -> float:
     return float(lines[-1].split("(")[1].split("/s")[0]) if lines else 0.0
 
 
+FAST = ["--rate", "100000", "--concurrency", "16"]
+
+
+def against_stub(
+    db: Path,
+    people: int,
+    max_send_rate: float,
+    stub_args: list[str],
+    send_args: list[str],
+    *,
+    throttles: bool = False,
+) -> Any:
+    """Send to `people` through a fresh stub; (wall s, CPU s, sent/s[, throttled])."""
+    url = make_database(db, people)
+    stub, endpoint = start_stub(max_send_rate, *stub_args)
+    try:
+        wall, cpu, _, stderr = run_send(url, endpoint, *send_args)
+        counts = stub_stats(endpoint)
+    finally:
+        stub.terminate()
+        stub.wait()
+    assert counts["accepted"] == people, counts
+    rate = sent_per_second(stderr)
+    if throttles:
+        return wall, cpu, rate, counts.get("throttled", 0)
+    return wall, cpu, rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller runs")
@@ -152,18 +181,7 @@ def main() -> None:
         folder = Path(tmp)
 
         # 1. no cap
-        url = make_database(folder / "fast.db", n_fast)
-        stub, endpoint = start_stub(100_000)
-        try:
-            wall, cpu, _, stderr = run_send(
-                url, endpoint, "--rate", "100000", "--concurrency", "16"
-            )
-            counts = stub_stats(endpoint)
-        finally:
-            stub.terminate()
-            stub.wait()
-        assert counts["accepted"] == n_fast, counts
-        rate = sent_per_second(stderr)
+        wall, cpu, rate = against_stub(folder / "fast.db", n_fast, 100_000, [], FAST)
         rows.append(
             (
                 f"sustained send rate, no cap ({n_fast:,} msgs)",
@@ -180,34 +198,16 @@ def main() -> None:
         )
 
         # 1b. the same with 20 ms of network latency per request: concurrency hides it
-        url = make_database(folder / "latency.db", n_fast)
-        stub, endpoint = start_stub(100_000, "--delay", "0.02")
-        try:
-            wall, cpu, _, stderr = run_send(
-                url, endpoint, "--rate", "100000", "--concurrency", "16"
-            )
-            counts = stub_stats(endpoint)
-        finally:
-            stub.terminate()
-            stub.wait()
-        assert counts["accepted"] == n_fast, counts
-        rate = sent_per_second(stderr)
+        _, _, rate = against_stub(folder / "slow.db", n_fast, 100_000, ["--delay", "0.02"], FAST)
         rows.append(
             ("  same, with 20 ms SES latency, --concurrency 16", f"{rate:,.0f} msg/s", "", "")
         )
 
         # 2. capped: the stub throttles anything above the cap
-        url = make_database(folder / "capped.db", n_capped)
-        stub, endpoint = start_stub(cap, "--max-rate", f"{cap:g}")
-        try:
-            wall, cpu, _, stderr = run_send(url, endpoint, "--rate", f"{cap:g}")
-            counts = stub_stats(endpoint)
-        finally:
-            stub.terminate()
-            stub.wait()
-        assert counts["accepted"] == n_capped, counts
-        achieved = sent_per_second(stderr)
-        throttled = counts.get("throttled", 0)
+        stub_args = ["--max-rate", f"{cap:g}"]
+        _, _, achieved, throttled = against_stub(
+            folder / "capped.db", n_capped, cap, stub_args, ["--rate", f"{cap:g}"], throttles=True
+        )
         ok = achieved >= 0.95 * cap and throttled == 0
         rows.append(
             (

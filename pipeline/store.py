@@ -143,7 +143,9 @@ class Tx:
     def campaigns_started(self, list_id: int) -> int:
         """Campaigns past the draft stage: some mail may have gone out."""
         query = sa.select(sa.func.count()).where(
-            campaigns.c.list_id == list_id, campaigns.c.status != "draft"
+            campaigns.c.list_id == list_id,
+            campaigns.c.status != "draft",
+            campaigns.c.dry_run.is_(False),  # a dry run sent nothing
         )
         return self.conn.execute(query).scalar_one()
 

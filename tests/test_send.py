@@ -529,3 +529,14 @@ def test_send_test_checks_every_address_before_sending_any(cli: Cli, stub: SesSt
     )
     assert "Name <a@example.com>" in result.stderr
     assert stub.counts["send_requests"] == 0
+
+
+def test_a_dry_run_does_not_count_as_a_sent_campaign_when_deleting_a_list(
+    cli: Cli, stub: SesStub
+) -> None:
+    make_list(cli, "trial", people(2))
+    ok(cli("send", ISSUE, "--list", "trial", "--dry-run"))
+    ok(cli("lists", "delete", "trial"))
+    make_list(cli, "weekly", people(2))
+    ok(send(cli))
+    refused(cli("lists", "delete", "weekly"), "sent campaign")
