@@ -11,6 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 
+# A throttle cuts the pace by 15% (at most once a second); 50 successes win back 5%. SES
+# throttles only above the account's rate, so a gentle cut finds the line again quickly.
+CUT = 0.85
+RECOVER = 1.05
+
 
 class Pace:
     def __init__(
@@ -65,7 +70,7 @@ class Pace:
             self.throttles += 1
             self._successes = 0
             if self._last_cut is None or now - self._last_cut >= self.cooldown:
-                self.rate = max(self.min_rate, self.rate * 0.7)
+                self.rate = max(self.min_rate, self.rate * CUT)
                 self._last_cut = now
             self._next = max(self._next, now) + 1.0 / self.rate
 
@@ -77,4 +82,4 @@ class Pace:
             self._successes += 1
             if self._successes >= self.recover_after:
                 self._successes = 0
-                self.rate = min(self.max_rate, self.rate * 1.1)
+                self.rate = min(self.max_rate, self.rate * RECOVER)

@@ -15,7 +15,9 @@ Configured the standard AWS way: the credential chain, `AWS_REGION`, and
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, parseaddr
@@ -40,6 +42,26 @@ _ACCOUNT_CODES = {
     "NotFoundException",  # e.g. the configuration set does not exist: every send would fail
 }
 _PERMANENT_CODES = {"MessageRejected", "BadRequestException", "InvalidParameterValue"}
+
+
+class NotSent(Exception):
+    """The gate stayed closed (the campaign is stopping): the request never went out."""
+
+
+Gate = Callable[[], bool]
+_local = threading.local()
+
+
+def _before_send(**kwargs: Any) -> None:
+    """botocore's last hook before the HTTP request: wait here for the pace."""
+    gate = getattr(_local, "gate", None)
+    if gate is not None and not gate():
+        raise NotSent
+
+
+def _open_gate(gate: Gate | None) -> None:
+    if gate is not None and not gate():
+        raise NotSent
 
 
 class SendFailure(Exception):
@@ -68,7 +90,9 @@ class Transport(Protocol):
 
     def quota(self) -> Quota | None: ...
 
-    def send(self, message: Message, tags: dict[str, str]) -> str: ...
+    def send(self, message: Message, tags: dict[str, str], *, gate: Gate | None = None) -> str:
+        """Send one message; wait for `gate()` just before it goes out (NotSent if False)."""
+        ...
 
 
 def classify(code: str, message: str, status: int | None) -> SendFailure:
@@ -136,6 +160,7 @@ class SesTransport:
             tcp_keepalive=True,
         )
         self.client = boto3.client("sesv2", config=config)
+        self.client.meta.events.register("before-send.sesv2.SendEmail", _before_send)
         self.configuration_set = configuration_set
 
     def quota(self) -> Quota | None:
@@ -183,7 +208,7 @@ class SesTransport:
             request["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
         return request
 
-    def send(self, message: Message, tags: dict[str, str]) -> str:
+    def send(self, message: Message, tags: dict[str, str], *, gate: Gate | None = None) -> str:
         from botocore.exceptions import (
             BotoCoreError,
             ClientError,
@@ -192,6 +217,7 @@ class SesTransport:
             ReadTimeoutError,
         )
 
+        _local.gate = gate
         try:
             response = self.client.send_email(**self.request(message, tags))
         except ClientError as exc:
@@ -204,6 +230,8 @@ class SesTransport:
             raise SendFailure("ambiguous", f"{type(exc).__name__}: {exc}") from None
         except BotoCoreError as exc:  # connection refused, connect timeouts: never sent
             raise SendFailure("transient", f"{type(exc).__name__}: {exc}") from None
+        finally:
+            _local.gate = None
         return str(response["MessageId"])
 
 
@@ -224,7 +252,8 @@ class DryRunTransport:
     def quota(self) -> Quota | None:
         return None
 
-    def send(self, message: Message, tags: dict[str, str]) -> str:
+    def send(self, message: Message, tags: dict[str, str], *, gate: Gate | None = None) -> str:
+        _open_gate(gate)
         # Touch the whole message, as a transport would when serialising it.
         self.sent += len(message.html) > 0
         return f"dry-run-{uuid.uuid4().hex}"

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline import campaign as campaigns
 from pipeline.build import build
-from pipeline.pacing import Pace
+from pipeline.pacing import CUT, Pace
 from pipeline.send import SendOptions
 from pipeline.ses import SesTransport
 from pipeline.settings import load_settings
@@ -253,12 +253,12 @@ def test_a_burst_of_throttles_cuts_the_pace_once_per_second() -> None:
     pace = Pace(14.0, clock=lambda: now[0])
     for _ in range(16):
         pace.throttled()
-    assert pace.rate == pytest.approx(14.0 * 0.7)
+    assert pace.rate == pytest.approx(14.0 * CUT)
     assert pace.throttles == 16
-    assert pace.reserve() == pytest.approx(16 / (14.0 * 0.7))  # each one still waits
+    assert pace.reserve() == pytest.approx(16 / (14.0 * CUT))  # each one still waits
     now[0] += 1.0
     pace.throttled()
-    assert pace.rate == pytest.approx(14.0 * 0.7 * 0.7)
+    assert pace.rate == pytest.approx(14.0 * CUT * CUT)
     for _ in range(200):
         pace.succeeded()
-    assert pace.rate > 14.0 * 0.7  # and it creeps back up after successes
+    assert pace.rate > 14.0 * CUT  # and it creeps back up after successes
