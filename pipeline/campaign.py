@@ -144,6 +144,12 @@ def plan(
             f"resuming the {campaign.status} campaign started {campaign.started_at:%Y-%m-%d %H:%M}"
             f" UTC: {counts['sent']} already sent, {to_send} to go"
         )
+    warnings: list[str] = []
+    if campaign is not None and campaign.subject != built.rendered.subject:
+        warnings.append(
+            f"the subject changed since the campaign started ({campaign.subject!r}); "
+            "the rest of the list gets the issue as it is now"
+        )
     try:
         quota = transport.quota()
     except SendFailure as failure:  # bad credentials, no route to SES, ...: before any send
@@ -151,7 +157,6 @@ def plan(
             f"cannot read the SES account (GetAccount): {failure.reason}",
             hint="check the AWS credentials, AWS_REGION and AWS_ENDPOINT_URL_SESV2",
         ) from None
-    warnings: list[str] = []
     effective_rate = rate
     if quota is None:
         if not dry_run:

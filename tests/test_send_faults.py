@@ -192,10 +192,29 @@ def test_sending_paused_pauses_the_campaign_and_resume_sends_only_the_rest(
     result = ok(send(cli))
     assert "resuming the paused campaign" in result.stderr
     assert "3 already sent, 5 to go" in result.stderr
+    assert "subject changed" not in result.stderr
     everyone_once(stub, members)
     found = campaign()
     assert found is not None and found.status == "finished" and found.pause_reason is None
     assert_log_matches_stub(stub, deliveries())
+
+
+def test_resuming_after_the_subject_changed_warns(cli: Cli, stub: SesStub, tmp_path) -> None:
+    make_list(cli, "weekly", people(4))
+    stub.script = ["ok", "paused"]
+    assert send(cli, "--concurrency", "1").code != 0
+    edited = tmp_path / "issues" / ISSUE.name
+    edited.parent.mkdir(exist_ok=True)
+    edited.write_text(
+        ISSUE.read_text(encoding="utf-8").replace('subject: "', 'subject: "[Fixed] '),
+        encoding="utf-8",
+    )
+    result = ok(cli("send", edited, "--list", "weekly", "--yes", "--rate", "1000"))
+    assert "warning: the subject changed since the campaign started" in result.stderr
+    subjects = [m.subject for m in stub.accepted]
+    assert subjects[0].startswith("Article Weekly") and all(
+        s.startswith("[Fixed] ") for s in subjects[1:]
+    )
 
 
 def test_a_suspended_account_pauses_and_sends_nothing(cli: Cli, stub: SesStub) -> None:
