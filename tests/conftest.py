@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -35,7 +36,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "issues").mkdir()
     (tmp_path / "subscribers").mkdir()
     monkeypatch.chdir(tmp_path)
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("NEWSLETTER_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
@@ -43,28 +44,30 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def cli() -> Callable[..., Result]:
+def run_cli(*args: object, input: str | None = None) -> Result:
     """Run `newsletter ARGS...` through the real entry point and capture what it prints."""
     from pipeline.cli import main
 
-    def run(*args: str, input: str | None = None) -> Result:
-        out, errs = io.StringIO(), io.StringIO()
-        old_argv, old_stdin = sys.argv, sys.stdin
-        sys.argv = ["newsletter", *map(str, args)]
-        sys.stdin = io.StringIO(input or "")
-        code = 0
-        try:
-            with redirect_stdout(out), redirect_stderr(errs):
-                try:
-                    main()
-                except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            sys.argv, sys.stdin = old_argv, old_stdin
-        return Result(code, out.getvalue(), errs.getvalue())
+    out, errs = io.StringIO(), io.StringIO()
+    old_argv, old_stdin = sys.argv, sys.stdin
+    sys.argv = ["newsletter", *map(str, args)]
+    sys.stdin = io.StringIO(input or "")
+    code = 0
+    try:
+        with redirect_stdout(out), redirect_stderr(errs):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv, sys.stdin = old_argv, old_stdin
+    return Result(code, out.getvalue(), errs.getvalue())
 
-    return run
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """`run_cli` as a fixture."""
+    return run_cli
 
 
 @pytest.fixture

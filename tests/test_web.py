@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 import secrets
 import shutil
 import socket
 import sqlite3
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +31,7 @@ from pipeline.store import Store
 from pipeline.subscribers import add, create_list
 from pipeline.tokens import make_token
 from pipeline.web import create_app, mask
-from tests.conftest import ROOT, SAMPLE_ISSUE, TEST_SECRET, Result
+from tests.conftest import ROOT, SAMPLE_ISSUE, TEST_SECRET, run_cli
 from tests.send_support import deliveries, make_list, ok, people, refused, send, use_ses
 from tests.ses_stub import SesStub
 from tests.sns_fixtures import (
@@ -68,23 +65,6 @@ class Sent:
     db: Path
     message_ids: dict[str, str]  # address -> SES message id of their copy of issue 25
     links: dict[str, str]  # address -> the https URL in their List-Unsubscribe header
-
-
-def run_cli(*args: object) -> Result:
-    """`newsletter ARGS...` in-process (the `cli` fixture, usable at module scope)."""
-    from pipeline.cli import main
-
-    out, errs = io.StringIO(), io.StringIO()
-    old_argv, sys.argv = sys.argv, ["newsletter", *map(str, args)]
-    code = 0
-    try:
-        with redirect_stdout(out), redirect_stderr(errs):
-            main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = old_argv
-    return Result(code, out.getvalue(), errs.getvalue())
 
 
 def list_unsubscribe_url(header: str) -> str:
