@@ -50,6 +50,7 @@ golden: install
 bench: install
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_send.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
