@@ -7,6 +7,7 @@ secrets). Every bad value is reported at once, naming the key and where it came 
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -40,7 +41,9 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
-        extra="forbid",
+        # Unknown keys are reported by `load_settings` (which knows where each came from);
+        # a .env file may also hold other tools' variables, such as AWS_REGION.
+        extra="ignore",
         case_sensitive=False,
     )
 
@@ -171,32 +174,61 @@ def _source_of(key: str, toml_path: Path, env_file: Path) -> str:
     return str(toml_path)
 
 
+_NOT_SETTINGS = {"CONFIG", "DEBUG"}  # NEWSLETTER_CONFIG and NEWSLETTER_DEBUG are not settings
+
+
+def _unknown_keys(toml_data: dict[str, Any], toml_path: Path, env_file: Path) -> list[str]:
+    """Keys that name no setting, with where they are and the likely intended one."""
+    known = set(Settings.model_fields)
+
+    def report(where: str, key: str) -> str:
+        close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.6)
+        return f"{where}: {key}: unknown setting" + (
+            f"; did you mean {close[0]!r}?" if close else ""
+        )
+
+    found = [report(str(toml_path), key) for key in toml_data if key not in known]
+    names = [(f"environment variable {n}", n) for n in os.environ]
+    if env_file.exists():
+        for line in env_file.read_text(encoding="utf-8", errors="replace").splitlines():
+            name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+            if "=" in line and not line.lstrip().startswith("#"):
+                names.append((f"{env_file} ({name})", name))
+    for where, name in names:
+        if name.upper().startswith(ENV_PREFIX):
+            key = name[len(ENV_PREFIX) :].lower()
+            if key.upper() not in _NOT_SETTINGS and key not in known:
+                found.append(report(where, key))
+    return found
+
+
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Read the settings, raising ConfigError that lists every bad value at once."""
     toml_path = config or Path(os.environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG))
     if config is not None and not toml_path.exists():
         raise ConfigError(f"{toml_path}: no such configuration file")
+    toml_data: dict[str, Any] = {}
     if toml_path.exists():
         try:
-            tomllib.loads(toml_path.read_text(encoding="utf-8"))
+            toml_data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{toml_path}: not valid TOML: {exc}") from None
+    lines = _unknown_keys(toml_data, toml_path, Path(".env"))
     token = _toml_path.set(toml_path)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        lines = []
         for err in exc.errors():
             key = ".".join(str(part) for part in err["loc"]) or "?"
             top = str(err["loc"][0]) if err["loc"] else key
             source = _source_of(top, toml_path, Path(".env"))
             message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown setting"
             lines.append(f"{source}: {key}: {message}")
+    finally:
+        _toml_path.reset(token)
+    if lines:
         raise ConfigError(
             "bad configuration:\n  " + "\n  ".join(lines),
             hint="fix the values above; `newsletter config` shows the settings in force",
-        ) from None
-    finally:
-        _toml_path.reset(token)
+        )
+    return settings

@@ -121,3 +121,33 @@ def test_console_script_and_module_entry_point(project) -> None:
         found = list((project / "sample").glob("*.md"))
         done = subprocess.run(argv[:-1] + [str(p) for p in found], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+
+
+def test_unknown_settings_are_named_with_a_suggestion_wherever_they_are(
+    project, cli, monkeypatch
+) -> None:
+    (project / ".env").write_text(
+        "AWS_REGION=us-east-1\nNEWSLETTER_SECRETKEY=abc\n# NEWSLETTER_NOPE=1\n", encoding="utf-8"
+    )
+    (project / "newsletter.toml").write_text('nam = "W"\n', encoding="utf-8")
+    monkeypatch.setenv("NEWSLETTER_LANGUAGE", "ko")
+    result = cli("config")
+    assert result.code == 2
+    assert "newsletter.toml: nam: unknown setting; did you mean 'name'?" in result.stderr
+    assert (
+        "environment variable NEWSLETTER_LANGUAGE: language: unknown setting; did you mean 'lang'?"
+        in result.stderr
+    )
+    assert (
+        ".env (NEWSLETTER_SECRETKEY): secretkey: unknown setting; did you mean 'secret_key'?"
+        in result.stderr
+    )
+    assert "AWS_REGION" not in result.stderr and "NOPE" not in result.stderr
+
+
+def test_other_tools_variables_in_dotenv_are_fine(project, cli) -> None:
+    (project / ".env").write_text("AWS_REGION=us-east-1\nNEWSLETTER_LANG=en\n", encoding="utf-8")
+    result = cli("config", "--format", "json")
+    assert result.code == 0, result.output
+    values = {row["key"]: row["value"] for row in json.loads(result.stdout)}
+    assert values["lang"] == "en" and values["secret_key"] == "********"
