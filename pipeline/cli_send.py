@@ -79,14 +79,17 @@ def _progress_display(total_hint: int) -> Iterator[Callable[[Progress], None]]:
         with bar:
             yield update
         return
-    last: list[object] = [0.0, None]
+    last_time = [0.0]
+    last_state: list[tuple[int, int, int]] = []
 
     def log_line(progress: Progress) -> None:
         now = time.monotonic()
         state = (progress.done, progress.sent, progress.failed)
-        if state == last[1] or (now - float(last[0]) < 5 and progress.done < progress.total):
+        seen = last_state[-1:] == [state]
+        if seen or (now - last_time[0] < 5 and progress.done < progress.total):
             return
-        last[0], last[1] = now, state
+        last_time[0] = now
+        last_state[:] = [state]
         remaining = progress.total - progress.done
         eta = _duration(remaining / progress.rate) if progress.rate else "?"
         clikit.say(

@@ -49,8 +49,11 @@ def _simulated_events(env: dict[str, str]) -> Path:
     for index, row in enumerate(rows):
         mail = {"messageId": row["message_id"], "destination": [row["email"]]}
         if index == len(rows) - 1:
-            bounce = {"bounceType": "Transient", "bounceSubType": "MailboxFull"}
-            bounce["bouncedRecipients"] = [{"emailAddress": row["email"]}]
+            bounce = {
+                "bounceType": "Transient",
+                "bounceSubType": "MailboxFull",
+                "bouncedRecipients": [{"emailAddress": row["email"]}],
+            }
             events.append({"eventType": "Bounce", "mail": mail, "bounce": bounce})
             continue
         events.append({"eventType": "Delivery", "mail": mail, "delivery": {}})

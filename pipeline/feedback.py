@@ -67,32 +67,37 @@ def unwrap(document: Any) -> dict[str, Any] | None:
     raise InputError("neither an SNS notification nor an SES event (no eventType)")
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one for anything else (events are read defensively)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def parse(event: dict[str, Any]) -> SesEvent:
     """An SES event (event publishing or classic notification) as the store records it."""
     kind = event.get("eventType") or event.get("notificationType")
     if kind not in _DETAIL_KEY:
         raise InputError(f"unknown SES event type {kind!r}")
     kind = "RenderingFailure" if kind == "Rendering Failure" else kind
-    mail = event.get("mail") if isinstance(event.get("mail"), dict) else {}
-    detail = event.get(_DETAIL_KEY[kind]) or {}
-    if not isinstance(detail, dict):
-        detail = {}
+    mail = _object(event.get("mail"))
+    detail = _object(event.get(_DETAIL_KEY[kind]))
     recipients: list[str] = []
     bounce_type = bounce_subtype = note = None
     if kind == "Bounce":
         bounce_type = str(detail.get("bounceType") or "Undetermined")
         bounce_subtype = str(detail.get("bounceSubType") or "")
-        recipients = [r.get("emailAddress", "") for r in detail.get("bouncedRecipients", [])]
+        bounced = _objects(detail.get("bouncedRecipients"))
+        recipients = [str(r.get("emailAddress", "")) for r in bounced]
         note = (
-            "; ".join(
-                str(r.get("diagnosticCode"))
-                for r in detail.get("bouncedRecipients", [])
-                if r.get("diagnosticCode")
-            )
+            "; ".join(str(r.get("diagnosticCode")) for r in bounced if r.get("diagnosticCode"))
             or None
         )
     elif kind == "Complaint":
-        recipients = [r.get("emailAddress", "") for r in detail.get("complainedRecipients", [])]
+        complained = _objects(detail.get("complainedRecipients"))
+        recipients = [str(r.get("emailAddress", "")) for r in complained]
         note = detail.get("complaintFeedbackType")
     elif kind == "Click":
         note = detail.get("link")
@@ -103,12 +108,14 @@ def parse(event: dict[str, Any]) -> SesEvent:
     elif kind == "RenderingFailure":
         note = detail.get("errorMessage")
     if not recipients:
-        recipients = [str(r) for r in mail.get("destination", []) if isinstance(r, str)]
+        destination = mail.get("destination")
+        if isinstance(destination, list):
+            recipients = [r for r in destination if isinstance(r, str)]
     canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return SesEvent(
         key=hashlib.sha256(canonical.encode()).hexdigest(),
         event_type=kind,
-        message_id=mail.get("messageId"),
+        message_id=str(mail["messageId"]) if mail.get("messageId") else None,
         recipients=[r for r in recipients if r],
         bounce_type=bounce_type,
         bounce_subtype=bounce_subtype,

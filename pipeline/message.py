@@ -73,7 +73,9 @@ def personalise(
     )
 
 
-def to_mime(message: Message, *, date: datetime | None = None, message_id: str | None = None):
+def to_mime(
+    message: Message, *, date: datetime | None = None, message_id: str | None = None
+) -> EmailMessage:
     """The full MIME message (multipart/alternative: text, then HTML) with all its headers."""
     mime = EmailMessage(policy=SMTP)
     sender_name, sender = parseaddr(message.from_address)

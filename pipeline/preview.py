@@ -36,22 +36,22 @@ class PreviewState:
     path: Path
     settings: Settings
     version: int = 0
-    signature: tuple[tuple[str, float], ...] = ()
+    signature: tuple[tuple[str, int], ...] = ()
     result: Build | None = None
     message: Message | None = None
     web: str | None = None
     error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _inputs(self) -> tuple[tuple[str, float], ...]:
+    def _inputs(self) -> tuple[tuple[str, int], ...]:
         files = [self.path, *sorted(templates_dir().glob("*"))]
-        stamps = []
+        stamps: list[tuple[str, int]] = []
         for file in files:
             try:
                 stat = file.stat()
                 stamps.append((str(file), stat.st_mtime_ns + stat.st_size))
             except OSError:
-                stamps.append((str(file), -1.0))
+                stamps.append((str(file), -1))
         return tuple(stamps)
 
     def refresh(self) -> None:

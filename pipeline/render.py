@@ -181,7 +181,7 @@ def inline_css(document: str) -> str:
     """
     if document[:15].lower() == "<!doctype html>":
         document = "<!DOCTYPE html>" + document[15:]
-    return Premailer(
+    inlined: str = Premailer(
         document,
         keep_style_tags=True,
         strip_important=False,
@@ -190,6 +190,7 @@ def inline_css(document: str) -> str:
         remove_classes=False,
         cssutils_logging_level=logging.CRITICAL,
     ).transform(pretty_print=False)
+    return inlined
 
 
 def render_document(issue: Issue, settings: Settings, *, web: bool) -> str:

@@ -230,7 +230,7 @@ class SendLog:
             .group_by(deliveries.c.status)
         )
         with self.store.begin(write=False) as tx:
-            found = dict(tx.conn.execute(query).all())
+            found: dict[str, int] = {s: n for s, n in tx.conn.execute(query)}
         return {status: found.get(status, 0) for status in DELIVERY_STATUSES}
 
     # --- the loop's checkpoints --------------------------------------------------------------

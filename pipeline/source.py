@@ -99,7 +99,9 @@ class _Reader:
         self.default_lang = default_lang
         self.problems: list[Problem] = []
 
-    def problem(self, line: int, col: int, message: str, severity: Severity = Severity.ERROR):
+    def problem(
+        self, line: int, col: int, message: str, severity: Severity = Severity.ERROR
+    ) -> None:
         self.problems.append(Problem(str(self.path), line, col, severity, message))
 
     def read(self) -> Issue | None:
