@@ -283,3 +283,15 @@ def test_poll_an_sqs_queue(project, cli, sent, monkeypatch) -> None:
         assert left == 1  # processed messages were deleted; the bad one stays for the DLQ
     finally:
         server.stop()
+
+
+def test_odd_shapes_inside_an_event_are_tolerated(project, cli, sent) -> None:
+    email = MEMBERS[4][0]
+    odd = bounce(sent[email], email)
+    odd["bounce"]["bouncedRecipients"] = ["not-an-object", {"emailAddress": email}]
+    odd["mail"]["destination"] = "not-a-list"
+    path = write_lines(project / "odd.jsonl", [odd, {"eventType": "Open", "mail": "nope"}])
+    result = cli("events", "ingest", path)
+    assert result.code == 0, result.output
+    assert "2 event(s) recorded (1 for unknown messages)" in result.stderr
+    assert status_of(email) == "bounced"
