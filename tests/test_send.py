@@ -540,3 +540,46 @@ def test_a_dry_run_does_not_count_as_a_sent_campaign_when_deleting_a_list(
     make_list(cli, "weekly", people(2))
     ok(send(cli))
     refused(cli("lists", "delete", "weekly"), "sent campaign")
+
+
+def test_a_terminal_gets_a_progress_bar_and_a_pipe_gets_log_lines(cli: Cli, stub: SesStub) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    make_list(cli, "weekly", people(30))
+    stub.delay = 0.01
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "TERM": "xterm"}
+    command = [sys.executable, "-m", "pipeline", "send", str(ISSUE), "--list", "weekly", "--yes"]
+    child = subprocess.Popen(
+        [*command, "--rate", "100", "--concurrency", "2"],
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert child.wait(timeout=60) == 0
+    os.close(primary)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert "sending" in screen and "━" in screen  # rich's bar
+    assert "30/30" in screen and "sent 30" in screen
+    assert "campaign finished: 30 sent" in screen
+
+    make_list(cli, "later", people(5, prefix="late"))
+    piped = ok(send(cli, list_name="later"))
+    assert "━" not in piped.stderr
+    assert "sent 5, failed 0, skipped 0 of 5" in piped.stderr
