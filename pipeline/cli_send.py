@@ -202,6 +202,13 @@ def _show_report(report: campaigns.Report, issue: Path) -> None:
     counts = report.counts
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     clikit.say(f"campaign {report.campaign.status}: {summary}")
+    where = f"{issue} --list {report.campaign.list_name}"
+    for status, flag in (("failed", "--retry-failed"), ("unknown", "--retry-unknown")):
+        if counts[status]:
+            clikit.say(
+                f"  {counts[status]} {status}: see `newsletter log {where} --status {status}`; "
+                f"`newsletter send {where} {flag}` sends to them again"
+            )
     if report.campaign.status == "finished":
         return
     why = report.pause_reason or ("stopped by you" if report.stopped_by_user else "interrupted")

@@ -162,6 +162,10 @@ def test_a_rejected_address_fails_alone_and_the_campaign_finishes(cli: Cli, stub
     stub.reject = [bad]
     result = ok(send(cli))
     assert "campaign finished: 5 sent, 1 failed" in result.stderr
+    assert (
+        "1 failed: see `newsletter log" in result.stderr
+        and "--retry-failed` sends" in result.stderr
+    )
     rows = deliveries()
     assert by_status(rows, "failed") == {bad}
     assert rows[bad]["attempts"] == 1  # a permanent rejection is not retried
