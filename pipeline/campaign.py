@@ -255,7 +255,7 @@ def send_test(
     """A test copy to each address (subscriber or not), subject prefixed [TEST], logged
     apart from campaigns. Returns (address, message id, error) per address."""
     sendlog = SendLog(store)
-    recipients = _test_recipients(addresses, f"{settings.public_url}/unsubscribe/test-copy")
+    recipients = parse_test_addresses(addresses, f"{settings.public_url}/unsubscribe/test-copy")
     results = []
     for recipient in recipients:
         address = recipient.email
@@ -277,7 +277,7 @@ def send_test(
     return results
 
 
-def _test_recipients(addresses: list[str], unsubscribe: str) -> list[Recipient]:
+def parse_test_addresses(addresses: list[str], unsubscribe: str = "") -> list[Recipient]:
     """`a@example.com` or `Name <a@example.com>`, each checked before anything is sent: a
     malformed address would otherwise go out as a mangled one."""
     recipients: list[Recipient] = []

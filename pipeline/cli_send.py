@@ -139,9 +139,10 @@ def send(
     settings.require_secret_key()
     built: Build = _checked(issue, ctx)
     assert built.issue is not None
-    transport = _transport(ctx, dry_run, concurrency)
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)
+        # After the list: a typo in --list is named before anything about AWS.
+        transport = _transport(ctx, dry_run, concurrency)
         with campaigns.campaign_lock(settings.database_url, built.issue.number, mailing_list.id):
             the_plan = campaigns.plan(
                 store,
@@ -228,6 +229,7 @@ def send_test(
     settings = clikit.settings(ctx)
     built = _checked(issue, ctx)
     assert built.rendered is not None
+    campaigns.parse_test_addresses(to)  # bad addresses are named before anything about AWS
     transport = _transport(ctx, False, 2)
     with Store.open(settings.database_url) as store:
         results = campaigns.send_test(store, settings, built.rendered, transport, to)
