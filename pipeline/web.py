@@ -154,27 +154,46 @@ def _form(action: str, label: str, secondary: bool = False) -> str:
 
 
 class IssueCache:
-    """Web versions of issues by number, rebuilt when the file changes."""
+    """Web versions of issues by number. Each file is read again only when it changes,
+    so a request does not parse the whole folder."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
         self.folder = folder
         self.settings = settings
-        self._cache: dict[int, tuple[float, str]] = {}
+        # path -> (modification stamp, issue number or None, rendered page or None)
+        self._files: dict[Path, tuple[int, int | None, str | None]] = {}
         self._lock = threading.Lock()
+
+    def _number(self, path: Path, stamp: int) -> int | None:
+        with self._lock:
+            known = self._files.get(path)
+        if known and known[0] == stamp:
+            return known[1]
+        issue, _ = read_issue(path, self.settings.lang)
+        number = issue.number if issue is not None and issue.front_matter_ok else None
+        with self._lock:
+            self._files[path] = (stamp, number, None)
+        return number
 
     def get(self, number: int) -> str | None:
         for path in sorted(self.folder.glob("*.md")):
-            issue, _ = read_issue(path, self.settings.lang)
-            if issue is None or not issue.front_matter_ok or issue.number != number:
+            try:
+                stat = path.stat()
+            except OSError:
                 continue
-            stamp = path.stat().st_mtime
+            stamp = stat.st_mtime_ns + stat.st_size
+            if self._number(path, stamp) != number:
+                continue
             with self._lock:
-                cached = self._cache.get(number)
-                if cached and cached[0] == stamp:
-                    return cached[1]
+                cached = self._files[path][2]
+            if cached is not None:
+                return cached
+            issue, _ = read_issue(path, self.settings.lang)
+            if issue is None or not issue.front_matter_ok:
+                return None
             document = render_web(issue, self.settings)
             with self._lock:
-                self._cache[number] = (stamp, document)
+                self._files[path] = (stamp, number, document)
             return document
         return None
 

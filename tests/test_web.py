@@ -599,6 +599,17 @@ def test_the_web_version_of_a_sent_issue(web: Web) -> None:
     assert web.client.get("/issues/25").text == response.text
 
 
+def test_the_web_version_follows_an_edit_of_the_issue(web: Web, project: Path) -> None:
+    (path,) = [p for p in (project / "issues").glob("*.md") if "number: 25" in p.read_text()]
+    first = web.client.get("/issues/25").text
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("Experts vs. Imitators", "Experts vs. Imitators (fixed)"))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    second = web.client.get("/issues/25").text
+    assert second != first and "Experts vs. Imitators (fixed)" in html.unescape(second)
+
+
 @pytest.mark.parametrize(
     "number",
     ["26", "24", "999999", "abc", "25.0", "-25"],
