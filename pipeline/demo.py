@@ -84,6 +84,9 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    secret = secrets.token_hex(32)
+    # Kept beside the demo database (build/ is git-ignored) so that its links verify later.
+    (OUT / "secret-key").write_text(secret + "\n", encoding="utf-8")
     env = {
         **os.environ,
         "AWS_REGION": "us-east-1",
@@ -92,7 +95,7 @@ def main() -> None:
         "AWS_ENDPOINT_URL_SESV2": endpoint,
         "NEWSLETTER_DATABASE_URL": f"sqlite:///{OUT / 'demo.db'}",
         # A throwaway key for this demo database only; real use sets its own in .env.
-        "NEWSLETTER_SECRET_KEY": secrets.token_hex(32),
+        "NEWSLETTER_SECRET_KEY": secret,
     }
     env.pop("AWS_PROFILE", None)
     try:
@@ -124,7 +127,11 @@ def main() -> None:
     print(
         f"\nDone. Output in {OUT}/: email.html (open it in a browser), email.txt, web.html,\n"
         f"message.eml (open it in a mail client), demo.db (the send log).\n"
-        f"Live preview: .venv/bin/newsletter preview {SAMPLE_ISSUE}"
+        f"Live preview: .venv/bin/newsletter preview {SAMPLE_ISSUE}\n"
+        f"The web app on the demo data (with the same two variables, `newsletter subscribers\n"
+        f"show seoyeon.lee@example.com` gives a reader's unsubscribe link; use its path):\n"
+        f"  NEWSLETTER_DATABASE_URL=sqlite:///{OUT}/demo.db "
+        f"NEWSLETTER_SECRET_KEY=$(cat {OUT}/secret-key) .venv/bin/newsletter serve"
     )
 
 
