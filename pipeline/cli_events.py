@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import signal
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,10 +51,27 @@ def serve(
             "until you set it"
         )
     clikit.say(f"serving on http://{host}:{port}/ for {settings.public_url} (Ctrl-C to stop)")
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True)
+    # Access logs must not hold working unsubscribe links.
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+        uvicorn.Server(config).run()
     finally:
         store.close()
+
+
+class RedactTokens(logging.Filter):
+    """Replace the token in /unsubscribe/<token> with `…` in log records."""
+
+    _TOKEN = re.compile(r"(/unsubscribe/)[A-Za-z0-9_-]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args
+            )
+        record.msg = self._TOKEN.sub(r"\1…", str(record.msg))
+        return True
 
 
 def _show_ingest(report: feedback.IngestReport) -> None:

@@ -642,3 +642,18 @@ def test_serve_refuses_a_busy_port(project: Path, cli) -> None:
         port = busy.getsockname()[1]
         result = refused(cli("serve", "--host", "127.0.0.1", "--port", str(port)), str(port))
     assert "--port" in result.stderr  # says what to do next
+
+
+def test_access_logs_do_not_keep_working_unsubscribe_links() -> None:
+    import logging
+
+    from pipeline.cli_events import RedactTokens
+
+    token = "AQAAAAAAAAACAAAAAAAAAAGowK9-dB905NAvUPyKdO2q"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "POST", f"/unsubscribe/{token}", "1.1", 200), None,
+    )  # fmt: skip
+    assert RedactTokens().filter(record)
+    line = record.getMessage()
+    assert token not in line and '"POST /unsubscribe/… HTTP/1.1" 200' in line
