@@ -113,7 +113,7 @@ def plan(
     recovered: list[str] = []
     reopen: tuple[str, ...] = ()
     if campaign is None:
-        to_send = sum(1 for _ in store.recipients(list_name))
+        to_send = store.count_recipients(list_name)
         if to_send == 0:
             raise CampaignError(
                 f"list {list_name!r} has no active subscribers",

@@ -23,7 +23,7 @@ from pipeline.schema import (
     subscribers,
     test_sends,
 )
-from pipeline.store import MailingList, Store
+from pipeline.store import MailingList, Store, receiving
 
 ACTIVE_STATUSES = ("pending", "sending")
 
@@ -143,11 +143,7 @@ class SendLog:
                     sa.literal(now, deliveries.c.updated_at.type),
                 )
                 .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
-                .where(
-                    memberships.c.list_id == mailing_list.id,
-                    memberships.c.status == "subscribed",
-                    subscribers.c.status == "active",
-                )
+                .where(receiving(mailing_list.id))
                 .order_by(subscribers.c.id)
             )
             targeted = tx.conn.execute(
@@ -244,12 +240,6 @@ class SendLog:
             self._record(tx.conn, outcomes)
             return self._claim(tx.conn, campaign_id, list_id, claim) if claim > 0 else ([], 0)
 
-    def claim(self, campaign_id: int, list_id: int, limit: int) -> tuple[list[Claimed], int]:
-        return self.checkpoint(campaign_id, list_id, [], limit)
-
-    def record(self, outcomes: list[Outcome]) -> None:
-        self.checkpoint(0, 0, outcomes, 0)
-
     def _claim(
         self, conn: Connection, campaign_id: int, list_id: int, limit: int
     ) -> tuple[list[Claimed], int]:
@@ -263,7 +253,7 @@ class SendLog:
                 deliveries.c.email,
                 deliveries.c.name,
                 subscribers.c.status,
-                memberships.c.status,
+                sa.func.coalesce(receiving(list_id), False),
             )
             .select_from(deliveries)
             .outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
@@ -278,8 +268,8 @@ class SendLog:
         )
         claimed: list[Claimed] = []
         skipped: list[dict[str, Any]] = []
-        for did, sid, email, name, person, membership in conn.execute(query):
-            if sid is not None and person == "active" and membership == "subscribed":
+        for did, sid, email, name, person, ok in conn.execute(query):
+            if ok:
                 claimed.append(Claimed(did, sid, email, name))
             else:
                 why = (

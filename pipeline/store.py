@@ -103,6 +103,17 @@ def _subscriber(row: sa.Row[Any]) -> Subscriber:
 _SUBSCRIBER_COLUMNS = list(subscribers.c)
 
 
+def receiving(list_id: int) -> sa.ColumnElement[bool]:
+    """Who gets a list's mail: an active person subscribed to it. The only place this rule
+    is written; the recipients, the campaign snapshot and the check before each message
+    all use it (joined on subscribers and memberships)."""
+    return (
+        (memberships.c.list_id == list_id)
+        & (memberships.c.status == "subscribed")
+        & (subscribers.c.status == "active")
+    )
+
+
 class Tx:
     """One database transaction; every method runs inside it and nothing commits early."""
 
@@ -263,12 +274,7 @@ class Tx:
             query = (
                 sa.select(*_SUBSCRIBER_COLUMNS)
                 .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
-                .where(
-                    memberships.c.list_id == list_id,
-                    memberships.c.status == "subscribed",
-                    subscribers.c.status == "active",
-                    subscribers.c.id > after,
-                )
+                .where(receiving(list_id), subscribers.c.id > after)
                 .order_by(subscribers.c.id)
                 .limit(1000)
             )
@@ -512,12 +518,7 @@ class Store:
                         subscribers.c.attributes,
                     )
                     .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
-                    .where(
-                        memberships.c.list_id == list_id,
-                        memberships.c.status == "subscribed",
-                        memberships.c.subscriber_id > after,
-                        subscribers.c.status == "active",
-                    )
+                    .where(receiving(list_id), memberships.c.subscriber_id > after)
                     .order_by(memberships.c.subscriber_id)
                     .limit(page_size)
                 )
@@ -528,15 +529,14 @@ class Store:
                 return
             after = page[-1][0]
 
-    def is_suppressed(self, subscriber_id: int, list_id: int) -> bool:
-        """True unless the subscriber exists, is active, and is subscribed to the list:
-        check it again right before each message goes out."""
-        query = (
-            sa.select(subscribers.c.status, memberships.c.status)
-            .select_from(subscribers)
-            .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
-            .where(subscribers.c.id == subscriber_id, memberships.c.list_id == list_id)
-        )
+    def count_recipients(self, list_name: str) -> int:
+        """How many people `recipients` would give, counted by the database."""
         with self.begin(write=False) as tx:
-            row = tx.conn.execute(query).first()
-        return row is None or tuple(row) != ("active", "subscribed")
+            list_id = tx.require_list(list_name).id
+            query = (
+                sa.select(sa.func.count())
+                .select_from(subscribers)
+                .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
+                .where(receiving(list_id))
+            )
+            return int(tx.conn.execute(query).scalar_one())

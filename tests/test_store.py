@@ -155,18 +155,18 @@ def test_recipients_of_a_missing_list(store: Store) -> None:
         list(store.recipients("nope"))
 
 
-def test_is_suppressed(store: Store) -> None:
-    a, b, c, d = _people(store, "weekly", *(f"{x}@example.com" for x in "abcd"))
-    list_id = next(store.recipients("weekly")).list_id
+def test_only_active_subscribed_people_receive_a_list(store: Store) -> None:
+    _people(store, "weekly", *(f"{x}@example.com" for x in "abcd"))
+    lib.create_list(store, "other")
     lib.unsubscribe(store, "b@example.com", "weekly")
     with store.begin() as tx:
-        tx.set_subscriber_status(c, "bounced", NOW)
-    lib.forget(store, "d@example.com")
-    assert not store.is_suppressed(a, list_id)
-    assert store.is_suppressed(b, list_id)
-    assert store.is_suppressed(c, list_id)
-    assert store.is_suppressed(d, list_id)  # forgotten: no row at all
-    assert store.is_suppressed(a, list_id + 1)  # not on that list
+        bounced = tx.subscriber_by_key("c@example.com")
+        assert bounced is not None
+        tx.set_subscriber_status(bounced.id, "bounced", NOW)
+    lib.forget(store, "d@example.com")  # forgotten: no row at all
+    assert [r.email for r in store.recipients("weekly")] == ["a@example.com"]
+    assert store.count_recipients("weekly") == 1
+    assert store.count_recipients("other") == 0  # not on that list
 
 
 def test_subscriber_ids_are_never_reused(store: Store) -> None:
