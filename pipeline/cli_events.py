@@ -16,6 +16,7 @@ from pipeline.errors import InputError, NotFoundError
 from pipeline.output import Format, dumps, emit_rows
 from pipeline.report import reports
 from pipeline.sendlog import SendLog
+from pipeline.ses import aws_region
 from pipeline.store import Store
 
 events_app = typer.Typer(
@@ -140,17 +141,8 @@ def poll(
 
 
 def _sqs_region(queue_url: str) -> str:
-    """AWS_REGION (boto3 itself reads only AWS_DEFAULT_REGION), else the queue URL's."""
-    import os
-    import re
-
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     found = re.match(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com", queue_url)
-    if region or found:
-        return region or found.group(1)  # type: ignore[union-attr]
-    raise InputError(
-        "no AWS region is set", hint="set AWS_REGION (for example AWS_REGION=us-east-1)"
-    )
+    return aws_region(found.group(1) if found else None)
 
 
 def report(

@@ -44,6 +44,18 @@ _ACCOUNT_CODES = {
 _PERMANENT_CODES = {"MessageRejected", "BadRequestException", "InvalidParameterValue"}
 
 
+def aws_region(fallback: str | None = None) -> str:
+    """AWS_REGION or AWS_DEFAULT_REGION (botocore itself reads only the second), else
+    `fallback` (a region read from a resource's URL), else a clear error."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or fallback
+    if not region:
+        raise ConfigError(
+            "no AWS region is set",
+            hint="set AWS_REGION (for example AWS_REGION=us-east-1) to your SES region",
+        )
+    return region
+
+
 class NotSent(Exception):
     """The gate stayed closed (the campaign is stopping): the request never went out."""
 
@@ -143,12 +155,7 @@ class SesTransport:
         import boto3
         from botocore.config import Config
 
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        if not region:
-            raise ConfigError(
-                "no AWS region is set",
-                hint="set AWS_REGION (for example AWS_REGION=us-east-1) to the SES region",
-            )
+        region = aws_region()
         config = Config(
             region_name=region,
             # We pace and retry ourselves, per message, so each attempt is counted and

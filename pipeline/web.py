@@ -24,13 +24,13 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from pipeline import feedback, sns
-from pipeline.errors import InputError, NewsletterError
+from pipeline.errors import InputError, NewsletterError, NotFoundError
 from pipeline.render import render_web
 from pipeline.sendlog import SendLog
 from pipeline.settings import Settings
 from pipeline.source import read_issue
 from pipeline.store import MailingList, Store, Subscriber
-from pipeline.subscribers import resubscribe
+from pipeline.subscribers import resubscribe, unsubscribe_by_token
 from pipeline.tokens import verify_token
 
 log = logging.getLogger(__name__)
@@ -105,17 +105,15 @@ def _target(store: Store, secret: bytes, token: str) -> Target:
     return Target(subscriber, mailing_list, membership)
 
 
-def _unsubscribe(store: Store, target: Target) -> bool:
-    """Idempotent: True when this call changed something."""
-    from datetime import UTC, datetime
-
-    with store.begin() as tx:
-        changed = tx.set_membership_status(
-            target.subscriber.id, target.mailing_list.id, "unsubscribed", datetime.now(UTC)
-        )
-    if changed:
-        log.info("unsubscribed %s from %s", target.subscriber.id, target.mailing_list.name)
-    return bool(changed)
+def _unsubscribe(store: Store, secret: bytes, token: str) -> None:
+    """The library's unsubscribe-by-token; idempotent. Someone who is no longer on the
+    list has nothing to undo, so that is not an error for the reader."""
+    try:
+        outcome = unsubscribe_by_token(store, secret, token)
+    except NotFoundError:
+        return
+    if outcome.changed:
+        log.info("%s", outcome.message)
 
 
 _PAGE = """<!DOCTYPE html>
@@ -276,7 +274,7 @@ def create_app(
             return bad_link(exc.message)
         if fields.get("List-Unsubscribe") == "One-Click":
             # RFC 8058: the mail client's one-click request; answer 200, no redirect.
-            await run_in_threadpool(_unsubscribe, store, target)
+            await run_in_threadpool(_unsubscribe, store, secret, token)
             return PlainTextResponse("unsubscribed\n", headers={"Cache-Control": "no-store"})
         who = html.escape(mask(target.subscriber.email))
         name = html.escape(target.mailing_list.name)
@@ -309,7 +307,7 @@ def create_app(
             return PlainTextResponse(
                 "expected List-Unsubscribe=One-Click or the page's form\n", status_code=400
             )
-        await run_in_threadpool(_unsubscribe, store, target)
+        await run_in_threadpool(_unsubscribe, store, secret, token)
         title = "수신 거부되었습니다" if ko else "You are unsubscribed"
         text = (
             f"<p>{who} 주소로 더 이상 {name} 메일을 보내지 않습니다.</p>"
