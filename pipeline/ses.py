@@ -14,6 +14,7 @@ Configured the standard AWS way: the credential chain, `AWS_REGION`, and
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -146,6 +147,12 @@ def encode_address(address: str) -> str:
     return formataddr((name, email), charset="utf-8") if name else email
 
 
+@functools.lru_cache(maxsize=8)
+def _sender(address: str) -> str:
+    """From and Reply-To are the same on every message of a campaign: encode them once."""
+    return encode_address(address)
+
+
 class SesTransport:
     """sesv2 SendEmail with Simple content (HTML + text) and our own headers."""
 
@@ -195,7 +202,7 @@ class SesTransport:
     def request(self, message: Message, tags: dict[str, str]) -> dict[str, Any]:
         headers = [{"Name": k, "Value": _header_value(v)} for k, v in message.headers.items()]
         request: dict[str, Any] = {
-            "FromEmailAddress": encode_address(message.from_address),
+            "FromEmailAddress": _sender(message.from_address),
             "Destination": {"ToAddresses": [encode_address(message.to)]},
             "Content": {
                 "Simple": {
@@ -209,7 +216,7 @@ class SesTransport:
             },
         }
         if message.reply_to:
-            request["ReplyToAddresses"] = [encode_address(message.reply_to)]
+            request["ReplyToAddresses"] = [_sender(message.reply_to)]
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
             request["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
