@@ -30,7 +30,7 @@ system-deps:
 	fi
 
 demo: install
-	$(BIN)/python -m pipeline.demo
+	$(BIN)/python -m pipeline.cli.demo
 
 lint: install
 	$(BIN)/ruff check .
@@ -46,7 +46,7 @@ test: install system-deps lint
 
 # Regenerate the golden files of the sample issue; review the diff before committing.
 golden: install
-	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
+	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/issue/test_golden.py
 
 bench: install
 	$(BIN)/python bench/bench_render.py

@@ -39,8 +39,8 @@ def generate(path: Path, rows: int) -> None:
 def run_one(rows: int, folder: Path) -> dict[str, float]:
     """Generate, import, measure: runs in the child process."""
     sys.path.insert(0, str(ROOT))
-    from pipeline import subscribers as lib
-    from pipeline.store import Store
+    from pipeline.audience import subscribers as lib
+    from pipeline.audience.store import Store
 
     csv_path = folder / f"people-{rows}.csv"
     generate(csv_path, rows)

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.build import build  # noqa: E402
-from pipeline.message import Recipient, personalise, to_mime  # noqa: E402
-from pipeline.render import inline_css, render_document  # noqa: E402
+from pipeline.issue.build import build  # noqa: E402
+from pipeline.issue.message import Recipient, personalise, to_mime  # noqa: E402
+from pipeline.issue.render import inline_css, render_document  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
 
 SAMPLE = ROOT / "issues" / "2024-06-22-article-weekly-25.md"
@@ -82,7 +82,7 @@ def main() -> None:
     import css_inline
     from mjml import mjml2html
 
-    from pipeline.render import _context, _environment, templates_dir
+    from pipeline.issue.render import _context, _environment, templates_dir
 
     env = _environment(templates_dir())
     mjml_source = env.get_template("issue.mjml.j2").render(_context(issue, settings, web=False))

@@ -46,7 +46,7 @@ def start_stub(max_send_rate: float, *args: str) -> tuple[subprocess.Popen[str],
         [
             sys.executable,
             "-m",
-            "tests.ses_stub",
+            "tests.support.ses_stub",
             "--port",
             "0",
             "--account-json",

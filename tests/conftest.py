@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
-import sys
 from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_ISSUE = ROOT / "issues" / "2024-06-22-article-weekly-25.md"
-TEST_SECRET = "test-secret-key-0123456789abcdef"
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
+from tests.support.cli import ROOT, TEST_SECRET, Result, run_cli
 
 
 @pytest.fixture
@@ -42,26 +25,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
     return tmp_path
-
-
-def run_cli(*args: object, input: str | None = None) -> Result:
-    """Run `newsletter ARGS...` through the real entry point and capture what it prints."""
-    from pipeline.cli import main
-
-    out, errs = io.StringIO(), io.StringIO()
-    old_argv, old_stdin = sys.argv, sys.stdin
-    sys.argv = ["newsletter", *map(str, args)]
-    sys.stdin = io.StringIO(input or "")
-    code = 0
-    try:
-        with redirect_stdout(out), redirect_stderr(errs):
-            try:
-                main()
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv, sys.stdin = old_argv, old_stdin
-    return Result(code, out.getvalue(), errs.getvalue())
 
 
 @pytest.fixture

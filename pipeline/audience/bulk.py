@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from pipeline.addresses import Address, email_hash, normalise_email
+from pipeline.audience.addresses import Address, email_hash, normalise_email
+from pipeline.audience.listfile import BadRow, ExportFormat, ListFile, Row, write_rows
+from pipeline.audience.store import MailingList, Store, Tx
 from pipeline.errors import InputError
-from pipeline.listfile import BadRow, ExportFormat, ListFile, Row, write_rows
-from pipeline.store import MailingList, Store, Tx
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read, bytes in the file)
 BATCH_SIZE = 1000  # rows per executemany

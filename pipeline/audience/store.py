@@ -22,8 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from pipeline.errors import NotFoundError, StoreError
-from pipeline.schema import (
+from pipeline.db.schema import (
     LATEST,
     MIGRATIONS,
     Migration,
@@ -35,6 +34,7 @@ from pipeline.schema import (
     subscribers,
     suppressions,
 )
+from pipeline.errors import NotFoundError, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.addresses import Address, email_hash, normalise_email
-from pipeline.bulk import ImportReport, InvalidRow, ProgressCallback, export, import_csv
+from pipeline.audience.addresses import Address, email_hash, normalise_email
+from pipeline.audience.bulk import ImportReport, InvalidRow, ProgressCallback, export, import_csv
+from pipeline.audience.store import MailingList, Store, Subscriber, Tx
+from pipeline.audience.tokens import make_token, unsubscribe_url, verify_token
+from pipeline.delivery.sendlog import SendLog
 from pipeline.errors import InputError, NotFoundError
-from pipeline.sendlog import SendLog
-from pipeline.store import MailingList, Store, Subscriber, Tx
-from pipeline.tokens import make_token, unsubscribe_url, verify_token
 
 __all__ = [
     "Address",

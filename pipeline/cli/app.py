@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from pipeline import __version__, clikit
-from pipeline.clikit import State, err
+from pipeline import __version__
+from pipeline.cli import kit
+from pipeline.cli.kit import State, err
 from pipeline.errors import NewsletterError
 from pipeline.output import Format, emit_rows
 
@@ -49,9 +50,9 @@ def _root(
 
 
 @app.command("config")
-def config_cmd(ctx: typer.Context, fmt: clikit.FormatOption = Format.table) -> None:
+def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None:
     """Show the settings in force (secrets masked)."""
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     values = settings.model_dump()
     if settings.secret_key is not None:
         values["secret_key"] = "********"
@@ -60,12 +61,12 @@ def config_cmd(ctx: typer.Context, fmt: clikit.FormatOption = Format.table) -> N
 
 
 def _register() -> None:
-    from pipeline import cli_events, cli_issue, cli_send, cli_subscribers
+    from pipeline.cli import events, issue, send, subscribers
 
-    cli_issue.register(app)
-    cli_subscribers.register(app)
-    cli_send.register(app)
-    cli_events.register(app)
+    issue.register(app)
+    subscribers.register(app)
+    send.register(app)
+    events.register(app)
 
 
 _register()

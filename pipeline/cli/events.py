@@ -10,14 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
-from pipeline import clikit, feedback
-from pipeline.cli_send import _issue_number
+from pipeline.audience.store import Store
+from pipeline.cli import kit
+from pipeline.cli.send import _issue_number
+from pipeline.delivery.sendlog import SendLog
+from pipeline.delivery.transports.ses import aws_region
 from pipeline.errors import InputError, NotFoundError
+from pipeline.feedback import ingest as feedback
+from pipeline.feedback.report import reports
 from pipeline.output import Format, dumps, emit_rows
-from pipeline.report import reports
-from pipeline.sendlog import SendLog
-from pipeline.ses import aws_region
-from pipeline.store import Store
 
 events_app = typer.Typer(
     help="SES events (bounces, complaints, deliveries, opens, clicks): ingest or poll them.",
@@ -39,19 +40,19 @@ def serve(
     """
     import uvicorn
 
-    from pipeline.preview import ensure_port_free
-    from pipeline.web import create_app
+    from pipeline.issue.preview import ensure_port_free
+    from pipeline.web.app import create_app
 
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     ensure_port_free(host, port)
     store = Store.open(settings.database_url)
     app = create_app(settings, store, issues=issues)
     if not settings.sns_topic_arns:
-        clikit.say(
+        kit.say(
             "[yellow]note:[/] sns_topic_arns is empty: /ses/events rejects every message "
             "until you set it"
         )
-    clikit.say(f"serving on http://{host}:{port}/ for {settings.public_url} (Ctrl-C to stop)")
+    kit.say(f"serving on http://{host}:{port}/ for {settings.public_url} (Ctrl-C to stop)")
     config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True)
     # Access logs must not hold working unsubscribe links.
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
@@ -77,10 +78,10 @@ class RedactTokens(logging.Filter):
 
 def _show_ingest(report: feedback.IngestReport) -> None:
     for line, reason in report.invalid:
-        clikit.say(f"[red]invalid[/] {f'line {line}: ' if line else ''}{reason}")
+        kit.say(f"[red]invalid[/] {f'line {line}: ' if line else ''}{reason}")
     for change in report.changes:
-        clikit.say(f"  {change}")
-    clikit.say(report.summary())
+        kit.say(f"  {change}")
+    kit.say(report.summary())
 
 
 @events_app.command("ingest")
@@ -89,7 +90,7 @@ def ingest(
     file: Annotated[Path, typer.Argument(help="JSON Lines: SNS envelopes or bare SES events.")],
 ) -> None:
     """Record SES events saved in a file (one JSON document a line). Safe to rerun."""
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     with Store.open(settings.database_url) as store:
         report = feedback.ingest(store, file)
     _show_ingest(report)
@@ -112,7 +113,7 @@ def poll(
 
     if not 0 <= wait <= 20:
         raise InputError("--wait must be between 0 and 20 seconds")
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     stop = {"now": False}
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -128,11 +129,11 @@ def poll(
                 client=boto3.client("sqs", region_name=_sqs_region(queue)),
                 wait_seconds=wait,
                 once=once,
-                on_batch=lambda r: clikit.say(r.summary()) if not once else None,
+                on_batch=lambda r: kit.say(r.summary()) if not once else None,
                 should_stop=lambda: stop["now"],
             )
     except KeyboardInterrupt:
-        clikit.say("stopped")
+        kit.say("stopped")
     finally:
         signal.signal(signal.SIGTERM, previous)
     _show_ingest(total)
@@ -153,11 +154,11 @@ def report(
         bool,
         typer.Option("--missing", help="Everyone targeted who did not get the issue, and why."),
     ] = False,
-    fmt: clikit.FormatOption = Format.table,
+    fmt: kit.FormatOption = Format.table,
 ) -> None:
     """Per campaign: targeted, sent, delivered, bounced, complained, unsubscribed, opens and
     clicks (approximate), failed, unknown; rates flagged against SES's and Gmail's limits."""
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     number = _issue_number(issue) if issue is not None else None
     with Store.open(settings.database_url) as store:
         if list_name is not None:
@@ -170,7 +171,7 @@ def report(
         if missing:
             if len(found) > 1:
                 raise InputError("--missing needs one campaign", hint="give an issue and --list")
-            from pipeline.eventstore import EventStore
+            from pipeline.feedback.eventstore import EventStore
 
             rows = EventStore(store).missing(found[0]["campaign"])
             emit_rows(rows, ["email", "status", "reason"], fmt, title="Did not get the issue")

@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from pipeline import clikit
-from pipeline.build import Build, build, sample_recipient
+from pipeline.cli import kit
 from pipeline.errors import IssueError, NewsletterError
 from pipeline.files import write_atomic
-from pipeline.message import personalise, to_mime
+from pipeline.issue.build import Build, build, sample_recipient
+from pipeline.issue.message import personalise, to_mime
+from pipeline.issue.problems import has_errors
+from pipeline.issue.render import render_web
 from pipeline.output import Format, dumps
-from pipeline.problems import has_errors
-from pipeline.render import render_web
 
 IssueArg = Annotated[
     Path,
@@ -35,13 +35,13 @@ def check(
     ctx: typer.Context,
     issues: Annotated[list[Path], typer.Argument(help="Issue files to check.")],
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
-    fmt: clikit.FormatOption = Format.table,
+    fmt: kit.FormatOption = Format.table,
 ) -> None:
     """Check issue files and print every problem at once, as PATH:LINE:COL: severity: message.
 
     Exits 1 when any file has an error (or, with --strict, a warning).
     """
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     builds = [build(path, settings) for path in issues]
     problems = [p for b in builds for p in b.problems]
     if fmt is Format.table:
@@ -58,16 +58,16 @@ def check(
         emit_rows(
             (p.as_dict() for p in problems), ["path", "line", "col", "severity", "message"], fmt
         )
-    clikit.say(_summary(builds, strict))
+    kit.say(_summary(builds, strict))
     if has_errors(problems, strict=strict):
         raise typer.Exit(1)
 
 
 def _checked(path: Path, ctx: typer.Context) -> Build:
     """Build an issue and refuse it when it has errors: nothing unchecked leaves the machine."""
-    result = build(path, clikit.settings(ctx))
+    result = build(path, kit.settings(ctx))
     for problem in result.problems:
-        clikit.err.print(str(problem), highlight=False, markup=False)
+        kit.err.print(str(problem), highlight=False, markup=False)
     if result.errors or result.rendered is None:
         raise IssueError(
             f"{path} has {len(result.errors)} error(s)",
@@ -87,7 +87,7 @@ def render_cmd(
 
     email.html and message.eml are the copy a sample subscriber would receive.
     """
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     result = _checked(issue, ctx)
     assert result.rendered is not None and result.issue is not None
     message = personalise(result.rendered, sample_recipient(settings), settings)
@@ -99,7 +99,7 @@ def render_cmd(
     }
     for name, data in outputs.items():
         write_atomic(out / name, data)
-    clikit.say(
+    kit.say(
         f"rendered issue {result.issue.number} ({result.rendered.html_bytes / 1024:.1f} KB HTML) "
         f"to {out}/: {', '.join(outputs)}"
     )
@@ -117,11 +117,11 @@ def preview(
 
     Rebuilds when the issue or a template changes; the open page reloads itself.
     """
-    from pipeline.preview import serve
+    from pipeline.issue.preview import serve
 
     if not issue.exists():
         raise NewsletterError(f"{issue}: no such file")
-    serve(issue, clikit.settings(ctx), host=host, port=port)
+    serve(issue, kit.settings(ctx), host=host, port=port)
 
 
 def register(app: typer.Typer) -> None:

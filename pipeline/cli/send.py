@@ -11,17 +11,17 @@ from typing import Annotated
 
 import typer
 
-from pipeline import campaign as campaigns
-from pipeline import clikit
-from pipeline.build import Build
-from pipeline.cli_issue import IssueArg, _checked
+from pipeline.audience.store import Store
+from pipeline.cli import kit
+from pipeline.cli.issue import IssueArg, _checked
+from pipeline.delivery import campaign as campaigns
+from pipeline.delivery.send import Progress, SendOptions
+from pipeline.delivery.sendlog import SendLog
+from pipeline.delivery.transports.ses import DryRunTransport, SesTransport, Transport
 from pipeline.errors import InputError, NewsletterError
+from pipeline.issue.build import Build
+from pipeline.issue.source import read_issue
 from pipeline.output import Format, emit_rows
-from pipeline.send import Progress, SendOptions
-from pipeline.sendlog import SendLog
-from pipeline.ses import DryRunTransport, SesTransport, Transport
-from pipeline.source import read_issue
-from pipeline.store import Store
 
 DELIVERY_COLUMNS = [
     "email",
@@ -38,7 +38,7 @@ DELIVERY_COLUMNS = [
 def _transport(ctx: typer.Context, dry_run: bool, concurrency: int) -> Transport:
     if dry_run:
         return DryRunTransport()
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     return SesTransport(configuration_set=settings.configuration_set, max_connections=concurrency)
 
 
@@ -51,7 +51,7 @@ def _duration(seconds: float) -> str:
 @contextmanager
 def _progress_display(total_hint: int) -> Iterator[Callable[[Progress], None]]:
     """A progress bar on a terminal; plain log lines every few seconds otherwise."""
-    if clikit.err.is_terminal:
+    if kit.err.is_terminal:
         from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
         from rich.progress import Progress as Bar
 
@@ -62,7 +62,7 @@ def _progress_display(total_hint: int) -> Iterator[Callable[[Progress], None]]:
             TextColumn("sent {task.fields[sent]} · failed {task.fields[failed]}"),
             TextColumn("{task.fields[rate]:.1f}/s"),
             TimeRemainingColumn(),
-            console=clikit.err,
+            console=kit.err,
         )
         task = bar.add_task("send", total=total_hint, sent=0, failed=0, rate=0.0)
 
@@ -92,7 +92,7 @@ def _progress_display(total_hint: int) -> Iterator[Callable[[Progress], None]]:
         last_state[:] = [state]
         remaining = progress.total - progress.done
         eta = _duration(remaining / progress.rate) if progress.rate else "?"
-        clikit.say(
+        kit.say(
             f"sent {progress.sent}, failed {progress.failed}, skipped {progress.skipped} "
             f"of {progress.total} ({progress.rate:.1f}/s, ETA {eta})"
         )
@@ -135,7 +135,7 @@ def send(
     """
     if rate <= 0 or concurrency < 1:
         raise InputError("--rate must be positive and --concurrency at least 1")
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     settings.require_secret_key()
     built: Build = _checked(issue, ctx)
     assert built.issue is not None
@@ -157,7 +157,7 @@ def send(
             if the_plan.recovered:
                 shown = ", ".join(the_plan.recovered[:10])
                 more = len(the_plan.recovered) - 10
-                clikit.say(
+                kit.say(
                     f"[yellow]{len(the_plan.recovered)} message(s) were in flight when the last "
                     f"run stopped and are now 'unknown' (not resent): {shown}"
                     + (f" and {more} more" if more > 0 else "")
@@ -184,37 +184,37 @@ def send(
 def _show_plan(the_plan: campaigns.Plan, from_address: str, transport: Transport) -> None:
     issue = the_plan.rendered.issue
     mode = "DRY RUN (no SES call)" if the_plan.dry_run else transport.name
-    clikit.say(f"Issue {issue.number} to list '{the_plan.mailing_list.name}' via {mode}")
-    clikit.say(f"  subject:    {the_plan.rendered.subject}")
-    clikit.say(f"  from:       {from_address}")
-    clikit.say(f"  recipients: {the_plan.to_send:,}")
+    kit.say(f"Issue {issue.number} to list '{the_plan.mailing_list.name}' via {mode}")
+    kit.say(f"  subject:    {the_plan.rendered.subject}")
+    kit.say(f"  from:       {from_address}")
+    kit.say(f"  recipients: {the_plan.to_send:,}")
     if not the_plan.dry_run:
-        clikit.say(
+        kit.say(
             f"  rate:       {the_plan.rate:g}/s, about {_duration(the_plan.estimated_seconds)}; "
             f"SES cost about ${the_plan.estimated_cost:,.2f}"
         )
     for note in the_plan.notes:
-        clikit.say(f"  {note}")
+        kit.say(f"  {note}")
     for warning in the_plan.warnings:
-        clikit.say(f"[yellow]warning:[/] {warning}")
+        kit.say(f"[yellow]warning:[/] {warning}")
 
 
 def _show_report(report: campaigns.Report, issue: Path) -> None:
     counts = report.counts
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    clikit.say(f"campaign {report.campaign.status}: {summary}")
+    kit.say(f"campaign {report.campaign.status}: {summary}")
     where = f"{issue} --list {report.campaign.list_name}"
     for status, flag in (("failed", "--retry-failed"), ("unknown", "--retry-unknown")):
         if counts[status]:
-            clikit.say(
+            kit.say(
                 f"  {counts[status]} {status}: see `newsletter log {where} --status {status}`; "
                 f"`newsletter send {where} {flag}` sends to them again"
             )
     if report.campaign.status == "finished":
         return
     why = report.pause_reason or ("stopped by you" if report.stopped_by_user else "interrupted")
-    clikit.say(f"[yellow]paused:[/] {why}")
-    clikit.say(
+    kit.say(f"[yellow]paused:[/] {why}")
+    kit.say(
         f"resume with: newsletter send {issue} --list {report.campaign.list_name} "
         "(only the pending rows are sent)"
     )
@@ -226,7 +226,7 @@ def send_test(
     to: Annotated[list[str], typer.Option("--to", help="An address for a test copy.")],
 ) -> None:
     """Send a test copy ([TEST] in the subject) to any address; logged apart from campaigns."""
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     built = _checked(issue, ctx)
     assert built.rendered is not None
     campaigns.parse_test_addresses(to)  # bad addresses are named before anything about AWS
@@ -236,10 +236,10 @@ def send_test(
     failed = 0
     for address, message_id, error in results:
         if message_id:
-            clikit.say(f"sent a test copy to {address} (message id {message_id})")
+            kit.say(f"sent a test copy to {address} (message id {message_id})")
         else:
             failed += 1
-            clikit.say(f"[red]failed[/] to send a test copy to {address}: {error}")
+            kit.say(f"[red]failed[/] to send a test copy to {address}: {error}")
     if failed:
         raise typer.Exit(1)
 
@@ -264,10 +264,10 @@ def log_cmd(
         str | None, typer.Option(help="Only rows with this status (sent, failed, unknown, ...).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the dry run's log.")] = False,
-    fmt: clikit.FormatOption = Format.table,
+    fmt: kit.FormatOption = Format.table,
 ) -> None:
     """The send log: campaign summaries, or with an issue, one row per recipient."""
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     number = _issue_number(issue) if issue is not None else None
     with Store.open(settings.database_url) as store:
         sendlog = SendLog(store)

@@ -17,11 +17,11 @@ from typing import IO, Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pipeline import clikit
-from pipeline import subscribers as lib
+from pipeline.audience import subscribers as lib
+from pipeline.audience.store import Store
+from pipeline.cli import kit
 from pipeline.errors import InputError
 from pipeline.output import Format, emit_object, emit_rows
-from pipeline.store import Store
 
 lists_app = typer.Typer(
     help="Mailing lists: `newsletter lists` shows them with counts per status.",
@@ -46,12 +46,12 @@ class ExportFormat(StrEnum):
 
 def _say(message: str) -> None:
     # markup=False: addresses, list names and CSV text may contain [brackets]
-    clikit.err.print(message, highlight=False, markup=False)
+    kit.err.print(message, highlight=False, markup=False)
 
 
 @contextmanager
 def _store(ctx: typer.Context) -> Iterator[Store]:
-    with Store.open(clikit.settings(ctx).database_url) as store:
+    with Store.open(kit.settings(ctx).database_url) as store:
         yield store
 
 
@@ -70,7 +70,7 @@ LIST_COLUMNS = ["name", "subscribed", "unsubscribed", "bounced", "complained", "
 
 
 @lists_app.callback(invoke_without_command=True)
-def lists_show(ctx: typer.Context, fmt: clikit.FormatOption = Format.table) -> None:
+def lists_show(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None:
     """Show the lists with their members counted by status (`subscribed` ones receive mail)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -139,7 +139,7 @@ def import_file(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")
     ] = False,
-    fmt: clikit.FormatOption = Format.table,
+    fmt: kit.FormatOption = Format.table,
 ) -> None:
     """Import people into a list from a CSV file with a header row.
 
@@ -188,11 +188,11 @@ def _summary(report: lib.ImportReport, *, dry_run: bool) -> str:
 @contextmanager
 def _progress(file: Path) -> Iterator[lib.ProgressCallback | None]:
     size = file.stat().st_size if file.is_file() else 0
-    if not clikit.err.is_terminal or size < BIG_FILE:
+    if not kit.err.is_terminal or size < BIG_FILE:
         yield None
         return
     columns = (TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=clikit.err, transient=True) as bar:
+    with Progress(*columns, console=kit.err, transient=True) as bar:
         task = bar.add_task("import", total=size)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -261,7 +261,7 @@ def unsubscribe(
         raise InputError("a token already names its list; drop --list")
     with _store(ctx) as store:
         if token is not None:
-            secret = clikit.settings(ctx).require_secret_key()
+            secret = kit.settings(ctx).require_secret_key()
             _report(lib.unsubscribe_by_token(store, secret, token.rsplit("/", 1)[-1]))
         else:
             assert email is not None
@@ -284,9 +284,9 @@ def resubscribe(
 
 
 @subscribers_app.command("show")
-def show(ctx: typer.Context, email: EmailArg, fmt: clikit.FormatOption = Format.table) -> None:
+def show(ctx: typer.Context, email: EmailArg, fmt: kit.FormatOption = Format.table) -> None:
     """Everything about one person: status, attributes, lists and their unsubscribe links."""
-    settings = clikit.settings(ctx)
+    settings = kit.settings(ctx)
     secret = settings.secret_key.get_secret_value().encode() if settings.secret_key else None
     with _store(ctx) as store:
         record = lib.show(store, email, secret=secret, public_url=settings.public_url)

@@ -3,7 +3,7 @@
 To change the schema, append a `Migration` to `MIGRATIONS`; never edit one that has
 shipped, since some database already ran it. Then update the query shapes at the bottom to
 match. `Store.migrate` applies the missing steps in order on first use, each in its own
-transaction; `tests/test_store.py` checks that every column named in the shapes exists
+transaction; `tests/db/test_store.py` checks that every column named in the shapes exists
 after migrating, and that a database made at version 1 upgrades without losing rows.
 For example, the send step's tables would be one more step:
 

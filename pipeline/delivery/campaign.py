@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
-from pipeline.addresses import normalise_email
-from pipeline.build import Build
+from pipeline.audience.addresses import normalise_email
+from pipeline.audience.store import MailingList, Store
+from pipeline.delivery.send import CampaignRunner, Progress, SendOptions
+from pipeline.delivery.sendlog import Campaign, SendLog
+from pipeline.delivery.transports.ses import Quota, SendFailure, Transport
 from pipeline.errors import InputError, NewsletterError
-from pipeline.message import Recipient, personalise
-from pipeline.render import Rendered
-from pipeline.send import CampaignRunner, Progress, SendOptions
-from pipeline.sendlog import Campaign, SendLog
-from pipeline.ses import Quota, SendFailure, Transport
+from pipeline.issue.build import Build
+from pipeline.issue.message import Recipient, personalise
+from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
-from pipeline.store import MailingList, Store
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from pipeline.message import Recipient, personalise
-from pipeline.pacing import Pace
-from pipeline.render import Rendered
-from pipeline.sendlog import Claimed, Outcome, SendLog
-from pipeline.ses import NotSent, SendFailure, Transport
+from pipeline.audience.tokens import make_token, unsubscribe_url
+from pipeline.delivery.pacing import Pace
+from pipeline.delivery.sendlog import Claimed, Outcome, SendLog
+from pipeline.delivery.transports.ses import NotSent, SendFailure, Transport
+from pipeline.issue.message import Recipient, personalise
+from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
-from pipeline.tokens import make_token, unsubscribe_url
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipeline.schema import (
+from pipeline.audience.store import MailingList, Store, receiving
+from pipeline.db.schema import (
     DELIVERY_STATUSES,
     campaigns,
     deliveries,
@@ -23,7 +24,6 @@ from pipeline.schema import (
     subscribers,
     test_sends,
 )
-from pipeline.store import MailingList, Store, receiving
 
 ACTIVE_STATUSES = ("pending", "sending")
 

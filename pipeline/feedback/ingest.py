@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.audience.store import Store
 from pipeline.errors import InputError
-from pipeline.eventstore import EventStore, RecordedEvent, SesEvent
-from pipeline.store import Store
+from pipeline.feedback.eventstore import EventStore, RecordedEvent, SesEvent
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.eventstore import EventStore
-from pipeline.sendlog import Campaign, SendLog
-from pipeline.store import Store
+from pipeline.audience.store import Store
+from pipeline.delivery.sendlog import Campaign, SendLog
+from pipeline.feedback.eventstore import EventStore
 
 # (warning, danger) rates: SES reviews an account at a 5% bounce rate and a 0.1% complaint
 # rate (and may pause it at 10% / 0.5%); Gmail requires bulk senders to keep the spam rate

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.checks import check_issue, check_size
 from pipeline.errors import RenderError
-from pipeline.message import Recipient
-from pipeline.problems import Problem, Severity, sort_problems
-from pipeline.render import Rendered, render
+from pipeline.issue.checks import check_issue, check_size
+from pipeline.issue.message import Recipient
+from pipeline.issue.problems import Problem, Severity, sort_problems
+from pipeline.issue.render import Rendered, render
+from pipeline.issue.source import Issue, read_issue
 from pipeline.settings import Settings
-from pipeline.source import Issue, read_issue
 
 log = logging.getLogger(__name__)
 

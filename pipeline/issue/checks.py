@@ -7,8 +7,8 @@ from urllib.parse import unquote
 
 from markdown_it.token import Token
 
-from pipeline.problems import Problem, Severity
-from pipeline.source import Issue
+from pipeline.issue.problems import Problem, Severity
+from pipeline.issue.source import Issue
 
 ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 # Gmail clips messages whose HTML is larger than 102 KB ("[Message clipped]"), hiding the

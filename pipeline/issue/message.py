@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from pipeline.render import Rendered
+from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
 
 

@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from pipeline.build import Build, build, sample_recipient
 from pipeline.errors import NewsletterError
-from pipeline.message import Message, personalise
-from pipeline.render import render_web, templates_dir
+from pipeline.issue.build import Build, build, sample_recipient
+from pipeline.issue.message import Message, personalise
+from pipeline.issue.render import render_web, templates_dir
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ def ensure_port_free(host: str, port: int) -> None:
 def serve(path: Path, settings: Settings, *, host: str, port: int) -> None:
     import uvicorn
 
-    from pipeline.clikit import say
+    from pipeline.cli.kit import say
 
     ensure_port_free(host, port)
     say(f"previewing {path} at http://{host}:{port}/ (Ctrl-C to stop)")

@@ -20,15 +20,15 @@ from mjml import mjml2html
 from premailer import Premailer
 
 from pipeline.errors import RenderError
-from pipeline.i18n import format_period, strings
-from pipeline.plaintext import blocks_text
+from pipeline.issue.i18n import format_period, strings
+from pipeline.issue.plaintext import blocks_text
+from pipeline.issue.source import Issue, markdown
 from pipeline.settings import Settings
-from pipeline.source import Issue, markdown
 
 PERSONAL_FIELDS = ("name", "email", "unsubscribe_url")
 _PLACEHOLDER = re.compile(r"%%NL:(\w+)%%")
 TEMPLATE = "issue.mjml.j2"
-REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 _ALLOWED_TAGS = {
     "a", "p", "br", "ul", "ol", "li", "code", "pre", "blockquote", "em", "strong", "s",

@@ -32,7 +32,7 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from pipeline.problems import Problem, Severity
+from pipeline.issue.problems import Problem, Severity
 
 FRONT_MATTER_KEYS = ("title", "number", "period", "subject", "preheader", "lang")
 _REQUIRED = ("title", "number")

@@ -23,15 +23,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from pipeline import feedback, sns
+from pipeline.audience.store import MailingList, Store, Subscriber
+from pipeline.audience.subscribers import resubscribe, unsubscribe_by_token
+from pipeline.audience.tokens import verify_token
+from pipeline.delivery.sendlog import SendLog
 from pipeline.errors import InputError, NewsletterError, NotFoundError
-from pipeline.render import render_web
-from pipeline.sendlog import SendLog
+from pipeline.feedback import ingest as feedback
+from pipeline.feedback import sns
+from pipeline.issue.render import render_web
+from pipeline.issue.source import read_issue
 from pipeline.settings import Settings
-from pipeline.source import read_issue
-from pipeline.store import MailingList, Store, Subscriber
-from pipeline.subscribers import resubscribe, unsubscribe_by_token
-from pipeline.tokens import verify_token
 
 log = logging.getLogger(__name__)
 

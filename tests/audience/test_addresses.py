@@ -7,7 +7,7 @@ import random
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from pipeline.addresses import normalise_email
+from pipeline.audience.addresses import normalise_email
 from pipeline.errors import InputError
 
 TRICKY = [

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import subscribers as lib
+from pipeline.audience import subscribers as lib
+from pipeline.audience.listfile import ExportFormat
+from pipeline.audience.store import Store
 from pipeline.errors import InputError, NotFoundError
-from pipeline.listfile import ExportFormat
-from pipeline.store import Store
+from tests.support.cli import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 # Semicolons, a BOM, CRLF, a header with odd case and spaces, quoted delimiters and a

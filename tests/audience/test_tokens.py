@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
+from pipeline.audience.tokens import make_token, unsubscribe_url, verify_token
 from pipeline.errors import InputError
-from pipeline.tokens import make_token, unsubscribe_url, verify_token
 
 SECRET = b"test-secret-key-0123456789abcdef"
 

@@ -10,7 +10,7 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
-from tests.conftest import ROOT, SAMPLE_ISSUE
+from tests.support.cli import ROOT, SAMPLE_ISSUE
 
 BROKEN = '---\ntitle: "x"\nnumber: 0\n---\n## Not a link\n- [x](javascript:y)\n'
 WARNED = (

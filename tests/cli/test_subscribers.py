@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.store import Store
-from pipeline.subscribers import email_hash
-from pipeline.tokens import make_token, verify_token
-from tests.conftest import TEST_SECRET, Result
+from pipeline.audience.store import Store
+from pipeline.audience.subscribers import email_hash
+from pipeline.audience.tokens import make_token, verify_token
+from tests.support.cli import TEST_SECRET, Result
 
 Cli = Callable[..., Result]
 SECRET = TEST_SECRET.encode()
@@ -192,7 +192,7 @@ def test_import_strict_and_dry_run(
 
 
 def test_sample_list_imports(cli: Cli, project: Path, db: sqlite3.Connection) -> None:
-    sample = Path(__file__).resolve().parent.parent / "subscribers" / "sample.csv"
+    sample = Path(__file__).resolve().parent.parent.parent / "subscribers" / "sample.csv"
     ok(cli("lists", "create", "sample"))
     result = ok(cli("subscribers", "import", str(sample), "--list", "sample"))
     assert "8 added" in result.stderr and "0 invalid" in result.stderr

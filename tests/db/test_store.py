@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pipeline import subscribers as lib
+from pipeline.audience import subscribers as lib
+from pipeline.audience.store import Recipient, Store
+from pipeline.db.schema import LATEST, MIGRATIONS, QUERY_TABLES, Migration
 from pipeline.errors import NotFoundError, StoreError
-from pipeline.schema import LATEST, MIGRATIONS, QUERY_TABLES, Migration
-from pipeline.store import Recipient, Store
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
 """`newsletter send`, `send-test` and `log` over real HTTP: moto's SES emulator for the happy
-path, our stub (tests/ses_stub.py) to see every header that arrives."""
+path, our stub (tests/support/ses_stub.py) to see every header that arrives."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from typing import Any
 import boto3
 import pytest
 
-from pipeline.subscribers import forget, unsubscribe
-from pipeline.tokens import verify_token
-from tests.conftest import TEST_SECRET
-from tests.send_support import (
+from pipeline.audience.subscribers import forget, unsubscribe
+from pipeline.audience.tokens import verify_token
+from tests.support.cli import TEST_SECRET
+from tests.support.sending import (
     ISSUE,
     SUBJECT,
     Cli,
@@ -39,7 +39,7 @@ from tests.send_support import (
     store,
     use_ses,
 )
-from tests.ses_stub import SesStub, default_account
+from tests.support.ses_stub import SesStub, default_account
 
 SECRET = TEST_SECRET.encode()
 KOREAN = [
@@ -548,7 +548,7 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_gets_log_lines(cli: Cli, stub
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.cli import ROOT
 
     make_list(cli, "weekly", people(30))
     stub.delay = 0.01

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.send_support import (
+from tests.support.sending import (
     ISSUE,
     Cli,
     assert_accounted,
@@ -34,7 +34,7 @@ from tests.send_support import (
     use_ses,
     wait_until_sent,
 )
-from tests.ses_stub import SesStub, default_account
+from tests.support.ses_stub import SesStub, default_account
 
 CONCURRENCY = 8
 MEMBERS = people(200)

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from pipeline import campaign as campaigns
-from pipeline.build import build
-from pipeline.pacing import CUT, Pace
-from pipeline.send import SendOptions
-from pipeline.ses import SesTransport
+from pipeline.delivery import campaign as campaigns
+from pipeline.delivery.pacing import CUT, Pace
+from pipeline.delivery.send import SendOptions
+from pipeline.delivery.transports.ses import SesTransport
+from pipeline.issue.build import build
 from pipeline.settings import load_settings
-from tests.send_support import (
+from tests.support.sending import (
     ISSUE,
     Cli,
     assert_accounted,
@@ -34,7 +34,7 @@ from tests.send_support import (
     store,
     use_ses,
 )
-from tests.ses_stub import SesStub, default_account
+from tests.support.ses_stub import SesStub, default_account
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
-from pipeline.store import Store
-from tests.conftest import SAMPLE_ISSUE
-from tests.send_support import deliveries, make_list, ok, people, send, store, use_ses
-from tests.ses_stub import SesStub
+from pipeline.audience.store import Store
+from tests.support.cli import SAMPLE_ISSUE
+from tests.support.sending import deliveries, make_list, ok, people, send, store, use_ses
+from tests.support.ses_stub import SesStub
 
 MEMBERS = people(5)
 

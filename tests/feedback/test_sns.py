@@ -18,8 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pipeline.errors import ConfigError, NewsletterError
-from pipeline.settings import load_settings
-from pipeline.sns import (
+from pipeline.feedback.sns import (
     DEFAULT_CERT_HOST_PATTERN,
     SnsError,
     SnsMessage,
@@ -30,7 +29,8 @@ from pipeline.sns import (
     parse_envelope,
     ses_events,
 )
-from tests.sns_fixtures import (
+from pipeline.settings import load_settings
+from tests.support.sns_fixtures import (
     CERT_PATH,
     LOOPBACK_HOSTS,
     OTHER_TOPIC_ARN,

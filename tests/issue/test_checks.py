@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import build
-from pipeline.problems import Problem, Severity
+from pipeline.issue.build import build
+from pipeline.issue.problems import Problem, Severity
 from pipeline.settings import load_settings
 
 GOOD_HEAD = '---\ntitle: "Weekly, Issue 3"\nnumber: 3\n---\n'

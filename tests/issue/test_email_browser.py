@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import build, sample_recipient
-from pipeline.message import personalise
+from pipeline.issue.build import build, sample_recipient
+from pipeline.issue.message import personalise
 from pipeline.settings import load_settings
-from tests.conftest import SAMPLE_ISSUE
+from tests.support.cli import SAMPLE_ISSUE
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,7 @@
 """The sample issue's output, byte for byte.
 
 After an intended change to the template or renderer, regenerate with `make golden`
-(UPDATE_GOLDEN=1) and review the diff of tests/golden/ before committing it.
+(UPDATE_GOLDEN=1) and review the diff of tests/issue/golden/ before committing it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import build, sample_recipient
-from pipeline.message import personalise
-from pipeline.render import render_web
+from pipeline.issue.build import build, sample_recipient
+from pipeline.issue.message import personalise
+from pipeline.issue.render import render_web
 from pipeline.settings import load_settings
-from tests.conftest import ROOT, SAMPLE_ISSUE
+from tests.support.cli import ROOT, SAMPLE_ISSUE
 
 GOLDEN = Path(__file__).parent / "golden" / "issue-25"
 

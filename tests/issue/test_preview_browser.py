@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.preview import PHONE_WIDTH, create_app
+from pipeline.issue.preview import PHONE_WIDTH, create_app
 from pipeline.settings import load_settings
-from tests.conftest import SAMPLE_ISSUE
+from tests.support.cli import SAMPLE_ISSUE
 
 pytestmark = pytest.mark.browser
 

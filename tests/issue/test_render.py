@@ -7,11 +7,11 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
-from pipeline.build import build
-from pipeline.message import Recipient, personalise, to_mime
-from pipeline.render import inline_css, render_web
+from pipeline.issue.build import build
+from pipeline.issue.message import Recipient, personalise, to_mime
+from pipeline.issue.render import inline_css, render_web
 from pipeline.settings import load_settings
-from tests.conftest import SAMPLE_ISSUE
+from tests.support.cli import SAMPLE_ISSUE
 
 HEAD = '---\ntitle: "Weekly, Issue 3"\nnumber: 3\nperiod: {start: 2024-06-16, end: 2024-06-22}\n'
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_ISSUE
+from tests.support.cli import SAMPLE_ISSUE
 
 
 @pytest.mark.spam

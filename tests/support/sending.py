@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.schema import DELIVERY_STATUSES
-from pipeline.sendlog import Campaign, SendLog
-from pipeline.store import Store
-from tests.conftest import ROOT, SAMPLE_ISSUE, Result
-from tests.ses_stub import SesStub
+from pipeline.audience.store import Store
+from pipeline.db.schema import DELIVERY_STATUSES
+from pipeline.delivery.sendlog import Campaign, SendLog
+from tests.support.cli import ROOT, SAMPLE_ISSUE, Result
+from tests.support.ses_stub import SesStub
 
 Cli = Callable[..., Result]
 ISSUE = SAMPLE_ISSUE

@@ -824,7 +824,7 @@ class SesStub:
 # -- command line ------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m tests.ses_stub",
+        prog="python -m tests.support.ses_stub",
         description="Fault-injecting SES v2 stub. Prints the endpoint URL on its first line, "
         "then serves until SIGTERM/SIGINT (exit 0; final stats as JSON on stderr).",
     )

@@ -21,9 +21,9 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from tests.ses_stub import OUTCOMES, SesStub, default_account
+from tests.support.cli import ROOT
+from tests.support.ses_stub import OUTCOMES, SesStub, default_account
 
-ROOT = Path(__file__).resolve().parent.parent
 # Note: in botocore "max_attempts" counts *retries* (max_attempts=1 means two attempts);
 # total_max_attempts=1 is what turns retries off, so each call is exactly one request.
 NO_RETRIES = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1})
@@ -400,7 +400,7 @@ def test_cli_subprocess_record_file_and_control(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "tests.ses_stub",
+            "tests.support.ses_stub",
             "--port",
             "0",
             "--script",

@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pipeline.audience.store import Store
+from pipeline.feedback.sns import SnsVerifier
 from pipeline.settings import load_settings
-from pipeline.sns import SnsVerifier
-from pipeline.store import Store
-from pipeline.web import create_app, mask
-from tests.send_support import make_list, ok, send, use_ses
-from tests.ses_stub import SesStub
-from tests.sns_fixtures import LOOPBACK_HOSTS, TOPIC_ARN
+from pipeline.web.app import create_app, mask
+from tests.support.sending import make_list, ok, send, use_ses
+from tests.support.ses_stub import SesStub
+from tests.support.sns_fixtures import LOOPBACK_HOSTS, TOPIC_ARN
 
 pytestmark = pytest.mark.browser
 

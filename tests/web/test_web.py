@@ -24,17 +24,17 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pipeline.audience.store import Store
+from pipeline.audience.subscribers import add, create_list
+from pipeline.audience.tokens import make_token
+from pipeline.feedback.sns import SnsVerifier
+from pipeline.issue.source import read_issue
 from pipeline.settings import load_settings
-from pipeline.sns import SnsVerifier
-from pipeline.source import read_issue
-from pipeline.store import Store
-from pipeline.subscribers import add, create_list
-from pipeline.tokens import make_token
-from pipeline.web import create_app, mask
-from tests.conftest import ROOT, SAMPLE_ISSUE, TEST_SECRET, run_cli
-from tests.send_support import deliveries, make_list, ok, people, refused, send, use_ses
-from tests.ses_stub import SesStub
-from tests.sns_fixtures import (
+from pipeline.web.app import create_app, mask
+from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET, run_cli
+from tests.support.sending import deliveries, make_list, ok, people, refused, send, use_ses
+from tests.support.ses_stub import SesStub
+from tests.support.sns_fixtures import (
     CERT_PATH,
     LOOPBACK_HOSTS,
     OTHER_TOPIC_ARN,
@@ -647,7 +647,7 @@ def test_serve_refuses_a_busy_port(project: Path, cli) -> None:
 def test_access_logs_do_not_keep_working_unsubscribe_links() -> None:
     import logging
 
-    from pipeline.cli_events import RedactTokens
+    from pipeline.cli.events import RedactTokens
 
     token = "AQAAAAAAAAACAAAAAAAAAAGowK9-dB905NAvUPyKdO2q"
     record = logging.LogRecord(

@@ -25,7 +25,7 @@ from email.utils import formataddr, parseaddr
 from typing import Any, Literal, Protocol
 
 from pipeline.errors import ConfigError
-from pipeline.message import Message
+from pipeline.issue.message import Message
 
 Kind = Literal["throttle", "transient", "ambiguous", "permanent", "account"]
 

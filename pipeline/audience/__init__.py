@@ -1,0 +1,3 @@
+"""Subscribers and lists: the audience store, signup rules and suppression, imports and
+exports, addresses, signed unsubscribe tokens.
+"""

@@ -1,0 +1,1 @@
+"""The database: the schema and its migrations."""

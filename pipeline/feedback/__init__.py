@@ -1,0 +1,3 @@
+"""What comes back: SES events (SNS, SQS, files), the suppression rules they trigger, campaign
+reports.
+"""
