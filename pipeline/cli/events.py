@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import signal
 from pathlib import Path
@@ -38,13 +37,11 @@ def serve(
 
     Put it behind your HTTPS proxy at `public_url`.
     """
-    import uvicorn
-
-    from pipeline.issue.preview import ensure_port_free
+    from pipeline.web import server
     from pipeline.web.app import create_app
 
     settings = kit.settings(ctx)
-    ensure_port_free(host, port)
+    server.ensure_port_free(host, port)
     store = Store.open(settings.database_url)
     app = create_app(settings, store, issues=issues)
     if not settings.sns_topic_arns:
@@ -53,27 +50,10 @@ def serve(
             "until you set it"
         )
     kit.say(f"serving on http://{host}:{port}/ for {settings.public_url} (Ctrl-C to stop)")
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True)
-    # Access logs must not hold working unsubscribe links.
-    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     try:
-        uvicorn.Server(config).run()
+        server.run(app, host=host, port=port, proxy_headers=True)
     finally:
         store.close()
-
-
-class RedactTokens(logging.Filter):
-    """Replace the token in /unsubscribe/<token> with `…` in log records."""
-
-    _TOKEN = re.compile(r"(/unsubscribe/)[A-Za-z0-9_-]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                self._TOKEN.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args
-            )
-        record.msg = self._TOKEN.sub(r"\1…", str(record.msg))
-        return True
 
 
 def _show_ingest(report: feedback.IngestReport) -> None:

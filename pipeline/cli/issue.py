@@ -117,11 +117,14 @@ def preview(
 
     Rebuilds when the issue or a template changes; the open page reloads itself.
     """
-    from pipeline.issue.preview import serve
+    from pipeline.web import server
+    from pipeline.web.preview import create_app
 
     if not issue.exists():
         raise NewsletterError(f"{issue}: no such file")
-    serve(issue, kit.settings(ctx), host=host, port=port)
+    server.ensure_port_free(host, port)
+    kit.say(f"previewing {issue} at http://{host}:{port}/ (Ctrl-C to stop)")
+    server.run(create_app(issue, kit.settings(ctx)), host=host, port=port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import logging
-import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,25 +204,3 @@ def create_app(path: Path, settings: Settings) -> Starlette:
             Route("/api/state", api_state),
         ]
     )
-
-
-def ensure_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise NewsletterError(
-                f"cannot listen on {host}:{port}: {exc.strerror}",
-                hint="another program uses that port; pass --port with a free one",
-            ) from None
-
-
-def serve(path: Path, settings: Settings, *, host: str, port: int) -> None:
-    import uvicorn
-
-    from pipeline.cli.kit import say
-
-    ensure_port_free(host, port)
-    say(f"previewing {path} at http://{host}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(create_app(path, settings), host=host, port=port, log_level="warning")

@@ -647,7 +647,7 @@ def test_serve_refuses_a_busy_port(project: Path, cli) -> None:
 def test_access_logs_do_not_keep_working_unsubscribe_links() -> None:
     import logging
 
-    from pipeline.cli.events import RedactTokens
+    from pipeline.web.server import RedactTokens
 
     token = "AQAAAAAAAAACAAAAAAAAAAGowK9-dB905NAvUPyKdO2q"
     record = logging.LogRecord(
