@@ -1,104 +1,39 @@
-"""All SQL lives here and in `schema.py`: `Store` (the database) and `Tx` (one transaction).
+"""The audience's queries: `Store` (the subscriber database) and `Tx` (one transaction).
 
-SQLAlchemy 2 Core, written to run unchanged on PostgreSQL later: the only SQLite-specific
-statements are the PRAGMAs applied on connect and `BEGIN IMMEDIATE` for writers.
 The rules (who may be added, what an import counts as "updated") live in `subscribers.py`
-and `bulk.py`; this module only reads and writes rows.
+and `bulk.py`; this module only reads and writes rows. The engine, transactions and
+migrations are `db.database`'s.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
 
+from pipeline.audience.records import (
+    ListMember,
+    MailingList,
+    Membership,
+    Subscriber,
+    dump_attributes,
+    subscriber_from_row,
+)
+from pipeline.db.database import Database, Transaction
 from pipeline.db.schema import (
-    LATEST,
-    MIGRATIONS,
-    Migration,
     campaigns,
     deliveries,
     lists,
     memberships,
-    schema_version,
     subscribers,
     suppressions,
 )
-from pipeline.errors import NotFoundError, StoreError
+from pipeline.errors import NotFoundError
 
-log = logging.getLogger(__name__)
-
-# --- records -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MailingList:
-    id: int
-    name: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    id: int
-    email: str
-    email_key: str
-    name: str | None
-    attributes: dict[str, Any]
-    status: str
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class Membership:
-    list_id: int
-    list_name: str
-    status: str
-    subscribed_at: datetime
-    unsubscribed_at: datetime | None
-    source: str | None
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """One person to send one list's campaign to."""
-
-    id: int
-    email: str
-    name: str | None
-    attributes: dict[str, Any]
-    list_id: int
-
-
-def dump_attributes(attributes: dict[str, Any]) -> str:
-    """Canonical JSON, so equal attributes are equal text."""
-    return json.dumps(attributes, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def _subscriber(row: sa.Row[Any]) -> Subscriber:
-    m = row._mapping
-    return Subscriber(
-        id=m["id"],
-        email=m["email"],
-        email_key=m["email_key"],
-        name=m["name"],
-        attributes=json.loads(m["attributes"] or "{}"),
-        status=m["status"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-    )
-
+__all__ = ["ListMember", "MailingList", "Membership", "Store", "Subscriber", "Tx", "receiving"]
 
 _SUBSCRIBER_COLUMNS = list(subscribers.c)
 
@@ -114,12 +49,8 @@ def receiving(list_id: int) -> sa.ColumnElement[bool]:
     )
 
 
-class Tx:
-    """One database transaction; every method runs inside it and nothing commits early."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.discard = False  # set to roll back at the end instead of committing
+class Tx(Transaction):
+    """One transaction with the audience's queries; every method runs inside it."""
 
     # lists
 
@@ -193,16 +124,16 @@ class Tx:
     def subscriber_by_key(self, key: str) -> Subscriber | None:
         query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.email_key == key)
         row = self.conn.execute(query).first()
-        return _subscriber(row) if row else None
+        return subscriber_from_row(row) if row else None
 
     def subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
         query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.id == subscriber_id)
         row = self.conn.execute(query).first()
-        return _subscriber(row) if row else None
+        return subscriber_from_row(row) if row else None
 
     def subscribers_by_keys(self, keys: Iterable[str]) -> dict[str, Subscriber]:
         query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.email_key.in_(list(keys)))
-        return {s.email_key: s for s in map(_subscriber, self.conn.execute(query))}
+        return {s.email_key: s for s in map(subscriber_from_row, self.conn.execute(query))}
 
     def insert_subscribers(
         self, people: Iterable[tuple[str, str, str | None, dict[str, Any]]], now: datetime
@@ -264,6 +195,35 @@ class Tx:
             .values(email=None, name=None)
         )
 
+    def history(self, subscriber_id: int) -> list[dict[str, Any]]:
+        """What one person was sent, campaign by campaign (for `subscribers show`)."""
+        query = (
+            sa.select(
+                campaigns.c.issue_number,
+                campaigns.c.list_name,
+                campaigns.c.dry_run,
+                deliveries.c.status,
+                deliveries.c.message_id,
+                deliveries.c.error,
+                deliveries.c.sent_at,
+            )
+            .join(campaigns, campaigns.c.id == deliveries.c.campaign_id)
+            .where(deliveries.c.subscriber_id == subscriber_id)
+            .order_by(deliveries.c.id)
+        )
+        return [
+            {
+                "issue": row.issue_number,
+                "list": row.list_name,
+                "dry_run": bool(row.dry_run),
+                "status": row.status,
+                "message_id": row.message_id,
+                "error": row.error,
+                "sent_at": row.sent_at,
+            }
+            for row in self.conn.execute(query)
+        ]
+
     def delete_subscriber(self, subscriber_id: int) -> None:
         self.conn.execute(sa.delete(subscribers).where(subscribers.c.id == subscriber_id))
 
@@ -278,7 +238,7 @@ class Tx:
                 .order_by(subscribers.c.id)
                 .limit(1000)
             )
-            page = [_subscriber(r) for r in self.conn.execute(query)]
+            page = [subscriber_from_row(r) for r in self.conn.execute(query)]
             yield from page
             if len(page) < 1000:
                 return
@@ -383,125 +343,12 @@ class Tx:
         self.conn.execute(sa.delete(suppressions).where(suppressions.c.email_hash == email_hash))
 
 
-# --- the store ---------------------------------------------------------------------------
-
-
-def _sqlite_setup(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN itself: the driver's legacy mode would run DDL and
-        # SELECTs outside any transaction, breaking transactional migrations.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")  # wait for another writer, don't fail
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
-        # then writes can fail with "database is locked" despite busy_timeout.
-        immediate = conn.get_execution_options().get("newsletter_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-class Store:
+class Store(Database[Tx]):
     """The subscriber database. Open with `Store.open(url)`; use as a context manager."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    tx_class = Tx
 
-    @classmethod
-    def open(cls, database_url: str, *, migrate: bool = True) -> Store:
-        try:
-            url = sa.make_url(database_url)
-        except ArgumentError as exc:
-            raise StoreError(f"bad database URL {database_url!r}: {exc}") from None
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            try:
-                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the folder for {url.database}: {exc}") from None
-        try:
-            engine = sa.create_engine(url)
-        except (ArgumentError, ImportError) as exc:
-            raise StoreError(f"cannot use database {database_url!r}: {exc}") from None
-        if engine.dialect.name == "sqlite":
-            _sqlite_setup(engine)
-        store = cls(engine)
-        if migrate:
-            store.migrate()
-        return store
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def begin(self, *, write: bool = True) -> Iterator[Tx]:
-        """One transaction: committed when the block ends, rolled back if it raises (a
-        crash or Ctrl-C included) or if the block set `tx.discard`."""
-        try:
-            with self.engine.connect() as conn:
-                conn.execution_options(newsletter_write=write)
-                with conn.begin() as trans:
-                    tx = Tx(conn)
-                    yield tx
-                    if tx.discard:
-                        trans.rollback()
-        except OperationalError as exc:
-            raise StoreError(
-                f"database error: {exc.orig}",
-                hint="another newsletter command may be writing; try again"
-                if "locked" in str(exc.orig)
-                else f"check the database at {self.engine.url!r}",
-            ) from None
-
-    def schema_version(self) -> int:
-        with self.begin(write=False) as tx:
-            if not sa.inspect(tx.conn).has_table("schema_version"):
-                return 0
-            return tx.conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
-
-    def migrate(self, steps: list[Migration] | None = None) -> int:
-        """Apply the steps not yet applied, each in its own transaction; return the version."""
-        steps = MIGRATIONS if steps is None else steps
-        target = steps[-1].version
-        current = self.schema_version()
-        if current > LATEST:
-            raise StoreError(
-                f"the database is at schema version {current}, newer than this program "
-                f"knows ({LATEST})",
-                hint="upgrade newsletter, or point NEWSLETTER_DATABASE_URL elsewhere",
-            )
-        if current >= target:
-            return current
-        for step in steps:
-            with self.begin() as tx:
-                schema_version.create(tx.conn, checkfirst=True)
-                done = tx.conn.execute(sa.select(sa.func.max(schema_version.c.version)))
-                if (done.scalar() or 0) >= step.version:
-                    continue  # another process got there first
-                log.info("migrating the database to version %d: %s", step.version, step)
-                step.apply(tx.conn)
-                tx.conn.execute(
-                    sa.insert(schema_version).values(
-                        version=step.version,
-                        description=step.description,
-                        applied_at=datetime.now(UTC),
-                    )
-                )
-        return target
-
-    # --- for the send step ---------------------------------------------------------------
-
-    def recipients(self, list_name: str, *, page_size: int = 1000) -> Iterator[Recipient]:
+    def recipients(self, list_name: str, *, page_size: int = 1000) -> Iterator[ListMember]:
         """Active members subscribed to the list, in id order. Each page is read in its own
         short transaction, so an unsubscribe that lands mid-send is honoured for later
         pages. Forgotten addresses have no row, so they can never appear."""
@@ -524,7 +371,7 @@ class Store:
                 )
                 page = tx.conn.execute(query).all()
             for sid, email, name, attributes in page:
-                yield Recipient(sid, email, name, json.loads(attributes or "{}"), list_id)
+                yield ListMember(sid, email, name, json.loads(attributes or "{}"), list_id)
             if len(page) < page_size:
                 return
             after = page[-1][0]

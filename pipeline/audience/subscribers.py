@@ -18,7 +18,6 @@ from pipeline.audience.addresses import Address, email_hash, normalise_email
 from pipeline.audience.bulk import ImportReport, InvalidRow, ProgressCallback, export, import_csv
 from pipeline.audience.store import MailingList, Store, Subscriber, Tx
 from pipeline.audience.tokens import make_token, unsubscribe_url, verify_token
-from pipeline.delivery.sendlog import SendLog
 from pipeline.errors import InputError, NotFoundError
 
 __all__ = [
@@ -300,6 +299,7 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
     with store.begin(write=False) as tx:
         sub = _require_subscriber(tx, email)
         memberships = tx.memberships_of(sub.id)
+        history = tx.history(sub.id)
     lists = [
         {
             "name": m.list_name,
@@ -321,7 +321,7 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
         "created_at": sub.created_at,
         "updated_at": sub.updated_at,
         "lists": lists,
-        "history": SendLog(store).history(sub.id),
+        "history": history,
     }
 
 

@@ -371,36 +371,6 @@ class SendLog:
                 return
             after = page[-1]["id"]
 
-    def history(self, subscriber_id: int) -> list[dict[str, Any]]:
-        """What one person was sent, campaign by campaign (for `subscribers show`)."""
-        query = (
-            sa.select(
-                campaigns.c.issue_number,
-                campaigns.c.list_name,
-                campaigns.c.dry_run,
-                deliveries.c.status,
-                deliveries.c.message_id,
-                deliveries.c.error,
-                deliveries.c.sent_at,
-            )
-            .join(campaigns, campaigns.c.id == deliveries.c.campaign_id)
-            .where(deliveries.c.subscriber_id == subscriber_id)
-            .order_by(deliveries.c.id)
-        )
-        with self.store.begin(write=False) as tx:
-            return [
-                {
-                    "issue": row.issue_number,
-                    "list": row.list_name,
-                    "dry_run": bool(row.dry_run),
-                    "status": row.status,
-                    "message_id": row.message_id,
-                    "error": row.error,
-                    "sent_at": row.sent_at,
-                }
-                for row in tx.conn.execute(query)
-            ]
-
     def record_test_send(
         self, issue_number: int, email: str, *, message_id: str | None, error: str | None
     ) -> None:

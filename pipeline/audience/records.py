@@ -1,0 +1,69 @@
+"""The audience's records as the store hands them out: lists, people, memberships."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class MailingList:
+    id: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    email_key: str
+    name: str | None
+    attributes: dict[str, Any]
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Membership:
+    list_id: int
+    list_name: str
+    status: str
+    subscribed_at: datetime
+    unsubscribed_at: datetime | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class ListMember:
+    """A member of a list who receives its campaigns (see `store.receiving`)."""
+
+    id: int
+    email: str
+    name: str | None
+    attributes: dict[str, Any]
+    list_id: int
+
+
+def dump_attributes(attributes: dict[str, Any]) -> str:
+    """Canonical JSON, so equal attributes are equal text."""
+    return json.dumps(attributes, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def subscriber_from_row(row: sa.Row[Any]) -> Subscriber:
+    m = row._mapping
+    return Subscriber(
+        id=m["id"],
+        email=m["email"],
+        email_key=m["email_key"],
+        name=m["name"],
+        attributes=json.loads(m["attributes"] or "{}"),
+        status=m["status"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )

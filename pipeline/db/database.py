@@ -1,0 +1,156 @@
+"""The engine and its transactions, for SQLite (the embedded default) and, later, PostgreSQL.
+
+SQLAlchemy 2 Core. The only SQLite-specific statements are the PRAGMAs applied on connect
+and `BEGIN IMMEDIATE` for writers. The queries live with the parts of the product that own
+them (`audience.store`, `delivery.sendlog`, `feedback.eventstore`); this module opens the
+database, runs transactions and applies the migrations of `schema.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, Self, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from pipeline.db.schema import LATEST, MIGRATIONS, Migration, schema_version
+from pipeline.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class Transaction:
+    """One database transaction; nothing in it commits early."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.discard = False  # set to roll back at the end instead of committing
+
+
+TxT = TypeVar("TxT", bound=Transaction)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself: the driver's legacy mode would run DDL and
+        # SELECTs outside any transaction, breaking transactional migrations.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")  # wait for another writer, don't fail
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+        # then writes can fail with "database is locked" despite busy_timeout.
+        immediate = conn.get_execution_options().get("newsletter_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database(Generic[TxT]):
+    """A database: open with `open(url)`, use as a context manager, work in `begin()`.
+
+    Subclasses name their transaction class (`tx_class`), so that a transaction carries
+    the queries of the part of the product that uses it."""
+
+    tx_class: type[TxT]
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, database_url: str, *, migrate: bool = True) -> Self:
+        try:
+            url = sa.make_url(database_url)
+        except ArgumentError as exc:
+            raise StoreError(f"bad database URL {database_url!r}: {exc}") from None
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder for {url.database}: {exc}") from None
+        try:
+            engine = sa.create_engine(url)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"cannot use database {database_url!r}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            _sqlite_setup(engine)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def begin(self, *, write: bool = True) -> Iterator[TxT]:
+        """One transaction: committed when the block ends, rolled back if it raises (a
+        crash or Ctrl-C included) or if the block set `tx.discard`."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(newsletter_write=write)
+                with conn.begin() as trans:
+                    tx = self.tx_class(conn)
+                    yield tx
+                    if tx.discard:
+                        trans.rollback()
+        except OperationalError as exc:
+            raise StoreError(
+                f"database error: {exc.orig}",
+                hint="another newsletter command may be writing; try again"
+                if "locked" in str(exc.orig)
+                else f"check the database at {self.engine.url!r}",
+            ) from None
+
+    def schema_version(self) -> int:
+        with self.begin(write=False) as tx:
+            if not sa.inspect(tx.conn).has_table("schema_version"):
+                return 0
+            return tx.conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+    def migrate(self, steps: list[Migration] | None = None) -> int:
+        """Apply the steps not yet applied, each in its own transaction; return the version."""
+        steps = MIGRATIONS if steps is None else steps
+        target = steps[-1].version
+        current = self.schema_version()
+        if current > LATEST:
+            raise StoreError(
+                f"the database is at schema version {current}, newer than this program "
+                f"knows ({LATEST})",
+                hint="upgrade newsletter, or point NEWSLETTER_DATABASE_URL elsewhere",
+            )
+        if current >= target:
+            return current
+        for step in steps:
+            with self.begin() as tx:
+                schema_version.create(tx.conn, checkfirst=True)
+                done = tx.conn.execute(sa.select(sa.func.max(schema_version.c.version)))
+                if (done.scalar() or 0) >= step.version:
+                    continue  # another process got there first
+                log.info("migrating the database to version %d: %s", step.version, step)
+                step.apply(tx.conn)
+                tx.conn.execute(
+                    sa.insert(schema_version).values(
+                        version=step.version,
+                        description=step.description,
+                        applied_at=datetime.now(UTC),
+                    )
+                )
+        return target
