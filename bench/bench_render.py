@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.issue.build import build  # noqa: E402
-from pipeline.issue.message import Recipient, personalise, to_mime  # noqa: E402
+from pipeline.issue.message import Addressee, personalise, to_mime  # noqa: E402
 from pipeline.issue.render import inline_css, render_document  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
 
@@ -55,7 +55,7 @@ def main() -> None:
     )
 
     recipients = [
-        Recipient(f"reader{i}@example.com", f"독자 {i}", f"https://w.example/unsubscribe/{i:032x}")
+        Addressee(f"reader{i}@example.com", f"독자 {i}", f"https://w.example/unsubscribe/{i:032x}")
         for i in range(20_000)
     ]
     cpu0, wall0 = time.process_time(), time.perf_counter()

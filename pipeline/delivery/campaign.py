@@ -24,7 +24,7 @@ from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.ses import Quota, SendFailure, Transport
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.build import Build
-from pipeline.issue.message import Recipient, personalise
+from pipeline.issue.message import Addressee, personalise
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
 
@@ -277,10 +277,10 @@ def send_test(
     return results
 
 
-def parse_test_addresses(addresses: list[str], unsubscribe: str = "") -> list[Recipient]:
+def parse_test_addresses(addresses: list[str], unsubscribe: str = "") -> list[Addressee]:
     """`a@example.com` or `Name <a@example.com>`, each checked before anything is sent: a
     malformed address would otherwise go out as a mangled one."""
-    recipients: list[Recipient] = []
+    recipients: list[Addressee] = []
     problems: list[str] = []
     for address in addresses:
         name, email = parseaddr(address)
@@ -289,7 +289,7 @@ def parse_test_addresses(addresses: list[str], unsubscribe: str = "") -> list[Re
         except InputError as exc:
             problems.append(exc.message)
             continue
-        recipients.append(Recipient(valid.email, name, unsubscribe))
+        recipients.append(Addressee(valid.email, name, unsubscribe))
     if problems:
         raise InputError(
             "; ".join(problems) + "; no test copy sent",

@@ -25,7 +25,7 @@ from pipeline.audience.tokens import make_token, unsubscribe_url
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.sendlog import Claimed, Outcome, SendLog
 from pipeline.delivery.transports.ses import NotSent, SendFailure, Transport
-from pipeline.issue.message import Recipient, personalise
+from pipeline.issue.message import Addressee, personalise
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
 
@@ -143,7 +143,7 @@ class CampaignRunner:
 
     def _deliver(self, item: Claimed) -> Outcome:
         token = make_token(self.secret, item.subscriber_id, self.list_id)
-        recipient = Recipient(
+        recipient = Addressee(
             item.email, item.name or "", unsubscribe_url(self.settings.public_url, token)
         )
         message = personalise(self.rendered, recipient, self.settings)

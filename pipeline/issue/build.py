@@ -13,7 +13,7 @@ import yaml
 
 from pipeline.errors import RenderError
 from pipeline.issue.checks import check_issue, check_size
-from pipeline.issue.message import Recipient
+from pipeline.issue.message import Addressee
 from pipeline.issue.problems import Problem, Severity, sort_problems
 from pipeline.issue.render import Rendered, render
 from pipeline.issue.source import Issue, read_issue
@@ -91,9 +91,9 @@ def check_number_unique(issue: Issue) -> list[Problem]:
     return problems
 
 
-def sample_recipient(settings: Settings) -> Recipient:
+def sample_recipient(settings: Settings) -> Addressee:
     """The reader that render and preview show: a placeholder person with a sample link."""
-    return Recipient(
+    return Addressee(
         email=SAMPLE_EMAIL,
         name=SAMPLE_NAME,
         unsubscribe_url=f"{settings.public_url}/unsubscribe/sample-token",

@@ -14,7 +14,7 @@ from pipeline.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
+class Addressee:
     """Who gets a copy. `unsubscribe_url` comes from the subscriber store's signed token."""
 
     email: str
@@ -54,7 +54,7 @@ def list_headers(settings: Settings, unsubscribe_url: str) -> dict[str, str]:
 
 
 def personalise(
-    rendered: Rendered, recipient: Recipient, settings: Settings, *, subject_prefix: str = ""
+    rendered: Rendered, recipient: Addressee, settings: Settings, *, subject_prefix: str = ""
 ) -> Message:
     """Fill the personal fields: a join over the pre-rendered parts, no re-render."""
     values = {

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline.audience import subscribers as lib
-from pipeline.audience.store import Recipient, Store
+from pipeline.audience.store import ListMember, Store
 from pipeline.db.schema import LATEST, MIGRATIONS, QUERY_TABLES, Migration
 from pipeline.errors import NotFoundError, StoreError
 
@@ -82,7 +82,7 @@ def test_an_old_database_upgrades_without_losing_rows(db_path: Path) -> None:
     with Store.open(url) as new:
         assert new.schema_version() == LATEST
         recipients = list(new.recipients("weekly"))
-        assert recipients == [Recipient(1, "Kim@example.com", "김민준", {"company": "Acme"}, 1)]
+        assert recipients == [ListMember(1, "Kim@example.com", "김민준", {"company": "Acme"}, 1)]
         shown = lib.show(new, "kim@example.com", secret=None, public_url="https://x.example")
         assert shown["lists"][0]["source"] is None
         assert shown["lists"][0]["subscribed_at"] == datetime(2024, 1, 1, tzinfo=UTC)

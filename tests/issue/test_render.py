@@ -8,7 +8,7 @@ from email.policy import default
 from pathlib import Path
 
 from pipeline.issue.build import build
-from pipeline.issue.message import Recipient, personalise, to_mime
+from pipeline.issue.message import Addressee, personalise, to_mime
 from pipeline.issue.render import inline_css, render_web
 from pipeline.settings import load_settings
 from tests.support.cli import SAMPLE_ISSUE
@@ -108,7 +108,7 @@ def test_sample_text_part_has_every_article_url_in_order() -> None:
 def test_personalisation_fills_fields_and_escapes_them() -> None:
     settings = load_settings()
     rendered = build(SAMPLE_ISSUE, settings).rendered
-    reader = Recipient(
+    reader = Addressee(
         "o'brien+x@example.com", "김<독자>", "https://w.example/unsubscribe/t0k?a=1&b=2"
     )
     message = personalise(rendered, reader, settings)
@@ -118,7 +118,7 @@ def test_personalisation_fills_fields_and_escapes_them() -> None:
     assert "https://w.example/unsubscribe/t0k?a=1&b=2" in message.text
     assert message.headers["List-Unsubscribe"] == "<https://w.example/unsubscribe/t0k?a=1&b=2>"
     assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    other = personalise(rendered, Recipient("b@example.com", "", "https://u/2"), settings)
+    other = personalise(rendered, Addressee("b@example.com", "", "https://u/2"), settings)
     # Only the personal fields differ between two readers' copies.
     assert (
         message.html.replace("o&#x27;brien+x@example.com", "b@example.com").replace(
@@ -141,7 +141,7 @@ def test_web_version_has_no_personal_fields() -> None:
 def test_mime_message_has_complete_headers_and_korean_survives() -> None:
     settings = load_settings()
     rendered = build(SAMPLE_ISSUE, settings).rendered
-    message = personalise(rendered, Recipient("r@example.com", "김독자", "https://u/1"), settings)
+    message = personalise(rendered, Addressee("r@example.com", "김독자", "https://u/1"), settings)
     parsed = message_from_bytes(to_mime(message).as_bytes(), policy=default)
     for header in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-Id"):
         assert parsed[header], header
