@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.issue.preview import PHONE_WIDTH, create_app
 from pipeline.settings import load_settings
+from pipeline.web.preview import PHONE_WIDTH, create_app
 from tests.support.cli import SAMPLE_ISSUE
 
 pytestmark = pytest.mark.browser
