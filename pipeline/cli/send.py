@@ -17,7 +17,9 @@ from pipeline.cli.issue import IssueArg, _checked
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery.send import Progress, SendOptions
 from pipeline.delivery.sendlog import SendLog
-from pipeline.delivery.transports.ses import DryRunTransport, SesTransport, Transport
+from pipeline.delivery.transports.base import Transport
+from pipeline.delivery.transports.dryrun import DryRunTransport
+from pipeline.delivery.transports.ses import SesTransport
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.build import Build
 from pipeline.issue.source import read_issue

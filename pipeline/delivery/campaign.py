@@ -21,7 +21,7 @@ from pipeline.audience.addresses import normalise_email
 from pipeline.audience.store import MailingList, Store
 from pipeline.delivery.send import CampaignRunner, Progress, SendOptions
 from pipeline.delivery.sendlog import Campaign, SendLog
-from pipeline.delivery.transports.ses import Quota, SendFailure, Transport
+from pipeline.delivery.transports.base import Quota, SendFailure, Transport
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.build import Build
 from pipeline.issue.message import Addressee, personalise

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pipeline.audience.tokens import make_token, unsubscribe_url
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.sendlog import Claimed, Outcome, SendLog
-from pipeline.delivery.transports.ses import NotSent, SendFailure, Transport
+from pipeline.delivery.transports.base import NotSent, SendFailure, Transport
 from pipeline.issue.message import Addressee, personalise
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings

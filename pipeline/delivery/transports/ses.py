@@ -17,17 +17,13 @@ from __future__ import annotations
 import functools
 import os
 import threading
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, parseaddr
-from typing import Any, Literal, Protocol
+from typing import Any
 
+from pipeline.delivery.transports.base import Gate, NotSent, Quota, SendFailure
 from pipeline.errors import ConfigError
 from pipeline.issue.message import Message
-
-Kind = Literal["throttle", "transient", "ambiguous", "permanent", "account"]
 
 _THROTTLE_CODES = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
 _ACCOUNT_CODES = {
@@ -57,11 +53,6 @@ def aws_region(fallback: str | None = None) -> str:
     return region
 
 
-class NotSent(Exception):
-    """The gate stayed closed (the campaign is stopping): the request never went out."""
-
-
-Gate = Callable[[], bool]
 _local = threading.local()
 
 
@@ -70,42 +61,6 @@ def _before_send(**kwargs: Any) -> None:
     gate = getattr(_local, "gate", None)
     if gate is not None and not gate():
         raise NotSent
-
-
-def _open_gate(gate: Gate | None) -> None:
-    if gate is not None and not gate():
-        raise NotSent
-
-
-class SendFailure(Exception):
-    def __init__(self, kind: Kind, reason: str) -> None:
-        super().__init__(reason)
-        self.kind: Kind = kind
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Quota:
-    sending_enabled: bool
-    max_24_hour_send: float
-    max_send_rate: float
-    sent_last_24_hours: float
-
-    @property
-    def remaining_24h(self) -> float:
-        return max(0.0, self.max_24_hour_send - self.sent_last_24_hours)
-
-
-class Transport(Protocol):
-    """What the campaign loop needs from a mail service: SES, a dry run or a test stub."""
-
-    name: str
-
-    def quota(self) -> Quota | None: ...
-
-    def send(self, message: Message, tags: dict[str, str], *, gate: Gate | None = None) -> str:
-        """Send one message; wait for `gate()` just before it goes out (NotSent if False)."""
-        ...
 
 
 def classify(code: str, message: str, status: int | None) -> SendFailure:
@@ -253,21 +208,3 @@ def _failure(exc: Any) -> SendFailure:
     error = exc.response.get("Error", {})
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return classify(str(error.get("Code", "")), str(error.get("Message", "")), status)
-
-
-class DryRunTransport:
-    """Renders and logs every message without calling SES (`send --dry-run`)."""
-
-    name = "dry run"
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def quota(self) -> Quota | None:
-        return None
-
-    def send(self, message: Message, tags: dict[str, str], *, gate: Gate | None = None) -> str:
-        _open_gate(gate)
-        # Touch the whole message, as a transport would when serialising it.
-        self.sent += len(message.html) > 0
-        return f"dry-run-{uuid.uuid4().hex}"
