@@ -29,7 +29,7 @@ from pipeline.audience.tokens import verify_token
 from pipeline.delivery.sendlog import SendLog
 from pipeline.errors import InputError, NewsletterError, NotFoundError
 from pipeline.feedback import ingest as feedback
-from pipeline.feedback import sns
+from pipeline.feedback import sns, sns_verify
 from pipeline.issue.render import render_web
 from pipeline.issue.source import read_issue
 from pipeline.settings import Settings
@@ -202,12 +202,12 @@ def create_app(
     store: Store,
     *,
     issues: Path = Path("issues"),
-    verifier: sns.SnsVerifier | None = None,
+    verifier: sns_verify.SnsVerifier | None = None,
 ) -> Starlette:
     secret = settings.require_secret_key()
     lang = settings.lang
     ko = lang.startswith("ko")
-    verifier = verifier or sns.SnsVerifier.from_settings(settings)
+    verifier = verifier or sns_verify.SnsVerifier.from_settings(settings)
     web_issues = IssueCache(issues, settings)
 
     def bad_link(reason: str) -> Response:
@@ -338,7 +338,7 @@ def create_app(
                 )
             if message.type == "SubscriptionConfirmation":
                 done = await run_in_threadpool(
-                    lambda: sns.confirm_subscription(verified, fetch=verifier.fetch)
+                    lambda: sns_verify.confirm_subscription(verified, fetch=verifier.fetch)
                 )
                 log.info("SNS subscription %s: %s", message.topic_arn, done.action)
                 return PlainTextResponse(f"subscription {done.action}\n")

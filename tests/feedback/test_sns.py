@@ -22,12 +22,14 @@ from pipeline.feedback.sns import (
     DEFAULT_CERT_HOST_PATTERN,
     SnsError,
     SnsMessage,
+    parse_envelope,
+    ses_events,
+)
+from pipeline.feedback.sns_verify import (
     SnsVerifier,
     VerifiedMessage,
     confirm_subscription,
     https_fetcher,
-    parse_envelope,
-    ses_events,
 )
 from pipeline.settings import load_settings
 from tests.support.sns_fixtures import (

@@ -16,7 +16,7 @@ For the web app, set `sns_topic_arns=[TOPIC_ARN]`, `sns_cert_host_pattern=LOOPBA
 
 RSA key generation costs ~50 ms: make the signing key once per module (a module-scoped
 fixture). `string_to_sign` here is written from AWS's documentation independently of
-`pipeline.feedback.sns`, so a mistake there cannot hide behind the same mistake here.
+`pipeline.feedback.sns` and `sns_verify`, so a mistake there cannot hide behind the same mistake here.
 """
 
 from __future__ import annotations

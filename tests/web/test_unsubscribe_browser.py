@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipeline.audience.store import Store
-from pipeline.feedback.sns import SnsVerifier
+from pipeline.feedback.sns_verify import SnsVerifier
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app, mask
 from tests.support.sending import make_list, ok, send, use_ses

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list
 from pipeline.audience.tokens import make_token
-from pipeline.feedback.sns import SnsVerifier
+from pipeline.feedback.sns_verify import SnsVerifier
 from pipeline.issue.source import read_issue
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app, mask
