@@ -6,8 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 SAMPLE_ISSUE := issues/2024-06-22-article-weekly-25.md
 DEMO_OUT := build/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests use: a real browser and SpamAssassin.
-SYSTEM_PACKAGES := chromium spamassassin
+# Debian packages the tests use: a real browser, SpamAssassin and a PostgreSQL server.
+SYSTEM_PACKAGES := chromium spamassassin postgresql
 
 .PHONY: install system-deps demo test lint format golden bench clean
 
@@ -23,6 +23,7 @@ system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v spamassassin >/dev/null 2>&1 || missing="$$missing spamassassin"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \

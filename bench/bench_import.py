@@ -1,15 +1,19 @@
-"""Import benchmark: generated CSVs of 100,000 and 1,000,000 rows into a fresh database.
+"""Import benchmark: generated CSVs of 100,000 and 1,000,000 rows into a fresh database,
+on SQLite and on PostgreSQL (a throwaway server started for the run).
 
-    .venv/bin/python bench/bench_import.py            # both sizes
+    .venv/bin/python bench/bench_import.py            # both sizes, both backends
     .venv/bin/python bench/bench_import.py 20000      # any sizes you like
+    BENCH_BACKENDS=sqlite .venv/bin/python bench/bench_import.py
 
-Each size runs in its own fresh process, so the peak memory (ru_maxrss) is that import's
-own. Targets: 100,000 rows in under 10 s; 1,000,000 rows with peak memory under 200 MB.
+Each import runs in its own fresh process, so the peak memory (ru_maxrss) is that import's
+own. Targets: 100,000 rows in under 10 s; 1,000,000 rows with peak memory under 200 MB; on
+PostgreSQL at least as fast as on SQLite.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -36,7 +40,7 @@ def generate(path: Path, rows: int) -> None:
             )
 
 
-def run_one(rows: int, folder: Path) -> dict[str, float]:
+def run_one(rows: int, folder: Path, url: str) -> dict[str, float]:
     """Generate, import, measure: runs in the child process."""
     sys.path.insert(0, str(ROOT))
     from pipeline.audience import subscribers as lib
@@ -44,7 +48,7 @@ def run_one(rows: int, folder: Path) -> dict[str, float]:
 
     csv_path = folder / f"people-{rows}.csv"
     generate(csv_path, rows)
-    with Store.open(f"sqlite:///{folder / f'bench-{rows}.db'}") as store:
+    with Store.open(url) as store:
         lib.create_list(store, "bench")
         started = time.perf_counter()
         report = lib.import_csv(store, csv_path, "bench")
@@ -63,27 +67,44 @@ def run_one(rows: int, folder: Path) -> dict[str, float]:
 
 
 def main(sizes: list[int]) -> None:
+    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
     results = []
-    with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
-        for rows in sizes:
-            child = subprocess.run(
-                [sys.executable, __file__, "--child", str(rows), folder],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            results.append(json.loads(child.stdout))
-    print("| rows | file | seconds | rows/s | peak RSS |")
-    print("|---:|---:|---:|---:|---:|")
+    server = None
+    if "postgresql" in backends:
+        sys.path.insert(0, str(ROOT))
+        from tests.support.postgres import PostgresServer
+
+        server = PostgresServer().start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
+            for rows in sizes:
+                for backend in backends:
+                    url = (
+                        f"sqlite:///{folder}/bench-{rows}.db"
+                        if backend == "sqlite"
+                        else server.create_database()  # type: ignore[union-attr]
+                    )
+                    child = subprocess.run(
+                        [sys.executable, __file__, "--child", str(rows), folder, url],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
+                    results.append({"backend": backend, **json.loads(child.stdout)})
+    finally:
+        if server is not None:
+            server.stop()
+    print("| backend | rows | file | seconds | rows/s | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|")
     for r in results:
         print(
-            f"| {r['rows']:,} | {r['file_mb']:.0f} MB | {r['seconds']:.1f} "
+            f"| {r['backend']} | {r['rows']:,} | {r['file_mb']:.0f} MB | {r['seconds']:.1f} "
             f"| {r['rows_per_s']:,.0f} | {r['peak_mb']:.0f} MB |"
         )
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        print(json.dumps(run_one(int(sys.argv[2]), Path(sys.argv[3]))))
+        print(json.dumps(run_one(int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])))
     else:
         main([int(a) for a in sys.argv[1:]] or list(SIZES))

@@ -1,4 +1,11 @@
-"""Shared fixtures: run the real CLI entry point in-process, in a clean project folder."""
+"""Shared fixtures: run the real CLI entry point in-process, in a clean project folder, on
+each database backend.
+
+Tests in the folders of the parts that use the store run once per backend: SQLite, and a
+real PostgreSQL server that the test run starts itself (tests/support/postgres.py).
+`NEWSLETTER_TEST_BACKENDS=sqlite` runs SQLite alone. A test that touches no store, or that
+tests SQLite's own behaviour, is marked `single_backend`.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +18,56 @@ import pytest
 
 from tests.support.cli import ROOT, TEST_SECRET, Result, run_cli
 
+BACKENDS = [
+    name.strip()
+    for name in os.environ.get("NEWSLETTER_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    if name.strip()
+]
+STORE_FOLDERS = {"audience", "db", "delivery", "feedback", "web", "cli"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "single_backend: run on SQLite only (touches no store, or tests SQLite's own)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    if Path(metafunc.definition.path).parent.name not in STORE_FOLDERS:
+        return
+    if metafunc.definition.get_closest_marker("single_backend"):
+        return
+    metafunc.parametrize("backend", BACKENDS, indirect=True)
+
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def backend(request: pytest.FixtureRequest) -> str:
+    """`sqlite` or `postgresql` (parametrised in the store's test folders)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the whole run, started on first use."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database of the test's backend: a SQLite file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return str(request.getfixturevalue("postgres_server").create_database())
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
     """A fresh project folder (the repo's newsletter.toml and templates) as the cwd."""
     shutil.copy(ROOT / "newsletter.toml", tmp_path / "newsletter.toml")
     (tmp_path / "issues").mkdir()
@@ -23,7 +77,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("NEWSLETTER_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", database_url)
     return tmp_path
 
 

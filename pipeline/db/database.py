@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
@@ -20,7 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from pipeline.db.schema import LATEST, MIGRATIONS, Migration, schema_version
+from pipeline.db import migrate as migrations
 from pipeline.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -119,38 +118,11 @@ class Database(Generic[TxT]):
                 else f"check the database at {self.engine.url!r}",
             ) from None
 
-    def schema_version(self) -> int:
-        with self.begin(write=False) as tx:
-            if not sa.inspect(tx.conn).has_table("schema_version"):
-                return 0
-            return tx.conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+    def schema_version(self) -> str | None:
+        """The database's schema revision (None before the first migration)."""
+        with self.engine.connect() as conn:
+            return migrations.current(conn)
 
-    def migrate(self, steps: list[Migration] | None = None) -> int:
-        """Apply the steps not yet applied, each in its own transaction; return the version."""
-        steps = MIGRATIONS if steps is None else steps
-        target = steps[-1].version
-        current = self.schema_version()
-        if current > LATEST:
-            raise StoreError(
-                f"the database is at schema version {current}, newer than this program "
-                f"knows ({LATEST})",
-                hint="upgrade newsletter, or point NEWSLETTER_DATABASE_URL elsewhere",
-            )
-        if current >= target:
-            return current
-        for step in steps:
-            with self.begin() as tx:
-                schema_version.create(tx.conn, checkfirst=True)
-                done = tx.conn.execute(sa.select(sa.func.max(schema_version.c.version)))
-                if (done.scalar() or 0) >= step.version:
-                    continue  # another process got there first
-                log.info("migrating the database to version %d: %s", step.version, step)
-                step.apply(tx.conn)
-                tx.conn.execute(
-                    sa.insert(schema_version).values(
-                        version=step.version,
-                        description=step.description,
-                        applied_at=datetime.now(UTC),
-                    )
-                )
-        return target
+    def migrate(self, location: Path | None = None) -> str:
+        """Bring the schema to the newest revision (see `migrate.py`); return it."""
+        return migrations.migrate(self.engine, location or migrations.MIGRATIONS)

@@ -1,4 +1,5 @@
-"""The store: migrations, SQLite settings, and what the send step reads from it."""
+"""The store: SQLite settings, and what the send step reads from it (migrations:
+test_migrations.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from pipeline.audience import subscribers as lib
-from pipeline.audience.store import ListMember, Store
-from pipeline.db.schema import LATEST, MIGRATIONS, QUERY_TABLES, Migration
+from pipeline.audience.store import Store
+from pipeline.db import migrate
 from pipeline.errors import NotFoundError, StoreError
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -39,79 +39,12 @@ def _people(store: Store, list_name: str, *emails: str) -> list[int]:
 
 def test_opening_creates_the_folder_and_the_latest_schema(store: Store, db_path: Path) -> None:
     assert db_path.exists()
-    assert store.schema_version() == LATEST >= 2
+    assert store.schema_version() == migrate.head()
     raw = sqlite3.connect(db_path)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() >= 1000
-
-
-def test_every_column_the_queries_use_exists_after_migrating(store: Store) -> None:
-    inspector = sa.inspect(store.engine)
-    for table in QUERY_TABLES:
-        actual = {c["name"] for c in inspector.get_columns(table.name)}
-        assert {c.name for c in table.c} == actual, table.name
-
-
-def test_an_old_database_upgrades_without_losing_rows(db_path: Path) -> None:
-    url = f"sqlite:///{db_path}"
-    with Store.open(url, migrate=False) as old:
-        assert old.migrate(MIGRATIONS[:1]) == 1
-        with old.engine.begin() as conn:
-            conn.exec_driver_sql(
-                "INSERT INTO subscribers (email, email_key, name, attributes, status, "
-                "created_at, updated_at) VALUES ('Kim@example.com', 'kim@example.com', '김민준', "
-                "'{\"company\": \"Acme\"}', 'active', '2024-01-01 00:00:00', '2024-01-01 00:00:00')"
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO lists (name, created_at) VALUES ('weekly', '2024-01-01 00:00:00')"
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO memberships (subscriber_id, list_id, status, subscribed_at, "
-                "updated_at) VALUES (1, 1, 'subscribed', '2024-01-01 00:00:00', "
-                "'2024-01-01 00:00:00')"
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO suppressions VALUES (?, 'forgotten', '2024-01-01 00:00:00')",
-                (lib.email_hash("gone@example.com"),),
-            )
-        columns = {c["name"] for c in sa.inspect(old.engine).get_columns("memberships")}
-        assert "source" not in columns
-
-    with Store.open(url) as new:
-        assert new.schema_version() == LATEST
-        recipients = list(new.recipients("weekly"))
-        assert recipients == [ListMember(1, "Kim@example.com", "김민준", {"company": "Acme"}, 1)]
-        shown = lib.show(new, "kim@example.com", secret=None, public_url="https://x.example")
-        assert shown["lists"][0]["source"] is None
-        assert shown["lists"][0]["subscribed_at"] == datetime(2024, 1, 1, tzinfo=UTC)
-        with pytest.raises(lib.InputError, match="forgotten"):
-            lib.add(new, "gone@example.com", "weekly")
-        indexes = {i["name"] for i in sa.inspect(new.engine).get_indexes("memberships")}
-        assert "ix_memberships_list" in indexes
-
-
-def test_a_failing_migration_step_leaves_the_previous_version(db_path: Path) -> None:
-    def broken(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("CREATE TABLE half_done (id INTEGER)")
-        raise RuntimeError("power cut")
-
-    url = f"sqlite:///{db_path}"
-    with Store.open(url, migrate=False) as store:
-        with pytest.raises(RuntimeError):
-            store.migrate([MIGRATIONS[0], Migration(2, "broken", broken)])
-        assert store.schema_version() == 1
-        assert not sa.inspect(store.engine).has_table("half_done")
-
-
-def test_a_database_newer_than_the_program_is_refused(store: Store, db_path: Path) -> None:
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"INSERT INTO schema_version VALUES ({LATEST + 1}, 'future', '2030-01-01 00:00:00')"
-        )
-    with pytest.raises(StoreError, match="newer"):
-        Store.open(f"sqlite:///{db_path}")
 
 
 def test_bad_urls_and_paths_are_store_errors(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the newsletter database; `pipeline.db.migrate` runs them."""
