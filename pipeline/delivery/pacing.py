@@ -1,8 +1,23 @@
-"""One clock-based pace shared by every send worker, slowed by throttling, recovered slowly.
+"""One clock-based pace shared by every send worker, steered by how often SES throttles.
 
 Slots are handed out `1/rate` seconds apart on the monotonic clock (virtual scheduling,
 as in GCRA), so workers that wait on the network never bunch up into bursts above the
 account's per-second limit.
+
+The rate is steered once per window (one second: SES counts its rate per second) from the
+share of requests SES throttled in it, never from single throttles:
+
+- Above what the account lets through, the rate is cut to what got through in the window
+  (a little under it), never by more than half at once. Another sender taking half of
+  the account is found in a window or two.
+- The window after a cut is not judged (it still holds requests sent at the old rate).
+  If the one after it is throttled about as much as before, the cut did not help: the
+  throttling goes on whatever the campaign does (transactional mail on the same account),
+  so the cut is undone and that share is learned as the background, which only what
+  exceeds it steers. Sporadic throttling then costs the retries it takes, no more.
+- A clean window climbs: quickly (doubling) back to the last rate that ran clean, so a
+  short throttling storm costs seconds, then gently (2% a window) above it, up to
+  `max_rate`, to find room that has opened up.
 """
 
 from __future__ import annotations
@@ -11,10 +26,14 @@ import threading
 import time
 from collections.abc import Callable
 
-# A throttle cuts the pace by 15% (at most once a second); 50 successes win back 5%. SES
-# throttles only above the account's rate, so a gentle cut finds the line again quickly.
-CUT = 0.85
-RECOVER = 1.05
+WINDOW = 1.0  # seconds; SES counts its rate per second
+TOLERATE = 0.03  # a throttled share up to this holds the rate
+CLEAN = 0.01  # a throttled share up to this lets the rate climb
+PROBE = 1.02  # above the last clean rate, climb 2% a window
+MAX_CUT = 0.5  # never cut by more than half in one window
+HEADROOM = 0.97  # after a cut, pace a little under what got through
+BACKGROUND_WEIGHT = 0.1  # a learned background share fades over about ten quieter windows
+MAX_BACKGROUND = 0.5  # more than this is never taken for background: it is a storm
 
 
 class Pace:
@@ -25,22 +44,26 @@ class Pace:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         min_rate: float = 0.5,
-        recover_after: int = 50,
-        cooldown: float = 1.0,
+        window: float = WINDOW,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.max_rate = rate
         self.rate = rate
         self.min_rate = min(min_rate, rate)
-        self.recover_after = recover_after
-        self.cooldown = cooldown
+        self.window = window
         self._clock = clock
         self._sleep = sleep
         self._next = clock()
         self._lock = threading.Lock()
-        self._successes = 0
-        self._last_cut: float | None = None
+        self._window_start = self._next
+        self._answered = 0  # requests answered in the current window
+        self._refused = 0  # of which throttled
+        self._good = rate  # the last rate that ran a clean window: climb back to it
+        self._climbing = False
+        self.background = 0.0  # the share of requests SES throttles whatever the rate
+        self._trial: tuple[float, float] | None = None  # (rate, share) before the last cut
+        self._settling = False
         self.throttles = 0
 
     def reserve(self) -> float:
@@ -61,25 +84,69 @@ class Pace:
         return not (stop is not None and stop.is_set())
 
     def throttled(self) -> None:
-        """SES said slow down: push the next slot back by one interval, and cut the rate,
-        at most once per `cooldown` (SES counts its rate per second): the throttles the
-        other workers get in that time answer requests sent before the cut, and cutting
-        for each of them would drop the pace to its floor after a single burst."""
+        """SES said slow down for one request: it is retried in the next free slot, and
+        the window's count decides whether the rate changes."""
         with self._lock:
             now = self._clock()
             self.throttles += 1
-            self._successes = 0
-            if self._last_cut is None or now - self._last_cut >= self.cooldown:
-                self.rate = max(self.min_rate, self.rate * CUT)
-                self._last_cut = now
-            self._next = max(self._next, now) + 1.0 / self.rate
+            self._refused += 1
+            self._answered += 1
+            self._steer(now)
 
     def succeeded(self) -> None:
-        """After a run of successes, creep back up toward the configured rate."""
-        if self.rate >= self.max_rate:
-            return
         with self._lock:
-            self._successes += 1
-            if self._successes >= self.recover_after:
-                self._successes = 0
-                self.rate = min(self.max_rate, self.rate * RECOVER)
+            self._answered += 1
+            self._steer(self._clock())
+
+    def set_limit(self, rate: float) -> None:
+        """A new ceiling (another sender joined or left the account's rate)."""
+        with self._lock:
+            self.max_rate = max(rate, self.min_rate)
+            self.rate = min(self.rate, self.max_rate)
+            self._good = min(self._good, self.max_rate)
+
+    def _steer(self, now: float) -> None:
+        """At the end of each window, set the rate from the share that was throttled."""
+        elapsed = now - self._window_start
+        if elapsed < self.window:
+            return
+        share = self._refused / self._answered if self._answered else 0.0
+        accepted = (self._answered - self._refused) / elapsed
+        self._window_start = now
+        self._answered = self._refused = 0
+        if self._settling:
+            # The window after a cut still holds requests sent at the old rate (and SES
+            # remembers the last second): judge the cut by the window after it.
+            self._settling = False
+            return
+        excess = share - self.background
+        if excess > TOLERATE:
+            trial = self._trial
+            if trial is not None and share > trial[1] / 2 and share <= MAX_BACKGROUND:
+                # The last cut did not lower the share: this throttling goes on whatever
+                # the campaign's rate (other mail on the account). Learn it, undo the cut.
+                self.background = share
+                self.rate = trial[0]
+                self._trial = None
+                return
+            # Above what the account lets through: go to what got through.
+            self._trial = (self.rate, share)
+            room = HEADROOM * accepted / (1.0 - self.background)
+            cut = max(self.rate * MAX_CUT, min(self.rate, room))
+            if self._climbing:  # throttled on the way back up: there is less room now
+                self._good = cut
+                self._climbing = False
+            self.rate = max(self.min_rate, cut)
+            self._settling = True
+            return
+        self._trial = None
+        if share < self.background:
+            self.background += BACKGROUND_WEIGHT * (share - self.background)
+        if excess <= CLEAN:
+            if self.rate < self._good:
+                self._climbing = True
+                self.rate = min(self._good, self.rate * 2)
+            else:
+                self._climbing = False
+                self._good = self.rate
+                self.rate = min(self.max_rate, self.rate * PROBE)
