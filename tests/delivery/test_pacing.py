@@ -101,3 +101,21 @@ def test_a_new_limit_caps_the_pace_at_once() -> None:
     pace.set_limit(10.0)
     assert pace.rate == 10.0
     assert pace.reserve() == 0.0 and pace.reserve() == pytest.approx(0.1)
+
+
+def test_a_burst_of_throttles_is_one_overload_judged_once_per_window() -> None:
+    """Sixteen workers throttled at the same moment change the rate once, not sixteen
+    times, and never more often than once a window."""
+    now = [100.0]
+    pace = Pace(14.0, clock=lambda: now[0])
+    for _ in range(4):
+        pace.succeeded()
+    now[0] += 1.0
+    for _ in range(16):
+        pace.throttled()
+    assert pace.throttles == 16
+    cut = pace.rate
+    assert 14.0 * 0.5 <= cut < 14.0
+    for _ in range(16):
+        pace.throttled()
+    assert pace.rate == cut

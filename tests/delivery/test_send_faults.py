@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from pipeline.delivery import campaign as campaigns
-from pipeline.delivery.pacing import CUT, Pace
 from pipeline.delivery.send import SendOptions
 from pipeline.delivery.transports.ses import SesTransport
 from pipeline.issue.build import build
@@ -268,20 +267,3 @@ def test_a_campaign_bigger_than_the_quota_left_warns_then_pauses_at_the_quota(
     stub.account = default_account(max_send_rate=1000)
     ok(send(cli))
     everyone_once(stub, members)
-
-
-def test_a_burst_of_throttles_cuts_the_pace_once_per_second() -> None:
-    """Sixteen workers throttled at the same moment are one overload, not sixteen."""
-    now = [100.0]
-    pace = Pace(14.0, clock=lambda: now[0])
-    for _ in range(16):
-        pace.throttled()
-    assert pace.rate == pytest.approx(14.0 * CUT)
-    assert pace.throttles == 16
-    assert pace.reserve() == pytest.approx(16 / (14.0 * CUT))  # each one still waits
-    now[0] += 1.0
-    pace.throttled()
-    assert pace.rate == pytest.approx(14.0 * CUT * CUT)
-    for _ in range(200):
-        pace.succeeded()
-    assert pace.rate > 14.0 * CUT  # and it creeps back up after successes
