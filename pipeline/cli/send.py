@@ -120,8 +120,12 @@ def send(
         bool, typer.Option("--dry-run", help="Render and log every message; call no SES.")
     ] = False,
     rate: Annotated[
-        float, typer.Option(help="Messages per second at most (SES's MaxSendRate caps it).")
-    ] = 14.0,
+        float | None,
+        typer.Option(
+            help="Messages per second at most (default: the account's MaxSendRate; "
+            "14 where SES does not report it)."
+        ),
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Messages in flight at once.")] = 16,
     retry_unknown: Annotated[
         bool, typer.Option("--retry-unknown", help="Resend rows left unknown by a crash.")
@@ -135,7 +139,7 @@ def send(
     Shows what will happen and asks first. Running it again resumes an unfinished
     campaign; a finished one sends nothing unless --retry-unknown or --retry-failed.
     """
-    if rate <= 0 or concurrency < 1:
+    if (rate is not None and rate <= 0) or concurrency < 1:
         raise InputError("--rate must be positive and --concurrency at least 1")
     settings = kit.settings(ctx)
     settings.require_secret_key()

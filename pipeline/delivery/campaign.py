@@ -29,6 +29,8 @@ from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
+# Where SES does not report the account (GetAccount), pace at the rate of a new account.
+DEFAULT_RATE = 14.0
 
 SES_PRICE_PER_1000 = 0.10  # USD, outbound email, before any free tier
 
@@ -95,13 +97,14 @@ def plan(
     list_name: str,
     transport: Transport,
     *,
-    rate: float,
+    rate: float | None = None,
     dry_run: bool = False,
     retry_unknown: bool = False,
     retry_failed: bool = False,
 ) -> Plan:
     """Work out what `send` will do; recovers rows a crash left in `sending` first.
-    Call it while holding `campaign_lock`."""
+    Call it while holding `campaign_lock`. The pace is the account's MaxSendRate; `rate`
+    only lowers it."""
     assert built.rendered is not None and built.issue is not None
     sendlog = SendLog(store)
     mailing_list = sendlog.list_of(list_name)
@@ -157,12 +160,13 @@ def plan(
             f"cannot read the SES account (GetAccount): {failure.reason}",
             hint="check the AWS credentials, AWS_REGION and AWS_ENDPOINT_URL_SESV2",
         ) from None
-    effective_rate = rate
+    effective_rate = rate or DEFAULT_RATE
     if quota is None:
         if not dry_run:
             notes.append(
                 f"{transport.name} does not report the account quota (GetAccount); "
-                f"going on at --rate {rate:g}/s"
+                f"going on at {effective_rate:g}/s"
+                + ("" if rate else " (SES's default for new accounts; --rate sets another)")
             )
     else:
         if not quota.sending_enabled:
@@ -171,7 +175,7 @@ def plan(
                 hint="check the account's status in the SES console, then try again",
             )
         if quota.max_send_rate > 0:
-            effective_rate = min(rate, quota.max_send_rate)
+            effective_rate = min(rate or quota.max_send_rate, quota.max_send_rate)
         notes.append(
             f"SES quota: {quota.max_send_rate:g}/s, {quota.remaining_24h:,.0f} of "
             f"{quota.max_24_hour_send:,.0f} left in the last 24 hours"
