@@ -146,42 +146,47 @@ def send(
     built: Build = _checked(issue, ctx)
     assert built.issue is not None
     with Store.open(settings.database_url) as store:
-        mailing_list = SendLog(store).list_of(list_name)
+        SendLog(store).list_of(list_name)  # names a wrong --list before anything else
         # After the list: a typo in --list is named before anything about AWS.
         transport = _transport(ctx, dry_run, concurrency)
-        with campaigns.campaign_lock(settings.database_url, built.issue.number, mailing_list.id):
-            the_plan = campaigns.plan(
+        the_plan = campaigns.plan(
+            store,
+            built,
+            list_name,
+            transport,
+            rate=rate if not dry_run else 1e9,
+            dry_run=dry_run,
+            retry_unknown=retry_unknown,
+            retry_failed=retry_failed,
+        )
+        if the_plan.recovered:
+            shown = ", ".join(the_plan.recovered[:10])
+            more = len(the_plan.recovered) - 10
+            kit.say(
+                f"[yellow]{len(the_plan.recovered)} message(s) were in flight when the last "
+                f"run stopped and are now 'unknown' (not resent): {shown}"
+                + (f" and {more} more" if more > 0 else "")
+                + "[/]; --retry-unknown resends them"
+            )
+        _show_plan(the_plan, settings.from_address, transport)
+        verb = "Log" if dry_run else "Send"
+        _confirm(f"{verb} {the_plan.to_send:,} message(s)?", yes or dry_run)
+        options = SendOptions(
+            rate=the_plan.rate,
+            concurrency=2 if dry_run else concurrency,
+            # Nothing leaves the machine in a dry run: claim big batches.
+            window=500 if dry_run else None,
+        )
+        with _progress_display(the_plan.to_send) as on_progress:
+            report = campaigns.run(
                 store,
-                built,
-                list_name,
+                settings,
+                the_plan,
                 transport,
-                rate=rate if not dry_run else 1e9,
-                dry_run=dry_run,
-                retry_unknown=retry_unknown,
-                retry_failed=retry_failed,
+                options,
+                on_progress=on_progress,
+                on_note=kit.say,
             )
-            if the_plan.recovered:
-                shown = ", ".join(the_plan.recovered[:10])
-                more = len(the_plan.recovered) - 10
-                kit.say(
-                    f"[yellow]{len(the_plan.recovered)} message(s) were in flight when the last "
-                    f"run stopped and are now 'unknown' (not resent): {shown}"
-                    + (f" and {more} more" if more > 0 else "")
-                    + "[/]; --retry-unknown resends them"
-                )
-            _show_plan(the_plan, settings.from_address, transport)
-            verb = "Log" if dry_run else "Send"
-            _confirm(f"{verb} {the_plan.to_send:,} message(s)?", yes or dry_run)
-            options = SendOptions(
-                rate=the_plan.rate,
-                concurrency=2 if dry_run else concurrency,
-                # Nothing leaves the machine in a dry run: claim big batches.
-                window=500 if dry_run else None,
-            )
-            with _progress_display(the_plan.to_send) as on_progress:
-                report = campaigns.run(
-                    store, settings, the_plan, transport, options, on_progress=on_progress
-                )
     _show_report(report, issue)
     if report.campaign.status != "finished":
         raise typer.Exit(3 if report.stopped_by_user else 4)

@@ -17,7 +17,7 @@ from typing import Any, Generic, Self, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from pipeline.db import migrate as migrations
 from pipeline.errors import StoreError
@@ -125,4 +125,12 @@ class Database(Generic[TxT]):
 
     def migrate(self, location: Path | None = None) -> str:
         """Bring the schema to the newest revision (see `migrate.py`); return it."""
-        return migrations.migrate(self.engine, location or migrations.MIGRATIONS)
+        try:
+            return migrations.migrate(self.engine, location or migrations.MIGRATIONS)
+        except DatabaseError as exc:
+            shown = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(
+                f"cannot open the database {shown}: {exc.orig}",
+                hint="check database_url (NEWSLETTER_DATABASE_URL): the server, the file "
+                "and its folder, and that it is a newsletter database",
+            ) from None

@@ -102,7 +102,7 @@ campaigns = sa.table(
 deliveries = sa.table(
     "deliveries",
     *(sa.column(c) for c in ("id", "campaign_id", "subscriber_id", "email", "name", "status")),
-    *(sa.column(c) for c in ("message_id", "error", "attempts")),
+    *(sa.column(c) for c in ("message_id", "error", "attempts", "sender_id")),
     sa.column("claimed_at", ts),
     sa.column("sent_at", ts),
     sa.column("updated_at", ts),
@@ -119,6 +119,13 @@ events = sa.table(
     sa.column("occurred_at", ts),
     sa.column("received_at", ts),
 )
+senders = sa.table(
+    "senders",
+    *(sa.column(c) for c in ("id", "campaign_id", "host", "pid", "state", "rate", "sent")),
+    sa.column("started_at", ts),
+    sa.column("heartbeat_at", ts),
+    sa.column("finished_at", ts),
+)
 QUERY_TABLES = (
     subscribers,
     lists,
@@ -128,4 +135,5 @@ QUERY_TABLES = (
     deliveries,
     test_sends,
     events,
+    senders,
 )

@@ -6,20 +6,20 @@ these functions directly.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import logging
-import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
-from pathlib import Path
+
+import sqlalchemy as sa
 
 from pipeline.audience.addresses import normalise_email
 from pipeline.audience.store import MailingList, Store
-from pipeline.delivery.send import CampaignRunner, Progress, SendOptions
+from pipeline.delivery import senders
+from pipeline.delivery.send import RATE_HEADROOM, CampaignRunner, Progress, SendOptions
+from pipeline.delivery.senders import HEARTBEAT_SECONDS, Lease, expire
 from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Quota, SendFailure, Transport
 from pipeline.errors import InputError, NewsletterError
@@ -71,26 +71,6 @@ class Report:
     pause_reason: str | None
 
 
-@contextmanager
-def campaign_lock(database_url: str, issue_number: int, list_id: int) -> Iterator[None]:
-    """One `send` per campaign at a time: a second one would take the first's in-flight
-    rows for crashed ones. The kernel drops the lock when a process dies, even by kill -9."""
-    key = hashlib.sha256(f"{database_url}|{issue_number}|{list_id}".encode()).hexdigest()[:24]
-    path = Path(tempfile.gettempdir()) / f"newsletter-send-{key}.lock"
-    handle = path.open("a+")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CampaignError(
-                f"another `newsletter send` of issue {issue_number} to this list is running",
-                hint="wait for it to finish, or stop it with Ctrl-C first",
-            ) from None
-        yield
-    finally:
-        handle.close()
-
-
 def plan(
     store: Store,
     built: Build,
@@ -103,7 +83,7 @@ def plan(
     retry_failed: bool = False,
 ) -> Plan:
     """Work out what `send` will do; recovers rows a crash left in `sending` first.
-    Call it while holding `campaign_lock`. The pace is the account's MaxSendRate; `rate`
+    The pace is the account's MaxSendRate; `rate`
     only lowers it."""
     assert built.rendered is not None and built.issue is not None
     sendlog = SendLog(store)
@@ -132,6 +112,15 @@ def plan(
             notes.append("sending again: " + ", ".join(f"{n} {s}" for s, n in again.items()))
         counts = sendlog.counts(campaign.id)
         to_send = counts["pending"] + sum(again.values())
+        others = [s.who for s in senders.of_campaign(store, campaign.id) if s.state == "running"]
+        if others and to_send == 0:
+            raise CampaignError(
+                f"nothing left to claim: {len(others)} other sender(s) are sending the rest "
+                f"of issue {number} to {list_name!r} ({', '.join(others)})",
+                hint="see `newsletter log` for their progress",
+            )
+        if others:
+            notes.append(f"joining the sender(s) at work on this campaign: {', '.join(others)}")
         if to_send == 0:
             summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
             hints = []
@@ -165,8 +154,12 @@ def plan(
         if not dry_run:
             notes.append(
                 f"{transport.name} does not report the account quota (GetAccount); "
-                f"going on at {effective_rate:g}/s"
-                + ("" if rate else " (SES's default for new accounts; --rate sets another)")
+                + (
+                    f"going on at --rate {rate:g}/s"
+                    if rate
+                    else f"going on at {effective_rate:g}/s, the rate of a new SES account "
+                    "(--rate sets another)"
+                )
             )
     else:
         if not quota.sending_enabled:
@@ -209,16 +202,30 @@ def run(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     on_start: Callable[[Campaign, int], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> Report:
-    """Start (or resume) the campaign, send to every pending row, then settle its status."""
+    """Start, resume or join the campaign, send to pending rows, then settle its status.
+
+    Other `send` processes may work on the same campaign at the same time (see
+    `senders.py`): each holds a lease, claims its own rows and takes its share of the
+    account's rate; the campaign is settled when the last of them is done."""
+    note = on_note or (lambda text: log.info("%s", text))
     sendlog = SendLog(store)
     issue = the_plan.rendered.issue
     campaign = the_plan.campaign
     if campaign is None:
-        campaign, targeted = sendlog.start(
-            issue.number, the_plan.mailing_list, the_plan.rendered.subject, dry_run=the_plan.dry_run
-        )
-        to_send = targeted
+        try:
+            campaign, to_send = sendlog.start(
+                issue.number,
+                the_plan.mailing_list,
+                the_plan.rendered.subject,
+                dry_run=the_plan.dry_run,
+            )
+        except sa.exc.IntegrityError:  # another sender started it a moment ago: join it
+            campaign = sendlog.find(issue.number, the_plan.mailing_list.id)
+            if campaign is None:
+                raise
+            to_send = sendlog.counts(campaign.id)["pending"]
     else:
         if the_plan.reopen:
             sendlog.reopen(campaign.id, the_plan.reopen)
@@ -226,6 +233,7 @@ def run(
         to_send = sendlog.counts(campaign.id)["pending"]
     if on_start:
         on_start(campaign, to_send)
+    lease = Lease(store, campaign.id, lease_seconds=options.lease_seconds)
     runner = CampaignRunner(
         sendlog,
         settings,
@@ -235,10 +243,43 @@ def run(
         the_plan.mailing_list.id,
         options,
         on_progress=on_progress,
+        sender_id=lease.id,
     )
-    result = runner.run(to_send)
+    beating = threading.Event()
+
+    def beat() -> None:
+        sharing, joined, lost = lease.beat(sent=runner.progress.sent, rate=runner.pace.rate)
+        runner.pace.set_limit(options.rate * RATE_HEADROOM / sharing)
+        for sender in joined:
+            note(f"another sender joined this campaign: {sender.who}")
+        for gone in lost:
+            note(
+                f"sender {gone.sender.who} stopped answering; the {len(gone.unknown)} message(s) "
+                "it had in flight are now 'unknown' (--retry-unknown resends them)"
+            )
+
+    def heartbeat() -> None:
+        while not beating.wait(HEARTBEAT_SECONDS):
+            try:
+                beat()
+            except Exception:  # a missed beat is retried; the lease allows for several
+                log.warning("sender heartbeat failed", exc_info=True)
+
+    beat()  # before the first send: take only this sender's share of the account's rate
+    thread = threading.Thread(target=heartbeat, name="heartbeat", daemon=True)
+    thread.start()
+    try:
+        result = runner.run(to_send)
+        lease.finish(runner.progress.sent)
+        if not (result.stopped_by_user or result.pause_reason):
+            _wait_for_the_others(lease, note)
+    finally:
+        beating.set()
+        thread.join(timeout=5)
+        lease.finish(runner.progress.sent)
     reason = result.pause_reason or ("stopped by the user" if result.stopped_by_user else None)
-    sendlog.settle(campaign.id, reason=reason)
+    if lease.others_running() == 0:
+        sendlog.settle(campaign.id, reason=reason)
     assert result.progress is not None
     return Report(
         campaign=sendlog.get(campaign.id),
@@ -247,6 +288,23 @@ def run(
         stopped_by_user=result.stopped_by_user,
         pause_reason=result.pause_reason,
     )
+
+
+def _wait_for_the_others(lease: Lease, note: Callable[[str], None]) -> None:
+    """Out of rows: stay until every other sender has finished or is found dead, so that
+    the campaign is never settled with rows in `sending`."""
+    said = False
+    while (others := lease.others_running()) > 0:
+        if not said:
+            note(f"no rows left to claim; waiting for {others} other sender(s) to finish")
+            said = True
+        time.sleep(HEARTBEAT_SECONDS)
+        with lease.store.begin() as tx:
+            for gone in expire(tx.conn, lease.lease_seconds, campaign_id=lease.campaign_id):
+                note(
+                    f"sender {gone.sender.who} stopped answering; the {len(gone.unknown)} "
+                    "message(s) it had in flight are now 'unknown'"
+                )
 
 
 def send_test(

@@ -99,11 +99,15 @@ class Pace:
             self._steer(self._clock())
 
     def set_limit(self, rate: float) -> None:
-        """A new ceiling (another sender joined or left the account's rate)."""
+        """A new ceiling: another sender joined the account's rate, or one left it (then
+        climb to the new ceiling as quickly as back to a rate that ran clean)."""
         with self._lock:
-            self.max_rate = max(rate, self.min_rate)
-            self.rate = min(self.rate, self.max_rate)
-            self._good = min(self._good, self.max_rate)
+            rate = max(rate, self.min_rate)
+            if rate > self.max_rate:
+                self._good = rate
+            self.max_rate = rate
+            self.rate = min(self.rate, rate)
+            self._good = min(self._good, rate)
 
     def _steer(self, now: float) -> None:
         """At the end of each window, set the rate from the share that was throttled."""

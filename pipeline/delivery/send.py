@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from pipeline.audience.tokens import make_token, unsubscribe_url
 from pipeline.delivery.pacing import Pace
+from pipeline.delivery.senders import LEASE_SECONDS
 from pipeline.delivery.sendlog import Claimed, Outcome, SendLog
 from pipeline.delivery.transports.base import NotSent, SendFailure, Transport
 from pipeline.issue.message import Addressee, personalise
@@ -45,6 +46,7 @@ class SendOptions:
     max_consecutive_failures: int = 50  # then pause: something is wrong beyond one address
     throttle_give_up: float = 600.0  # seconds of continuous throttling before pausing
     window: int | None = None  # rows marked `sending` at once; default the concurrency
+    lease_seconds: float = LEASE_SECONDS  # a sender silent this long is taken for dead
 
 
 @dataclass
@@ -108,8 +110,10 @@ class CampaignRunner:
         options: SendOptions,
         *,
         on_progress: Callable[[Progress], None] | None = None,
+        sender_id: int | None = None,
     ) -> None:
         self.sendlog = sendlog
+        self.sender_id = sender_id
         self.settings = settings
         self.rendered = rendered
         self.transport = transport
@@ -119,6 +123,7 @@ class CampaignRunner:
         # Pace 3% under the limit: SES counts per second as requests arrive, and
         # network jitter can bunch requests that left evenly spaced.
         self.pace = Pace(options.rate * RATE_HEADROOM)
+        self.progress = Progress(total=0)
         self.stop = threading.Event()
         self.pause_reason: str | None = None
         self.on_progress = on_progress or (lambda progress: None)
@@ -212,7 +217,7 @@ class CampaignRunner:
     # --- the main loop (database owner) -------------------------------------------------
 
     def run(self, total: int) -> RunResult:
-        progress = Progress(total=total)
+        progress = self.progress = Progress(total=total)
         # Rows marked `sending` at once: all a crash can leave `unknown`. One per worker,
         # so that --concurrency is also the bound on what a kill can leave unknown.
         window = self.options.window or self.options.concurrency
@@ -243,7 +248,7 @@ class CampaignRunner:
                     if outcomes or claim:
                         # One commit records the outcomes and claims the next rows.
                         claimed, skipped = self.sendlog.checkpoint(
-                            self.campaign_id, self.list_id, outcomes, claim
+                            self.campaign_id, self.list_id, outcomes, claim, self.sender_id
                         )
                         in_flight = waiting + len(claimed)
                         for item in claimed:

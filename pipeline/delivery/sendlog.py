@@ -24,6 +24,7 @@ from pipeline.db.schema import (
     subscribers,
     test_sends,
 )
+from pipeline.delivery.senders import LEASE_SECONDS, expire
 
 ACTIVE_STATUSES = ("pending", "sending")
 
@@ -146,12 +147,18 @@ class SendLog:
                 .where(receiving(mailing_list.id))
                 .order_by(subscribers.c.id)
             )
-            targeted = tx.conn.execute(
+            tx.conn.execute(
                 sa.insert(deliveries).from_select(
                     ["campaign_id", "subscriber_id", "email", "name", "status", "updated_at"],
                     members,
                 )
-            ).rowcount
+            )
+            # Counted, not the INSERT's rowcount: psycopg reports -1 for INSERT ... SELECT.
+            targeted = tx.conn.execute(
+                sa.select(sa.func.count())
+                .select_from(deliveries)
+                .where(deliveries.c.campaign_id == campaign_id)
+            ).scalar_one()
         return self.get(campaign_id), targeted
 
     def set_status(self, campaign_id: int, status: str, *, reason: str | None = None) -> None:
@@ -171,23 +178,30 @@ class SendLog:
         self.set_status(campaign_id, status, reason=reason if status == "paused" else None)
         return status
 
-    def recover(self, campaign_id: int) -> list[str]:
-        """Rows left `sending` by a crash become `unknown`: their message may have gone out.
-        Returns their addresses."""
-        where = (deliveries.c.campaign_id == campaign_id) & (deliveries.c.status == "sending")
+    def recover(self, campaign_id: int, lease_seconds: float = LEASE_SECONDS) -> list[str]:
+        """Rows a dead sender left `sending` become `unknown`: their message may have gone
+        out. A sender is dead when its lease ran out or its process on this host is gone;
+        a live sender's rows are left alone. Returns their addresses."""
+        orphaned = (
+            (deliveries.c.campaign_id == campaign_id)
+            & (deliveries.c.status == "sending")
+            & deliveries.c.sender_id.is_(None)  # left by a version without leases
+        )
         with self.store.begin() as tx:
-            emails = list(tx.conn.scalars(sa.select(deliveries.c.email).where(where)))
-            if emails:
+            emails = [e for lost in expire(tx.conn, lease_seconds, campaign_id=campaign_id)
+                      for e in lost.unknown]  # fmt: skip
+            orphans = list(tx.conn.scalars(sa.select(deliveries.c.email).where(orphaned)))
+            if orphans:
                 tx.conn.execute(
                     sa.update(deliveries)
-                    .where(where)
+                    .where(orphaned)
                     .values(
                         status="unknown",
                         error="interrupted while sending: it may or may not have been sent",
                         updated_at=_now(),
                     )
                 )
-        return [e or "(forgotten)" for e in emails]
+        return emails + [e or "(forgotten)" for e in orphans]
 
     @staticmethod
     def _reopenable(campaign_id: int, statuses: Iterable[str]) -> sa.ColumnElement[bool]:
@@ -232,19 +246,29 @@ class SendLog:
     # --- the loop's checkpoints --------------------------------------------------------------
 
     def checkpoint(
-        self, campaign_id: int, list_id: int, outcomes: list[Outcome], claim: int
+        self,
+        campaign_id: int,
+        list_id: int,
+        outcomes: list[Outcome],
+        claim: int,
+        sender_id: int | None = None,
     ) -> tuple[list[Claimed], int]:
         """Record what came back and claim up to `claim` more rows, in one commit (each
         commit is an fsync: one per batch, not two per message)."""
         with self.store.begin() as tx:
             self._record(tx.conn, outcomes)
-            return self._claim(tx.conn, campaign_id, list_id, claim) if claim > 0 else ([], 0)
+            if claim <= 0:
+                return [], 0
+            return self._claim(tx.conn, campaign_id, list_id, claim, sender_id)
 
     def _claim(
-        self, conn: Connection, campaign_id: int, list_id: int, limit: int
+        self, conn: Connection, campaign_id: int, list_id: int, limit: int, sender_id: int | None
     ) -> tuple[list[Claimed], int]:
-        """Take up to `limit` pending rows: suppressed people become `skipped` (the check
-        just before sending), the rest `sending`. Returns (claimed, skipped)."""
+        """Take up to `limit` pending rows for `sender_id`: suppressed people become
+        `skipped` (the check just before sending), the rest `sending`. Several senders
+        claim at once without waiting on each other: on PostgreSQL each takes rows no
+        other has locked (FOR UPDATE SKIP LOCKED); SQLite lets one writer in at a time.
+        Returns (claimed, skipped)."""
         now = _now()
         query = (
             sa.select(
@@ -265,6 +289,7 @@ class SendLog:
             .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "pending")
             .order_by(deliveries.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True, of=deliveries)
         )
         claimed: list[Claimed] = []
         skipped: list[dict[str, Any]] = []
@@ -284,7 +309,7 @@ class SendLog:
             conn.execute(
                 sa.update(deliveries)
                 .where(deliveries.c.id.in_([c.delivery_id for c in claimed]))
-                .values(status="sending", claimed_at=now, updated_at=now)
+                .values(status="sending", sender_id=sender_id, claimed_at=now, updated_at=now)
             )
         if skipped:
             conn.execute(

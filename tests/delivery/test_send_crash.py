@@ -139,8 +139,6 @@ def test_ctrl_c_pauses_cleanly_and_resume_finishes(
 ) -> None:
     process = slow_send(cli, stub, processes, concurrency=4)  # leaves time for the second `send`
     wait_until_sent(process, at_least=20, targeted=200)
-    # A second `send` of the same campaign meanwhile would steal its in-flight rows.
-    refused(send(cli), "another `newsletter send` of issue 25 to this list is running")
     process.send_signal(stop)
     _, stderr = process.communicate(timeout=30)
     settle(stub)

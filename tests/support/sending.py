@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from pipeline.audience.store import Store
 from pipeline.db.schema import DELIVERY_STATUSES
 from pipeline.delivery.sendlog import Campaign, SendLog
+from tests.support import db
 from tests.support.cli import ROOT, SAMPLE_ISSUE, Result
 from tests.support.ses_stub import SesStub
 
@@ -149,20 +150,20 @@ def spawn_send(*args: str, list_name: str = "weekly") -> subprocess.Popen[str]:
 
 
 def db_counts() -> dict[str, int]:
-    """Counts of the (only) real campaign, read without taking any lock: safe to poll while
-    another process is sending."""
-    path = os.environ["NEWSLETTER_DATABASE_URL"].removeprefix("sqlite:///")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    """Counts of the (only) real campaign, each poll in its own short read: safe while
+    other processes are sending (SQLite in WAL mode and PostgreSQL never block a reader)."""
     try:
-        rows = conn.execute(
+        rows = db.rows(
             "SELECT d.status, count(*) FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id "
-            "WHERE c.dry_run = 0 GROUP BY d.status"
-        ).fetchall()
-    except sqlite3.OperationalError:  # the tables are not there yet
+            "WHERE c.dry_run = ? GROUP BY d.status",
+            False,
+        )
+    except sa.exc.OperationalError:  # SQLite: the database or its tables are not there yet
         rows = []
-    finally:
-        conn.close()
-    return {status: dict(rows).get(status, 0) for status in DELIVERY_STATUSES}
+    except sa.exc.ProgrammingError:  # PostgreSQL: the tables are not there yet
+        rows = []
+    found = {status: count for status, count in rows}
+    return {status: found.get(status, 0) for status in DELIVERY_STATUSES}
 
 
 def wait_until_sent(
