@@ -15,8 +15,9 @@ from pipeline.audience.store import Store
 from pipeline.cli import kit
 from pipeline.cli.issue import IssueArg, _checked
 from pipeline.delivery import campaign as campaigns
+from pipeline.delivery import senders
 from pipeline.delivery.send import Progress, SendOptions
-from pipeline.delivery.sendlog import SendLog
+from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Transport
 from pipeline.delivery.transports.dryrun import DryRunTransport
 from pipeline.delivery.transports.ses import SesTransport
@@ -300,6 +301,9 @@ def log_cmd(
             columns = ["id", "issue", "list", "status", "targeted", "sent", "failed"]
             columns += ["skipped", "unknown", "pending", "sending", "started_at", "finished_at"]
             emit_rows(rows, columns, fmt, title="Campaigns")
+            running = [c for c, _ in found if c.status == "running"]
+            if running and fmt == Format.table:
+                _show_senders(store, running)
             return
         chosen = [(c, n) for c, n in found if c.dry_run == dry_run]
         if not chosen:
@@ -320,6 +324,27 @@ def log_cmd(
             fmt,
             title=f"Issue {number} to {campaign.list_name}",
         )
+
+
+def _show_senders(store: Store, running: list[Campaign]) -> None:
+    """Who is sending the running campaigns, from their leases."""
+    rows = [
+        {
+            "campaign": c.id,
+            "host": s.host,
+            "pid": s.pid,
+            "state": s.state,
+            "rate": f"{s.rate:.1f}/s",
+            "sent": s.sent,
+            "since": s.started_at,
+            "heartbeat": s.heartbeat_at,
+        }
+        for c in running
+        for s in senders.of_campaign(store, c.id)
+    ]
+    if rows:
+        columns = ["campaign", "host", "pid", "state", "rate", "sent", "since", "heartbeat"]
+        emit_rows(rows, columns, Format.table, title="Senders")
 
 
 def register(app: typer.Typer) -> None:

@@ -247,7 +247,7 @@ def run(
     )
     beating = threading.Event()
 
-    def beat() -> None:
+    def beat() -> int:
         sharing, joined, lost = lease.beat(sent=runner.progress.sent, rate=runner.pace.rate)
         runner.pace.set_limit(options.rate * RATE_HEADROOM / sharing)
         for sender in joined:
@@ -257,6 +257,7 @@ def run(
                 f"sender {gone.sender.who} stopped answering; the {len(gone.unknown)} message(s) "
                 "it had in flight are now 'unknown' (--retry-unknown resends them)"
             )
+        return sharing
 
     def heartbeat() -> None:
         while not beating.wait(HEARTBEAT_SECONDS):
@@ -265,7 +266,11 @@ def run(
             except Exception:  # a missed beat is retried; the lease allows for several
                 log.warning("sender heartbeat failed", exc_info=True)
 
-    beat()  # before the first send: take only this sender's share of the account's rate
+    # Before the first send: take only this sender's share of the account's rate, and give
+    # the others time to take theirs (their next heartbeat) and SES's one-second window
+    # time to drain of what they sent at the old share: joining then costs no throttling.
+    if beat() > 1:
+        time.sleep(HEARTBEAT_SECONDS + 1.0)
     thread = threading.Thread(target=heartbeat, name="heartbeat", daemon=True)
     thread.start()
     try:

@@ -22,14 +22,18 @@ share of requests SES throttled in it, never from single throttles:
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 
+log = logging.getLogger(__name__)
 WINDOW = 1.0  # seconds; SES counts its rate per second
 TOLERATE = 0.03  # a throttled share up to this holds the rate
 CLEAN = 0.01  # a throttled share up to this lets the rate climb
-PROBE = 1.02  # above the last clean rate, climb 2% a window
+PROBE = 1.02  # the first step above the last clean rate; each step that works doubles
+PROBE_AFTER = 3  # clean windows in a row before a step up
 MAX_CUT = 0.5  # never cut by more than half in one window
 HEADROOM = 0.97  # after a cut, pace a little under what got through
 BACKGROUND_WEIGHT = 0.1  # a learned background share fades over about ten quieter windows
@@ -64,6 +68,8 @@ class Pace:
         self.background = 0.0  # the share of requests SES throttles whatever the rate
         self._trial: tuple[float, float] | None = None  # (rate, share) before the last cut
         self._settling = False
+        self._clean_run = 0  # clean windows in a row at the last clean rate
+        self._probe = PROBE  # the next step up
         self.throttles = 0
 
     def reserve(self) -> float:
@@ -114,8 +120,13 @@ class Pace:
         elapsed = now - self._window_start
         if elapsed < self.window:
             return
-        share = self._refused / self._answered if self._answered else 0.0
-        accepted = (self._answered - self._refused) / elapsed
+        answered = self._answered
+        share = self._refused / answered if answered else 0.0
+        accepted = (answered - self._refused) / elapsed
+        log.debug(
+            "pace %.1f/s: %d of %d throttled in %.2f s (background %.1f%%)",
+            self.rate, self._refused, self._answered, elapsed, 100 * self.background,
+        )  # fmt: skip
         self._window_start = now
         self._answered = self._refused = 0
         if self._settling:
@@ -123,7 +134,9 @@ class Pace:
             # remembers the last second): judge the cut by the window after it.
             self._settling = False
             return
-        excess = share - self.background
+        # A background share is noisy: allow two standard deviations of a binomial count.
+        noise = 2.0 * math.sqrt(self.background * (1.0 - self.background) / max(1, answered))
+        excess = share - self.background - noise
         if excess > TOLERATE:
             trial = self._trial
             if trial is not None and share > trial[1] / 2 and share <= MAX_BACKGROUND:
@@ -142,6 +155,7 @@ class Pace:
                 self._climbing = False
             self.rate = max(self.min_rate, cut)
             self._settling = True
+            self._clean_run, self._probe = 0, PROBE
             return
         self._trial = None
         if share < self.background:
@@ -150,7 +164,12 @@ class Pace:
             if self.rate < self._good:
                 self._climbing = True
                 self.rate = min(self._good, self.rate * 2)
-            else:
-                self._climbing = False
-                self._good = self.rate
-                self.rate = min(self.max_rate, self.rate * PROBE)
+                return
+            self._climbing = False
+            self._good = self.rate
+            self._clean_run += 1
+            if self._clean_run >= PROBE_AFTER and self.rate < self.max_rate:
+                # Look for more room now and then, in growing steps while they succeed.
+                self.rate = min(self.max_rate, self.rate * self._probe)
+                self._clean_run = 0
+                self._probe = 1.0 + 2 * (self._probe - 1.0)

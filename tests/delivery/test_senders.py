@@ -79,6 +79,11 @@ def test_two_senders_share_a_campaign_and_nobody_gets_two_copies(
     first = start(processes)
     wait_until_sent(first, at_least=10, targeted=200)
     second = start(processes)  # the same campaign: it joins
+    wait_for_senders(2)
+    shown = cli("log")
+    assert shown.code == 0, shown.output
+    assert "Senders" in shown.stdout
+    assert str(first.pid) in shown.stdout and str(second.pid) in shown.stdout
     outputs = [p.communicate(timeout=120) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     first_err, second_err = outputs[0][1], outputs[1][1]

@@ -43,6 +43,8 @@ SendEmail decision order (first match wins), for each request:
     at runtime starts a new "throttling storm" of that many requests);
  6. ``throttle_every`` = k: every k-th SendEmail request (1-based count since start/reset) is
     throttled;
+ 6b. ``throttle_share``: with that probability (``random.Random(seed)``), throttled: the
+    sporadic throttling of an account that other mail shares;
  7. ``fail_rate``: with probability fail_rate (``random.Random(seed)``), a transient
     ``InternalFailure`` (500) or ``ServiceUnavailable`` (503), half and half;
  8. ``reject``: a recipient in the set (case-insensitive, on the bare address) -> 400
@@ -198,6 +200,7 @@ _CONFIG_FIELDS: Final = frozenset(
         "max_rate",
         "throttle_first",
         "throttle_every",
+        "throttle_share",
         "fail_rate",
         "reject",
         "paused",
@@ -536,6 +539,7 @@ class SesStub:
         max_rate: float | None = None,
         throttle_first: int = 0,
         throttle_every: int = 0,
+        throttle_share: float = 0.0,
         script: Iterable[str] = (),
         fail_rate: float = 0.0,
         seed: int = 0,
@@ -555,6 +559,7 @@ class SesStub:
         self.max_rate = max_rate
         self.throttle_first = throttle_first
         self.throttle_every = throttle_every
+        self.throttle_share = throttle_share
         self.fail_rate = fail_rate
         self.paused = paused
         self.suspended = suspended
@@ -726,6 +731,8 @@ class SesStub:
         k = self.throttle_every
         if k and n % k == 0:
             return "fault", _THROTTLE, None
+        if self.throttle_share and self._rng.random() < self.throttle_share:
+            return "fault", _THROTTLE, None
         if self.fail_rate and self._rng.random() < self.fail_rate:
             return "fault", _FAULTS["500" if self._rng.random() < 0.5 else "503"], None
         if self._reject:
@@ -833,6 +840,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rate", type=float, default=None, help="accepted sends per 1 s window")
     p.add_argument("--throttle-first", type=int, default=0)
     p.add_argument("--throttle-every", type=int, default=0)
+    p.add_argument("--throttle-share", type=float, default=0.0, help="throttle at random")
     p.add_argument(
         "--script", default="", help=f"comma-separated outcomes: {','.join(sorted(OUTCOMES))}"
     )
@@ -865,6 +873,7 @@ def main(argv: list[str] | None = None) -> int:
         max_rate=args.max_rate,
         throttle_first=args.throttle_first,
         throttle_every=args.throttle_every,
+        throttle_share=args.throttle_share,
         script=[s.strip() for s in args.script.split(",") if s.strip()],
         fail_rate=args.fail_rate,
         seed=args.seed,

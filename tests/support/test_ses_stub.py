@@ -246,6 +246,18 @@ def test_throttle_first_storm_and_throttle_every() -> None:
         assert [i + 1 for i, o in enumerate(got) if o != "ok"] == [3, 6]
 
 
+def test_throttle_share_throttles_at_random_with_a_seed() -> None:
+    def pattern(seed: int) -> list[str]:
+        with SesStub(throttle_share=0.3, seed=seed) as stub:
+            ses = ses_client(stub)
+            return [outcome(ses) for _ in range(60)]
+
+    first = pattern(1)
+    assert 5 <= first.count("TooManyRequestsException") <= 35
+    assert set(first) == {"ok", "TooManyRequestsException"}
+    assert pattern(1) == first  # the same seed, the same throttles
+
+
 def test_reject_addresses_case_insensitive_with_reason() -> None:
     with SesStub(reject={"bounce@example.com": "Address is on the suppression list."}) as stub:
         ses = ses_client(stub)
