@@ -35,6 +35,7 @@ CLEAN = 0.01  # a throttled share up to this lets the rate climb
 PROBE = 1.02  # the first step above the last clean rate; each step that works doubles
 PROBE_AFTER = 3  # clean windows in a row before a step up
 MAX_CUT = 0.5  # never cut by more than half in one window
+MIN_CUT = 0.9  # and never by less than a tenth
 HEADROOM = 0.97  # after a cut, pace a little under what got through
 BACKGROUND_WEIGHT = 0.1  # a learned background share fades over about ten quieter windows
 MAX_BACKGROUND = 0.5  # more than this is never taken for background: it is a storm
@@ -149,7 +150,8 @@ class Pace:
             # Above what the account lets through: go to what got through.
             self._trial = (self.rate, share)
             room = HEADROOM * accepted / (1.0 - self.background)
-            cut = max(self.rate * MAX_CUT, min(self.rate, room))
+            # At least 10%: a cut too small to change the share would teach nothing.
+            cut = max(self.rate * MAX_CUT, min(self.rate * MIN_CUT, room))
             if self._climbing:  # throttled on the way back up: there is less room now
                 self._good = cut
                 self._climbing = False
