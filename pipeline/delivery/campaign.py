@@ -255,7 +255,12 @@ def send_test(
     """A test copy to each address (subscriber or not), subject prefixed [TEST], logged
     apart from campaigns. Returns (address, message id, error) per address."""
     sendlog = SendLog(store)
-    recipients = parse_test_addresses(addresses, f"{settings.public_url}/unsubscribe/test-copy")
+    # A signed test token: the tester's link works and unsubscribes nobody (tokens.py).
+    from pipeline.audience.tokens import make_test_token, unsubscribe_url
+
+    secret = settings.require_secret_key()
+    link = unsubscribe_url(settings.public_url, make_test_token(secret, rendered.issue.number))
+    recipients = parse_test_addresses(addresses, link)
     results = []
     for recipient in recipients:
         address = recipient.email

@@ -612,14 +612,61 @@ def test_the_web_version_follows_an_edit_of_the_issue(web: Web, project: Path) -
 
 @pytest.mark.parametrize(
     "number",
-    ["26", "24", "999999", "abc", "25.0", "-25"],
-    ids=["dry-run-only", "no-file", "huge", "word", "decimal", "negative"],
+    [
+        "26",
+        "24",
+        "999999",
+        "abc",
+        "25.0",
+        "-25",
+        "9223372036854775808",  # 2**63: past the database's integers
+        "99999999999999999999",
+        "%C2%B2",  # "²": str.isdigit() says yes, int() says no
+        "%D9%A2%D9%A5",  # Arabic-Indic "25": int() reads it as 25
+    ],
+    ids=[
+        "dry-run-only",
+        "no-file",
+        "huge",
+        "word",
+        "decimal",
+        "negative",
+        "2**63",
+        "20-digits",
+        "superscript",
+        "arabic-indic",
+    ],
 )
 def test_an_issue_that_was_not_sent_is_not_found(web: Web, number: str) -> None:
     assert web.query("SELECT issue_number, dry_run FROM campaigns ORDER BY 1") == [(25, 0), (26, 1)]
     response = web.client.get(f"/issues/{number}")
     assert response.status_code == 404
     assert "Article Weekly" not in response.text
+
+
+BROKEN_SIBLINGS = {
+    "impossible-date": "---\ntitle: x\nnumber: 30\nperiod: {start: 2024-02-30, end: 2024-03-01}\n---\n",
+    "bad-tag": '---\ntitle: x\nnumber: !!int "abc"\n---\n',
+    "bad-time": "---\ntitle: x\nnumber: 31\nwhen: 25:61:00\n---\n",
+    "deep-nesting": "---\ntitle: x\nnumber: 32\nextra: " + "[" * 50_000 + "\n---\n",
+    "not-utf8": b"---\ntitle: \xff\xfe\nnumber: 33\n---\n",
+    "huge": "---\ntitle: x\nnumber: 34\n---\n" + "x" * (9 * 1024 * 1024),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", [*BROKEN_SIBLINGS, "fifo"])
+def test_a_broken_issue_file_does_not_affect_the_others(web: Web, project: Path, kind: str) -> None:
+    path = project / "issues" / f"2024-01-01-{kind}.md"  # sorts before the good one
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    else:
+        content = BROKEN_SIBLINGS[kind]
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    for _ in range(2):  # and again, from the cache
+        response = web.client.get("/issues/25")
+        assert response.status_code == 200, response.text
+        assert "Article Weekly" in response.text
+    assert web.client.get("/issues/30").status_code == 404
 
 
 def test_healthz(web: Web) -> None:
