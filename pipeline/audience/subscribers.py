@@ -15,13 +15,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.audience.addresses import Address, email_hash, normalise_email
-from pipeline.audience.bulk import ImportReport, InvalidRow, ProgressCallback, export, import_csv
+from pipeline.audience.bulk import (
+    CleanedRow,
+    ImportReport,
+    InvalidRow,
+    ProgressCallback,
+    export,
+    import_csv,
+)
+from pipeline.audience.cleaning import clean_name
 from pipeline.audience.store import MailingList, Store, Subscriber, Tx
 from pipeline.audience.tokens import make_token, unsubscribe_url, verify_token
 from pipeline.errors import InputError, NotFoundError
 
 __all__ = [
     "Address",
+    "CleanedRow",
     "ImportReport",
     "InvalidRow",
     "Outcome",
@@ -145,9 +154,20 @@ def list_summaries(store: Store) -> list[dict[str, Any]]:
 def add(
     store: Store, email: str, list_name: str, *, name: str | None = None, source: str = "cli"
 ) -> Outcome:
-    """Subscribe someone to a list; refuses anyone suppressed (see `resubscribe`)."""
+    """Subscribe someone to a list; refuses anyone suppressed (see `resubscribe`). A name
+    with a line break or an invisible character is cleaned, and the outcome says so."""
     address = normalise_email(email)
-    name = (name or "").strip() or None
+    cleaned = clean_name(name)
+    name = cleaned.name
+    outcome = _add(store, address, list_name, name, source)
+    if not cleaned.changes:
+        return outcome
+    return Outcome(
+        outcome.changed, f"{outcome.message} (name cleaned: {', '.join(cleaned.changes)})"
+    )
+
+
+def _add(store: Store, address: Address, list_name: str, name: str | None, source: str) -> Outcome:
     resubscribe_hint = (
         "if they asked to be mailed again: "
         f"`newsletter subscribers resubscribe {address.email} --list {list_name}`"

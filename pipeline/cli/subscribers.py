@@ -145,12 +145,16 @@ def import_file(
 
     `email` is required, `name` optional, every other column becomes an attribute. UTF-8
     (with or without BOM), comma or semicolon separated. Invalid rows are listed and
-    skipped; people who unsubscribed, bounced, complained or were forgotten stay suppressed.
+    skipped; a name with a line break or an invisible character is cleaned, and listed
+    too. People who unsubscribed, bounced, complained or were forgotten stay suppressed.
     Importing the same file twice changes nothing the second time.
     """
 
     def on_invalid(row: lib.InvalidRow) -> None:
         _say(f"{file}:{row.line}: {row.reason}")
+
+    def on_cleaned(row: lib.CleanedRow) -> None:
+        _say(f"{file}:{row.line}: {row.what}")
 
     with _store(ctx) as store, _progress(file) as progress:
         report = lib.import_csv(
@@ -161,6 +165,7 @@ def import_file(
             dry_run=dry_run,
             progress=progress,
             on_invalid=on_invalid,
+            on_cleaned=on_cleaned,
         )
     if fmt is not Format.table:
         emit_object(report.as_dict(), fmt)
@@ -176,7 +181,7 @@ def _summary(report: lib.ImportReport, *, dry_run: bool) -> str:
     counts = (
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.duplicates} duplicate(s) in the file, {report.suppressed} kept suppressed, "
-        f"{report.invalid} invalid"
+        f"{report.cleaned} cleaned, {report.invalid} invalid"
     )
     if dry_run:
         return f"dry run, nothing written: {counts}"

@@ -180,6 +180,29 @@ def test_import_reports_and_lists_invalid_rows(
     assert report["invalid_rows"][0]["line"] == 3
 
 
+def test_names_with_line_breaks_are_cleaned_and_said_on_add_and_import(
+    cli: Cli, weekly: None, project: Path, db: sqlite3.Connection
+) -> None:
+    result = ok(cli("subscribers", "add", "a@example.com", "-l", "weekly", "--name", "A\nBcc: x"))
+    assert "(name cleaned: line break replaced by a space)" in result.stderr
+    failed(cli("subscribers", "add", "b@example.com", "-l", "weekly", "--name", "x" * 201), "200")
+    (project / "people.csv").write_bytes(
+        b'email,name\r\nc@example.com,"C\r\nBcc: x"\r\nd@example.com,"D\x00\tE"\r\n'
+    )
+    result = ok(cli("subscribers", "import", "people.csv", "-l", "weekly"))
+    assert "people.csv:2: name cleaned: line break replaced by a space" in result.stderr
+    assert (
+        "people.csv:4: name cleaned: control character removed, tab replaced by a space"
+        in result.stderr
+    )
+    assert "2 added" in result.stderr and "2 cleaned, 0 invalid" in result.stderr
+    assert db.execute("SELECT email, name FROM subscribers ORDER BY id").fetchall() == [
+        ("a@example.com", "A Bcc: x"),
+        ("c@example.com", "C Bcc: x"),
+        ("d@example.com", "D E"),
+    ]
+
+
 def test_import_strict_and_dry_run(
     cli: Cli, weekly: None, project: Path, db: sqlite3.Connection
 ) -> None:
