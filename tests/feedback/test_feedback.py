@@ -268,9 +268,13 @@ def test_poll_an_sqs_queue(project, cli, sent, monkeypatch) -> None:
         sqs.send_message(
             QueueUrl=queue, MessageBody=json.dumps(simple("Delivery", sent[email], email))
         )
-        sqs.send_message(QueueUrl=queue, MessageBody="not json at all")
+        hostile = ["not json at all", "[" * 100_000, '{"eventType": NaN}', '["Bounce"]']
+        for body in hostile:
+            sqs.send_message(QueueUrl=queue, MessageBody=body)
         result = cli("events", "poll", "--queue", queue, "--once", "--wait", "0")
-        assert result.code == 1, result.output  # the bad message is reported
+        assert result.code == 1, result.output  # the bad messages are reported
+        assert "Traceback" not in result.output
+        assert f"{len(hostile)} invalid" in result.stderr
         assert "2 event(s) recorded" in result.stderr
         assert status_of(email) == "complained"
         attributes = sqs.get_queue_attributes(
@@ -280,7 +284,7 @@ def test_poll_an_sqs_queue(project, cli, sent, monkeypatch) -> None:
         left = int(attributes["ApproximateNumberOfMessages"]) + int(
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
-        assert left == 1  # processed messages were deleted; the bad one stays for the DLQ
+        assert left == len(hostile)  # processed ones were deleted; bad ones stay for the DLQ
     finally:
         server.stop()
 
@@ -294,4 +298,49 @@ def test_odd_shapes_inside_an_event_are_tolerated(project, cli, sent) -> None:
     result = cli("events", "ingest", path)
     assert result.code == 0, result.output
     assert "2 event(s) recorded (1 for unknown messages)" in result.stderr
+    assert status_of(email) == "bounced"
+
+
+HOSTILE_LINES = {
+    "deep-brackets": "[" * 100_000,
+    "deep-in-an-event": '{"eventType": "Open", "mail": ' + "[" * 5_000 + "]" * 5_000 + "}",
+    "nan": '{"eventType": "Open", "mail": {"messageId": NaN}}',
+    "infinity": '{"eventType": "Open", "x": -Infinity}',
+    "overflowing-float": '{"eventType": "Open", "x": 1e999}',
+    "5000-digits": '{"eventType": "Open", "x": ' + "9" * 5_000 + "}",
+    "lone-surrogate": '{"eventType": "Open", "mail": {"destination": ["\\ud800@example.com"]}}',
+    "type-is-a-list": '{"eventType": ["Bounce"]}',
+    "type-is-an-object": '{"notificationType": {"Bounce": 1}}',
+    "envelope-message-not-a-string": json.dumps(
+        {"Type": "Notification", "TopicArn": "arn", "Message": {"eventType": "Bounce"}}
+    ),
+    "envelope-message-deep": json.dumps(
+        {"Type": "Notification", "TopicArn": "arn", "Message": "[" * 100_000}
+    ),
+    "envelope-message-nan": json.dumps(
+        {"Type": "Notification", "TopicArn": "arn", "Message": '{"eventType": NaN}'}
+    ),
+    "a-number": "7",
+    "a-string": '"Bounce"',
+}
+
+
+def test_hostile_lines_are_reported_each_with_its_number(project, cli, sent) -> None:
+    email = MEMBERS[2][0]
+    good = json.dumps(bounce(sent[email], email))
+    lines = [*HOSTILE_LINES.values(), good]
+    path = project / "hostile.jsonl"
+    path.write_bytes(
+        "\n".join(lines).encode() + b"\n\xff\xfe not utf-8\n" + b"x" * (1024 * 1024 + 10) + b"\n"
+    )
+    result = cli("events", "ingest", path)
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    for number in range(1, len(HOSTILE_LINES) + 1):
+        assert f"line {number}: " in result.stderr, (number, list(HOSTILE_LINES)[number - 1])
+    assert f"line {len(lines) + 1}: not JSON: not UTF-8" in result.stderr
+    assert f"line {len(lines) + 2}: longer than 1024 KiB" in result.stderr
+    assert f"{len(HOSTILE_LINES) + 2} invalid" in result.stderr
+    # The good line among them still counts.
+    assert "1 event(s) recorded" in result.stderr
     assert status_of(email) == "bounced"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import secrets
 import shutil
@@ -43,6 +44,7 @@ from tests.support.sns_fixtures import (
     bounce_permanent,
     bounce_transient,
     complaint,
+    delivery,
     new_signing_key,
     notification,
     self_signed_certificate,
@@ -137,7 +139,7 @@ class Web:
     def token(self, email: str) -> str:
         return self.path(email).rsplit("/", 1)[1]
 
-    def signed(self, event: dict[str, Any], **options: Any) -> dict[str, Any]:
+    def signed(self, event: dict[str, Any] | str, **options: Any) -> dict[str, Any]:
         """An SNS Notification carrying `event`, signed with the trusted key."""
         return sign(notification(event, cert_url=self.sns.cert_url, **options), self.key)
 
@@ -572,6 +574,71 @@ def test_a_malformed_sns_request_is_refused(web: Web, body: bytes, status: int) 
     before = web.snapshot()
     response = web.post_sns(body)
     assert response.status_code == status, response.text
+    assert web.snapshot() == before
+
+
+def _envelope_with(web: Web, **fields: str) -> bytes:
+    """A complete SNS envelope (its signature junk) with `fields` as raw JSON text, so that
+    only the hostile field can be what refuses it."""
+    shaped = notification(delivery(), cert_url=web.sns.cert_url)
+    shaped |= {"SignatureVersion": "1", "Signature": "c2lnbmVk"}
+    parts = {key: json.dumps(value) for key, value in shaped.items()} | fields
+    return ("{" + ", ".join(f'"{k}": {v}' for k, v in parts.items()) + "}").encode()
+
+
+HOSTILE_FIELDS: dict[str, dict[str, str]] = {
+    "nan": {"Type": "NaN"},
+    "infinity": {"Extra": "Infinity"},
+    "minus-infinity": {"Extra": "-Infinity"},
+    "overflowing-float": {"Extra": "1e999"},
+    "5000-digits": {"Extra": "9" * 5_000},  # past int()'s 4,300-digit limit
+    "lone-surrogate": {"MessageId": r'"\ud800"'},
+    "lone-surrogate-in-a-key": {r"\udfff": '"key"'},
+    "type-is-a-list": {"Type": '["Notification"]'},
+    "type-is-an-object": {"Type": '{"Notification": 1}'},
+    "5k-deep-in-a-field": {"Extra": "[" * 5_000 + "]" * 5_000},
+}
+HOSTILE_BODIES = {
+    "100k-brackets": b"[" * 100_000,
+    "40k-objects": b'{"a": ' * 40_000,
+    "not-utf8": b'{"Type": "\xff"}',
+}
+
+
+@pytest.mark.parametrize("kind", [*HOSTILE_FIELDS, *HOSTILE_BODIES, "bom"])
+def test_hostile_json_is_a_clean_400(web: Web, kind: str) -> None:
+    if kind == "bom":
+        body = b"\xef\xbb\xbf" + _envelope_with(web)
+    elif kind in HOSTILE_BODIES:
+        body = HOSTILE_BODIES[kind]
+    else:
+        body = _envelope_with(web, **HOSTILE_FIELDS[kind])
+    before = web.snapshot()
+    response = web.post_sns(body)
+    assert response.status_code == 400, response.text
+    assert web.snapshot() == before
+    assert web.client.get("/healthz").status_code == 200  # and the app still answers
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "[" * 100_000,
+        '{"eventType": "Bounce", "mail": ' * 1_000 + "{}" + "}" * 1_000,
+        '{"eventType": "Bounce", "x": NaN}',
+        '{"eventType": "Bounce", "mail": {"messageId": "\\ud800"}}',
+        '{"eventType": ["Bounce"]}',
+        '{"eventType": {"Bounce": 1}}',
+        '"just a string"',
+    ],
+    ids=["100k-brackets", "1000-deep", "nan", "lone-surrogate", "list-type", "dict-type", "str"],
+)
+def test_a_signed_notification_with_hostile_json_inside_is_a_clean_400(
+    web: Web, message: str
+) -> None:
+    before = web.snapshot()
+    response = web.post_sns(web.signed(message))
+    assert response.status_code == 400, response.text
     assert web.snapshot() == before
 
 
