@@ -221,10 +221,15 @@ def _apply(
     tx.update_subscribers(changes, now)
 
 
-def export(store: Store, list_name: str, out: IO[str], fmt: ExportFormat = "csv") -> int:
+def export(
+    store: Store, list_name: str, out: IO[str], fmt: ExportFormat = "csv", *, excel: bool = False
+) -> int:
     """Write the people who receive a list (email, name, attributes) in a form that
     `import_csv` reads back; return how many. Two streamed passes for CSV: the first
-    collects the attribute names for the header."""
+    collects the attribute names for the header. CSV cells that a spreadsheet would run as
+    a formula are escaped (see `listfile.escape_cell`); `excel` adds a BOM and CRLF."""
+    if excel and fmt != "csv":
+        raise InputError("--excel is for CSV; JSON Lines is always plain UTF-8")
     with store.begin(write=False) as tx:
         mlist = tx.require_list(list_name)
         names: set[str] = set()
@@ -232,4 +237,4 @@ def export(store: Store, list_name: str, out: IO[str], fmt: ExportFormat = "csv"
             for sub in tx.members(mlist.id):
                 names.update(sub.attributes)
         records = ((s.email, s.name, s.attributes) for s in tx.members(mlist.id))
-        return write_rows(out, fmt, records, sorted(names))
+        return write_rows(out, fmt, records, sorted(names), excel=excel)

@@ -93,6 +93,8 @@ def clean_name(raw: str | None) -> Cleaned:
 
 def attribute_name_problem(name: str) -> str | None:
     """Why a column (attribute) name cannot be used, or None if it can."""
+    if not name:
+        return "is empty"
     if not _is_text(name):
         return "is not valid UTF-8 text"
     if not name.isprintable():

@@ -7,7 +7,6 @@ migrations are `db.database`'s.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from pipeline.audience.records import (
     Membership,
     Subscriber,
     dump_attributes,
+    load_attributes,
     subscriber_from_row,
 )
 from pipeline.db.database import Database, Transaction
@@ -371,7 +371,7 @@ class Store(Database[Tx]):
                 )
                 page = tx.conn.execute(query).all()
             for sid, email, name, attributes in page:
-                yield ListMember(sid, email, name, json.loads(attributes or "{}"), list_id)
+                yield ListMember(sid, email, name, load_attributes(attributes), list_id)
             if len(page) < page_size:
                 return
             after = page[-1][0]

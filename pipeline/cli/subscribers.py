@@ -212,15 +212,24 @@ def export(
     fmt: Annotated[
         ExportFormat, typer.Option("--format", "-f", help="csv, or jsonl (one JSON per line).")
     ] = ExportFormat.csv,
+    excel: Annotated[
+        bool,
+        typer.Option(
+            "--excel", help="CSV for Excel: UTF-8 with a BOM and CRLF, so names open correctly."
+        ),
+    ] = False,
 ) -> None:
     """Export the people who receive a list (email, name, attributes), in a form that
-    `subscribers import` reads back."""
+    `subscribers import` reads back. In CSV, a cell beginning with = + - @ (which a
+    spreadsheet would run as a formula) gets a leading ', which import takes off again."""
+    if excel and fmt is not ExportFormat.csv:
+        raise InputError("--excel is for CSV", hint="drop --excel, or use --format csv")
     with _store(ctx) as store:
         if out is None:
-            count = lib.export(store, list_name, sys.stdout, fmt.value)
+            count = lib.export(store, list_name, sys.stdout, fmt.value, excel=excel)
         else:
             with _open_out(out) as handle:
-                count = lib.export(store, list_name, handle, fmt.value)
+                count = lib.export(store, list_name, handle, fmt.value, excel=excel)
     _say(f"exported {count} subscriber(s) of {list_name!r}" + (f" to {out}" if out else ""))
 
 

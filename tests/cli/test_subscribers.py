@@ -418,3 +418,21 @@ def test_export_to_a_file_round_trips(
         "name": "A, Jr",
         "attributes": {"company": "Acme"},
     }
+
+
+def test_export_for_excel_and_with_formulas(
+    cli: Cli, weekly: None, project: Path, db: sqlite3.Connection
+) -> None:
+    (project / "in.csv").write_text('email,name\nkim@example.com,김민준\nf@example.com,"=1+2"\n')
+    ok(cli("subscribers", "import", "in.csv", "-l", "weekly"))
+    ok(cli("subscribers", "export", "-l", "weekly", "--excel", "--out", "excel.csv"))
+    assert (project / "excel.csv").read_bytes() == (
+        "\ufeffemail,name\r\nkim@example.com,김민준\r\nf@example.com,'=1+2\r\n".encode()
+    )
+    ok(cli("lists", "create", "copy"))
+    ok(cli("subscribers", "import", "excel.csv", "-l", "copy"))
+    assert db.execute("SELECT name FROM subscribers ORDER BY id").fetchall() == [
+        ("김민준",),
+        ("=1+2",),
+    ]
+    failed(cli("subscribers", "export", "-l", "weekly", "--excel", "-f", "jsonl"), "--excel")
