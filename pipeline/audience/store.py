@@ -187,14 +187,6 @@ class Tx(Transaction):
         )
         self.conn.execute(query)
 
-    def forget_deliveries(self, subscriber_id: int) -> None:
-        """Blank the address and name on a person's send-log rows (the counts stay)."""
-        self.conn.execute(
-            sa.update(deliveries)
-            .where(deliveries.c.subscriber_id == subscriber_id)
-            .values(email=None, name=None)
-        )
-
     def history(self, subscriber_id: int) -> list[dict[str, Any]]:
         """What one person was sent, campaign by campaign (for `subscribers show`)."""
         query = (

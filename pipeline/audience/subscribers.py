@@ -24,6 +24,7 @@ from pipeline.audience.bulk import (
     import_csv,
 )
 from pipeline.audience.cleaning import clean_name
+from pipeline.audience.erasure import erase
 from pipeline.audience.store import MailingList, Store, Subscriber, Tx
 from pipeline.audience.tokens import make_token, unsubscribe_url, verify_token
 from pipeline.errors import InputError, NotFoundError
@@ -346,24 +347,29 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
 
 
 def forget(store: Store, email: str) -> Outcome:
-    """Delete everything about a person (a privacy request); keep only the sha256 of the
-    address, so that importing it again keeps it suppressed."""
+    """Delete everything about a person (a privacy request): their record, their address
+    and name in the send log, their test copies, the events about them (`erasure.py`);
+    keep only the sha256 of the address, so that importing it again keeps it suppressed."""
     address = normalise_email(email)
     digest = email_hash(address.key)
     with store.begin() as tx:
         sub = tx.subscriber_by_key(address.key)
+        tests = erase(tx, address, sub.id if sub else None)
+        deleted = f" and {tests} test-send record(s)" if tests else ""
         if sub is None:
             if tx.suppression(digest):
-                return Outcome(False, f"{address.email} was already forgotten")
+                return Outcome(bool(tests), f"{address.email} was already forgotten{deleted}")
+            if tests:  # a tester who never subscribed: nothing to keep suppressed
+                return Outcome(True, f"deleted {tests} test-send record(s) of {address.email}")
             sub = _require_subscriber(tx, email)  # raises the usual "no subscriber"
         members = len(tx.memberships_of(sub.id))
-        tx.forget_deliveries(sub.id)
         tx.delete_subscriber(sub.id)  # memberships go with it (ON DELETE CASCADE)
         if not tx.suppression(digest):
             reason = "forgotten" if sub.status == "active" else sub.status
             tx.add_suppression(digest, reason, _now())
     return Outcome(
         True,
-        f"forgot {sub.email}: deleted their record and {members} membership(s); "
-        "kept a one-way hash so the address stays suppressed",
+        f"forgot {sub.email}: deleted their record, {members} membership(s){deleted}, and "
+        "their address and name in the send log; kept a one-way hash so the address stays "
+        "suppressed",
     )

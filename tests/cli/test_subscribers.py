@@ -9,11 +9,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
 from pipeline.audience.tokens import make_token, verify_token
-from tests.support.cli import TEST_SECRET, Result
+from tests.support.cli import SAMPLE_ISSUE, TEST_SECRET, Result
+from tests.support.sending import make_list, send, use_ses
+from tests.support.ses_stub import SesStub, default_account
+from tests.support.sns_fixtures import bounce_transient, click
 
 Cli = Callable[..., Result]
 SECRET = TEST_SECRET.encode()
@@ -372,6 +376,80 @@ def test_forget(cli: Cli, weekly: None, project: Path, db: sqlite3.Connection) -
     ok(cli("subscribers", "resubscribe", "gone@example.com", "-l", "weekly"))
     assert membership(db, "gone@example.com", "weekly") == "subscribed"
     assert one(db, "SELECT count(*) FROM suppressions") == 0
+
+
+@pytest.fixture
+def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
+    with SesStub(account=default_account(max_send_rate=1000)) as running:
+        use_ses(monkeypatch, running.endpoint_url)
+        yield running
+
+
+def places_holding(database: Path, *needles: str) -> dict[str, set[str]]:
+    """Every table.column of the database (found by reflection, so a table added later is
+    included) with a text value containing one of the needles, ignoring case."""
+    wanted = [n.lower() for n in needles]
+    engine = sa.create_engine(f"sqlite:///{database}")
+    metadata = sa.MetaData()
+    metadata.reflect(engine)
+    found: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            # the stored values themselves, without the reflected types' conversions
+            for row in conn.exec_driver_sql(f'SELECT * FROM "{table.name}"').mappings():
+                for column, value in row.items():
+                    if isinstance(value, str) and any(n in value.lower() for n in wanted):
+                        found.setdefault(table.name, set()).add(column)
+    engine.dispose()
+    return found
+
+
+def test_forget_leaves_the_person_in_no_table(
+    cli: Cli, stub: SesStub, project: Path, db: sqlite3.Connection
+) -> None:
+    gone, name = "Gone.Person@Example.com", "Zebulon Forgetmenot"
+    make_list(cli, "weekly", [("stays@example.com", "Stays"), (gone, name)])
+    stub.reject = [gone]  # SES's answer quotes the address: the failed row's error holds it
+    result = send(cli)
+    assert "Traceback" not in result.output
+    make_list(cli, "news", [(gone, name)])
+    stub.reject = []
+    ok(send(cli, list_name="news"))
+    ok(cli("send-test", SAMPLE_ISSUE, "--to", f"{name} <{gone.upper()}>"))
+    message_id = stub.accepted_to(gone)[0].message_id
+    bounce = bounce_transient(message_id, gone)
+    bounce["bounce"]["bouncedRecipients"][0]["diagnosticCode"] = f"smtp; 452 <{gone}> is full"
+    lines = [json.dumps(bounce), json.dumps(click(message_id, gone))]
+    (project / "events.jsonl").write_text("\n".join(lines) + "\n")
+    ok(cli("events", "ingest", "events.jsonl"))
+    # What the sender writes when a run of failures pauses a campaign: the last error.
+    db.execute(
+        "UPDATE campaigns SET pause_reason = '50 messages in a row failed; last: ' || "
+        "(SELECT error FROM deliveries WHERE status = 'failed') WHERE list_name = 'weekly'"
+    )
+    db.commit()
+    before = places_holding(project / "test.db", gone, name)
+    assert set(before) >= {"subscribers", "deliveries", "test_sends", "events", "campaigns"}
+
+    result = ok(cli("subscribers", "forget", gone.lower()))
+    assert "1 test-send record(s)" in result.stderr
+    assert places_holding(project / "test.db", gone, name) == {}
+    assert one(db, "SELECT reason FROM suppressions") == "forgotten"
+    assert one(db, "SELECT email_hash FROM suppressions") == email_hash(gone.lower())
+    # The counts stay, and so does everyone else.
+    assert one(db, "SELECT count(*) FROM deliveries") == 3
+    assert one(db, "SELECT count(*) FROM events") == 2
+    assert places_holding(project / "test.db", "stays@example.com") == {
+        "subscribers": {"email", "email_key"},
+        "deliveries": {"email"},
+    }
+
+
+def test_forget_a_tester_who_never_subscribed(cli: Cli, stub: SesStub, project: Path) -> None:
+    ok(cli("send-test", SAMPLE_ISSUE, "--to", "tester@example.com"))
+    result = ok(cli("subscribers", "forget", "Tester@example.com"))
+    assert "deleted 1 test-send record(s) of Tester@example.com" in result.stderr
+    assert places_holding(project / "test.db", "tester@example.com") == {}
 
 
 def test_lists_delete(cli: Cli, weekly: None, db: sqlite3.Connection) -> None:
