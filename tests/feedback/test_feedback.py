@@ -344,3 +344,37 @@ def test_hostile_lines_are_reported_each_with_its_number(project, cli, sent) -> 
     # The good line among them still counts.
     assert "1 event(s) recorded" in result.stderr
     assert status_of(email) == "bounced"
+
+
+def test_a_clean_campaign_between_soft_bounces_resets_the_count(project, cli, monkeypatch) -> None:
+    """Soft bounces on 26, 27, 29, 30 and 31 with 28 delivered: three in a row only at 31."""
+    email = MEMBERS[0][0]
+    numbers = (26, 27, 28, 29, 30, 31)
+    with SesStub() as stub:
+        use_ses(monkeypatch, stub.endpoint_url)
+        make_list(cli, "weekly", MEMBERS[:2])
+        for number in numbers:
+            ok(cli("send", _issue_copy(project, number), "--list", "weekly", "--yes"))
+        assert stub.per_recipient()[email] == len(numbers)
+    with Store.open(project_db()) as db, db.begin(write=False) as tx:
+        ids = dict(
+            tx.conn.exec_driver_sql(
+                "SELECT c.issue_number, d.message_id FROM deliveries d "
+                "JOIN campaigns c ON c.id = d.campaign_id WHERE d.email = ?",
+                (email,),
+            ).all()
+        )
+
+    def ingest(number: int, event: dict[str, Any]) -> str:
+        result = cli("events", "ingest", write_lines(project / f"e{number}.jsonl", [event]))
+        assert result.code == 0, result.output
+        return result.stderr
+
+    for number in (26, 27):
+        ingest(number, bounce(ids[number], email, "Transient"))
+    ingest(28, simple("Delivery", ids[28], email))
+    for number in (29, 30):  # two soft bounces since the clean one: not three in a row
+        assert "-> bounced" not in ingest(number, bounce(ids[number], email, "Undetermined"))
+        assert status_of(email) == "active"
+    assert f"{email}: active -> bounced" in ingest(31, bounce(ids[31], email, "Transient"))
+    assert status_of(email) == "bounced"
