@@ -378,3 +378,158 @@ def test_a_clean_campaign_between_soft_bounces_resets_the_count(project, cli, mo
         assert status_of(email) == "active"
     assert f"{email}: active -> bounced" in ingest(31, bounce(ids[31], email, "Transient"))
     assert status_of(email) == "bounced"
+
+
+def test_poll_as_a_service_stops_cleanly_on_sigterm(project: Path) -> None:
+    """`events poll` without --once, in its own process as a service manager runs it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from moto.server import ThreadedMotoServer
+
+    from tests.support.cli import ROOT
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    log = project / "poll.log"
+    process = None
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        sqs = boto3.client(
+            "sqs",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        queue = sqs.create_queue(QueueName="ses-events")["QueueUrl"]
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(envelope(simple(
+            "Delivery", "unknown-id", "someone@example.com"))))  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEWSLETTER_"))}
+        env |= {
+            "NEWSLETTER_DATABASE_URL": f"sqlite:///{project / 'poll.db'}",
+            "NEWSLETTER_SECRET_KEY": "poll-test-secret-key-0123456789",
+            "AWS_ENDPOINT_URL_SQS": endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "PYTHONPATH": str(ROOT),
+        }
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline",
+                    "events",
+                    "poll",
+                    "--queue",
+                    queue,
+                    "--wait",
+                    "1",
+                ],
+                cwd=project,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while "1 event(s) recorded" not in log.read_text(encoding="utf-8"):
+            assert process.poll() is None, log.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, log.read_text(encoding="utf-8")
+            time.sleep(0.1)
+        # Still polling an empty queue: a service waits for more, it does not stop.
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text(encoding="utf-8")
+        output = log.read_text(encoding="utf-8")
+        assert "Traceback" not in output
+        assert output.rstrip().endswith("0 invalid"), output  # the final summary
+        left = sqs.get_queue_attributes(
+            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        assert left == "0"
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        server.stop()
+
+
+def _report(cli) -> dict[str, Any]:
+    result = cli("report", "25", "--list", "weekly", "--format", "json")
+    assert result.code == 0, result.output
+    (report,) = json.loads(result.stdout)
+    return report
+
+
+def test_report_flags_ok_then_warning_at_the_thresholds(project, cli, monkeypatch) -> None:
+    """400 recipients: 19 hard bounces (4.75%) are ok, the 20th (5%) is SES's warning; one
+    complaint (0.25%) is a warning for SES (0.1%) and Gmail (0.1%), short of danger."""
+    members = people(400)
+    with SesStub() as stub:
+        use_ses(monkeypatch, stub.endpoint_url)
+        make_list(cli, "weekly", members)
+        ok(send(cli, "--concurrency", "8"))
+    sent = {email: row["message_id"] for email, row in deliveries().items()}
+    report = _report(cli)
+    assert (report["bounce_rate_flag"], report["complaint_rate_flag"]) == ("ok", "ok")
+    bounces = [bounce(sent[email], email) for email, _ in members[:20]]
+    assert cli("events", "ingest", write_lines(project / "b.jsonl", bounces[:19])).code == 0
+    report = _report(cli)
+    assert report["bounce_rate"] == pytest.approx(0.0475) and report["bounce_rate_flag"] == "ok"
+    assert cli("events", "ingest", write_lines(project / "b20.jsonl", bounces[19:])).code == 0
+    report = _report(cli)
+    assert report["bounce_rate"] == pytest.approx(0.05)
+    assert report["bounce_rate_flag"] == "warning"
+    assert report["complaint_rate_flag"] == "ok"
+    email = members[30][0]
+    assert cli("events", "ingest", write_lines(project / "c.jsonl", [complaint(sent[email], email)])).code == 0  # fmt: skip
+    report = _report(cli)
+    assert report["complaint_rate"] == pytest.approx(0.0025)
+    assert report["complaint_rate_flag"] == "warning"
+    table = cli("report", "25").stdout
+    assert table.count("WARNING") == 2 and "DANGER" not in table
+
+
+def test_report_missing_gives_each_reason(project, cli, monkeypatch) -> None:
+    members = people(7)
+    emails = [email for email, _ in members]
+    with SesStub() as stub:
+        use_ses(monkeypatch, stub.endpoint_url)
+        make_list(cli, "weekly", members)
+        stub.reject = {emails[5]: "Address blacklisted."}
+        # One message at a time; the last request's answer is lost after SES took it.
+        stub.script = ["ok"] * 6 + ["lost"]
+        send(cli, "--concurrency", "1")
+    rows = deliveries()
+    (unknown,) = [email for email, row in rows.items() if row["status"] == "unknown"]
+    assert rows[emails[5]]["status"] == "failed"
+    sent = [email for email in emails if rows[email]["status"] == "sent"]
+    assert len(sent) == 5
+    a, b, c, d, e = sent
+    events = [
+        bounce(rows[a]["message_id"], a, "Permanent"),
+        bounce(rows[b]["message_id"], b, "Undetermined"),
+        simple("Reject", rows[c]["message_id"], c, reason="Bad content"),
+        bounce(rows[d]["message_id"], d, "Transient"),  # delayed, not missing
+        simple("Delivery", rows[e]["message_id"], e),
+    ]
+    assert cli("events", "ingest", write_lines(project / "e.jsonl", events)).code == 0
+    result = cli("report", "25", "--list", "weekly", "--missing", "--format", "jsonl")
+    assert result.code == 0, result.output
+    reasons = {row["email"]: row["reason"] for row in map(json.loads, result.stdout.splitlines())}
+    assert reasons.pop(a) == "bounced (Permanent)"
+    assert reasons.pop(b) == "bounced (Undetermined)"
+    assert reasons.pop(c) == "rejected by SES"
+    assert reasons.pop(emails[5]).startswith("failed: ") and "blacklisted" in str(
+        rows[emails[5]]["error"]
+    )
+    assert reasons.pop(unknown).startswith("unknown")
+    assert reasons == {}  # the soft-bounced and the delivered got it
