@@ -19,11 +19,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
+from pipeline.audience.cleaning import attribute_name_problem, shown
 from pipeline.errors import InputError, NotFoundError
 
 ExportFormat = Literal["csv", "jsonl"]
 RESERVED = ("email", "name")
 _DELIMITERS = (",", ";", "\t")
+# Far above any real list file (a row is well under 1 KB), so that a file that is not one
+# (a binary, a log, a runaway quote) is refused with a message instead of filling memory.
+MAX_LINE = 1_000_000  # characters in one physical line
+MAX_COLUMNS = 1000
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
 # OWASP's "CSV injection": a spreadsheet runs a cell that begins with one of = + - @ tab CR
 # as a formula. Export puts a ' before such a cell (and before one that already begins with
@@ -77,6 +82,11 @@ def _is_utf8(fields: Iterable[str]) -> bool:
 def _column_names(header: list[str], where: str) -> list[str]:
     if not _is_utf8(header):
         raise InputError(f"{where}: the header is not valid UTF-8", hint="save the file as UTF-8")
+    if len(header) > MAX_COLUMNS:
+        raise InputError(
+            f"{where}: the header has {len(header):,} columns; at most {MAX_COLUMNS:,} are read",
+            hint="is this a list file? The first line must name the columns",
+        )
     names = [unescape_cell(h.strip()).strip().lower() for h in header]
     for index, name in enumerate(names, 1):
         if not name:
@@ -84,12 +94,19 @@ def _column_names(header: list[str], where: str) -> list[str]:
                 f"{where}: column {index} of the header has no name",
                 hint="name every column, or delete the empty one",
             )
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+        problem = None if name in RESERVED else attribute_name_problem(name)
+        if problem:
+            raise InputError(
+                f"{where}: column {index} of the header, {shown(name)}, {problem}",
+                hint="rename the column",
+            )
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         raise InputError(f"{where}: the header repeats {', '.join(duplicates)}")
     if "email" not in names:
+        listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
         raise InputError(
-            f"{where}: no email column (the header has: {', '.join(names)})",
+            f"{where}: no email column (the header has: {listed})",
             hint="the first line must name the columns, one of them 'email'",
         )
     return names
@@ -129,22 +146,35 @@ class ListFile:
         jsonl = self.path.suffix.lower() in (".jsonl", ".ndjson")
         return self._jsonl() if jsonl else self._csv()
 
+    def _lines(self) -> Iterator[str]:
+        """The file's physical lines, each at most MAX_LINE characters (or InputError)."""
+        number = 0
+        while line := self._text.readline(MAX_LINE + 1):
+            number += 1
+            if len(line) > MAX_LINE and not line.endswith(("\n", "\r")):
+                raise InputError(
+                    f"{self.path}:{number}: a line longer than {MAX_LINE:,} characters",
+                    hint='is this a list file? Or look for an unclosed quote (") above it',
+                )
+            yield line
+
     def _csv(self) -> Iterator[Row | BadRow]:
+        lines = self._lines()
         skipped = 0
-        header_line = self._text.readline()
+        header_line = next(lines, "")
         while header_line and not header_line.strip():
-            skipped, header_line = skipped + 1, self._text.readline()
+            skipped, header_line = skipped + 1, next(lines, "")
         delimiter = None
         if len(header_line.strip()) == 5 and header_line.lower().startswith("sep="):
             # Excel's hint line ("sep=;") before the header
-            delimiter, skipped, header_line = header_line[4], skipped + 1, self._text.readline()
+            delimiter, skipped, header_line = header_line[4], skipped + 1, next(lines, "")
         if not header_line.strip():
             raise InputError(
                 f"{self.path}: the file is empty",
                 hint="the first line must be a header naming the columns, one of them 'email'",
             )
         reader = csv.reader(
-            _chain(header_line, self._text),
+            _chain(header_line, lines),
             delimiter=delimiter or _sniff_delimiter(header_line),
             skipinitialspace=True,
         )
@@ -161,7 +191,12 @@ class ListFile:
             except csv.Error as exc:  # e.g. a runaway quote swallowing the rest of the file
                 raise InputError(
                     f"{self.path}:{line}: cannot read the CSV: {exc}",
-                    hint='look for an unclosed quote (") at or after this line',
+                    hint='look for an unclosed quote (") at or after this line'
+                    + (
+                        f"; no real cell holds more than {csv.field_size_limit():,} characters"
+                        if "field limit" in str(exc)
+                        else ""
+                    ),
                 ) from None
             start, line = line, skipped + reader.line_num + 1
             if not any(f.strip() for f in fields):
@@ -177,7 +212,7 @@ class ListFile:
                 yield Row(start, cells[email_at].strip(), name.strip() or None, attributes)
 
     def _jsonl(self) -> Iterator[Row | BadRow]:
-        for number, text in enumerate(self._text, 1):
+        for number, text in enumerate(self._lines(), 1):
             if not text.strip():
                 continue
             if not _is_utf8([text]):
@@ -262,7 +297,7 @@ def _finite(text: str) -> float:
     return number
 
 
-def _chain(first: str, rest: IO[str]) -> Iterator[str]:
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield first
     yield from rest
 

@@ -321,3 +321,86 @@ def test_old_rows_holding_nan_still_export_valid_json(store: Store) -> None:
     [line] = _export(store, "jsonl").splitlines()
     assert json.loads(line, parse_constant=strict)["attributes"] == {"a": None, "b": [None]}
     assert _export(store).splitlines()[1] == "kim@example.com,,,[null]"
+
+
+# --- odd files, odd cells ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "email,comp\x00any\na@example.com,1\n",
+            "column 2 of the header, 'comp\\x00any', contains",
+        ),
+        ("email,\u202ename\na@example.com,1\n", "column 2 of the header, '\\u202ename', contains"),
+        (f"email,{'c' * 101}\na@example.com,1\n", "is 101 characters long (at most 100)"),
+        ("email," + ",".join(f"c{i}" for i in range(1000)) + "\n", "1,001 columns"),
+        ("email\n" + "a" * 1_000_001 + "\n", "list.csv:2: a line longer than 1,000,000"),
+        ("x" * 2_000_000, "list.csv:1: a line longer than 1,000,000"),
+        ('email,name\na@example.com,"' + "x" * 200_000 + '"\n', "no real cell holds more"),
+        ("".join(f"c{i}," for i in range(99)) + "c99\nA,B\n", "(the header has: c0, c1, c2,"),
+    ],
+)
+def test_files_that_are_not_list_files_are_refused_with_the_place(
+    store: Store, tmp_path: Path, content: str, message: str
+) -> None:
+    with pytest.raises(InputError) as raised:
+        lib.import_csv(store, _write(tmp_path, content), "weekly")
+    assert message in str(raised.value)
+    assert len(str(raised.value)) < 500  # bounded, whatever the file holds
+    assert _names(store) == {}
+
+
+def test_a_jsonl_line_too_long_is_refused(store: Store, tmp_path: Path) -> None:
+    content = '{"email": "a@example.com"}\n{"email": "' + "x" * 1_000_001 + '"}\n'
+    with pytest.raises(InputError, match=r"in\.jsonl:2: a line longer than 1,000,000"):
+        lib.import_csv(store, _write(tmp_path, content, "in.jsonl"), "weekly")
+    assert _names(store) == {}
+
+
+def test_a_header_only_file_imports_nobody(store: Store, tmp_path: Path) -> None:
+    for content in ("email,name\n", "\ufeffemail;name\r\n\r\n", "sep=;\nemail;name"):
+        report = lib.import_csv(store, _write(tmp_path, content), "weekly")
+        assert (report.added, report.invalid, report.written) == (0, 0, True)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '"a@example.com\nBcc: x@evil.test"',
+        '"a@example.com\r\nSubject: hi"',
+        '"a@example.com\x00"',
+        "a@exam\u2028ple.com",
+        '"' + "a" * 100_000 + '@example.com"',
+    ],
+)
+def test_an_email_cell_with_a_line_break_or_worse_is_an_invalid_row(
+    store: Store, tmp_path: Path, cell: str
+) -> None:
+    content = f"email,name\nok@example.com,OK\n{cell},Evil\nlast@example.com,Last\n"
+    report = lib.import_csv(store, _write(tmp_path, content), "weekly")
+    [bad] = report.invalid_rows
+    assert bad.line == 3 and "is not a valid email address" in bad.reason
+    assert "\n" not in bad.reason and "\r" not in bad.reason and len(bad.reason) < 300
+    assert _names(store) == {"ok@example.com": "OK", "last@example.com": "Last"}
+
+
+def test_attribute_values_lose_control_characters_and_are_bounded(
+    store: Store, tmp_path: Path
+) -> None:
+    content = (
+        "email,note,city\n"
+        'a@example.com,"one\x00two\r\nthree\tfour",Seoul\n'
+        f"b@example.com,{'x' * 2001},Busan\n"
+    )
+    report = lib.import_csv(store, _write(tmp_path, content), "weekly")
+    assert [(r.line, r.what) for r in report.cleaned_rows] == [
+        (2, "attribute 'note' cleaned: control character removed")
+    ]
+    assert [(r.line, r.reason) for r in report.invalid_rows] == [
+        (4, "attribute 'note' is 2001 characters long (at most 2000)")
+    ]
+    with store.begin() as tx:
+        sub = tx.subscriber_by_key("a@example.com")
+    assert sub is not None and sub.attributes == {"note": "onetwo\r\nthree\tfour", "city": "Seoul"}
