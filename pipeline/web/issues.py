@@ -8,14 +8,13 @@ import stat
 import threading
 from pathlib import Path
 
+from pipeline.issue.frontmatter import front_matter_number
+from pipeline.issue.limits import MAX_FILE_BYTES
 from pipeline.issue.render import render_web
 from pipeline.issue.source import read_issue
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Far above any real issue (the sample is 10 KB); a bigger file is not even opened.
-ISSUE_FILE_LIMIT = 8 * 1024 * 1024
 
 
 class IssueCache:
@@ -37,15 +36,15 @@ class IssueCache:
         if not stat.S_ISREG(info.st_mode):
             log.warning("issue folder: %s skipped: not a regular file", path)
             return None
-        if info.st_size > ISSUE_FILE_LIMIT:
-            log.warning("issue folder: %s skipped: larger than %d bytes", path, ISSUE_FILE_LIMIT)
+        if info.st_size > MAX_FILE_BYTES:  # what `check` accepts; a bigger file is not opened
+            log.warning("issue folder: %s skipped: larger than %d bytes", path, MAX_FILE_BYTES)
             return None
-        try:
-            issue, _ = read_issue(path, self.settings.lang)
-        except Exception:  # a guard: whatever one file does, the others are still served
-            log.exception("issue folder: %s skipped: reading it failed", path)
-            return None
-        return issue.number if issue is not None and issue.front_matter_ok else None
+        # Reads the front matter only (bounded, never raises): the whole issue is read
+        # only for the one file a request asks for.
+        number = front_matter_number(path)
+        if number is None:
+            log.info("issue folder: %s has no readable issue number", path)
+        return number
 
     def _number(self, path: Path, info: os.stat_result, stamp: int) -> int | None:
         with self._lock:

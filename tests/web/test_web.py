@@ -718,6 +718,9 @@ BROKEN_SIBLINGS = {
     "deep-nesting": "---\ntitle: x\nnumber: 32\nextra: " + "[" * 50_000 + "\n---\n",
     "not-utf8": b"---\ntitle: \xff\xfe\nnumber: 33\n---\n",
     "huge": "---\ntitle: x\nnumber: 34\n---\n" + "x" * (9 * 1024 * 1024),
+    "alias-bomb": "---\ntitle: x\nnumber: 35\nl0: &l0 [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10))
+    + "---\n",
 }  # fmt: skip
 
 
