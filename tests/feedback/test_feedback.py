@@ -533,3 +533,18 @@ def test_report_missing_gives_each_reason(project, cli, monkeypatch) -> None:
     )
     assert reasons.pop(unknown).startswith("unknown")
     assert reasons == {}  # the soft-bounced and the delivered got it
+
+
+@pytest.mark.parametrize(
+    "number", ["1000000", "9223372036854775808", "99999999999999999999", "9" * 5_000]
+)
+def test_report_on_an_impossible_issue_number_is_a_clean_error(project, cli, number) -> None:
+    result = cli("report", number)
+    assert result.code in (1, 2), result.output
+    assert "too large" in result.stderr and "999999" in result.stderr
+    assert "internal error" not in result.output and len(result.stderr) < 400
+
+
+def test_ingest_refuses_a_folder_cleanly(project, cli) -> None:
+    result = cli("events", "ingest", project)
+    assert result.code in (1, 2) and "is a folder" in result.stderr, result.output
