@@ -116,6 +116,8 @@ def import_csv(
         if on_cleaned:
             on_cleaned(row)
 
+    # The consent record names the file; a file name may hold anything but "/" and NUL.
+    source = "import " + "".join(c if c.isprintable() else "?" for c in path.name)[:180]
     seen: set[int] = set()  # hash() of each address key: 64 bits, collisions ~1e-8 per 1M
     batch: list[tuple[Row, Address]] = []
     now = datetime.now(UTC)
@@ -140,11 +142,11 @@ def import_csv(
             seen.add(digest)
             batch.append((row, address))
             if len(batch) >= BATCH_SIZE:
-                _apply(tx, mlist, batch, report, now, f"import {path.name}")
+                _apply(tx, mlist, batch, report, now, source)
                 batch.clear()
                 if progress:
                     progress(rows.bytes_read, rows.size)
-        _apply(tx, mlist, batch, report, now, f"import {path.name}")
+        _apply(tx, mlist, batch, report, now, source)
         if progress:
             progress(rows.size, rows.size)
         tx.discard = dry_run or (strict and report.invalid > 0)

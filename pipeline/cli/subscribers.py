@@ -6,6 +6,7 @@ what changed goes to stderr.
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -226,11 +227,29 @@ def export(
         raise InputError("--excel is for CSV", hint="drop --excel, or use --format csv")
     with _store(ctx) as store:
         if out is None:
-            count = lib.export(store, list_name, sys.stdout, fmt.value, excel=excel)
+            with _stdout_utf8() as handle:
+                count = lib.export(store, list_name, handle, fmt.value, excel=excel)
         else:
             with _open_out(out) as handle:
                 count = lib.export(store, list_name, handle, fmt.value, excel=excel)
     _say(f"exported {count} subscriber(s) of {list_name!r}" + (f" to {out}" if out else ""))
+
+
+@contextmanager
+def _stdout_utf8() -> Iterator[IO[str]]:
+    """Standard output for a list file: UTF-8 whatever the terminal's locale (a list file
+    is UTF-8, and a Korean name must not fail an export under LANG=C)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # already a text stream of our own (tests, a redirect in-process)
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    handle = io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=True)
+    try:
+        yield handle
+    finally:
+        handle.flush()
+        handle.detach()  # leave sys.stdout's buffer open
 
 
 @contextmanager

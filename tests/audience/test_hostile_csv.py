@@ -404,3 +404,12 @@ def test_attribute_values_lose_control_characters_and_are_bounded(
     with store.begin() as tx:
         sub = tx.subscriber_by_key("a@example.com")
     assert sub is not None and sub.attributes == {"note": "onetwo\r\nthree\tfour", "city": "Seoul"}
+
+
+def test_the_consent_record_names_the_file_in_printable_text(store: Store, tmp_path: Path) -> None:
+    name = "list\x1b[31m\n\t" + "x" * 240 + ".csv"
+    lib.import_csv(store, _write(tmp_path, "email\na@example.com\n", name), "weekly")
+    with store.engine.connect() as conn:
+        [source] = conn.exec_driver_sql("SELECT source FROM memberships").scalars()
+    assert source.startswith("import list?[31m??xxx") and source.isprintable()
+    assert len(source) <= 200

@@ -4,7 +4,10 @@ the database directly afterwards."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import sqlalchemy as sa
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
 from pipeline.audience.tokens import make_token, verify_token
-from tests.support.cli import SAMPLE_ISSUE, TEST_SECRET, Result
+from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET, Result
 from tests.support.sending import make_list, send, use_ses
 from tests.support.ses_stub import SesStub, default_account
 from tests.support.sns_fixtures import bounce_transient, click
@@ -514,3 +517,18 @@ def test_export_for_excel_and_with_formulas(
         ("=1+2",),
     ]
     failed(cli("subscribers", "export", "-l", "weekly", "--excel", "-f", "jsonl"), "--excel")
+
+
+def test_export_to_stdout_is_utf8_whatever_the_locale(
+    cli: Cli, weekly: None, project: Path
+) -> None:
+    ok(cli("subscribers", "add", "kim@example.com", "-l", "weekly", "--name", "김민준"))
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "subscribers", "export", "-l", "weekly"],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "email,name\nkim@example.com,김민준\n".encode()
