@@ -60,6 +60,15 @@ def _report(outcome: lib.Outcome) -> None:
     _say(outcome.message)
 
 
+def _visible(value: object) -> object:
+    """Text for a terminal: control and invisible characters shown as escapes, so that a
+    value stored before names were cleaned (or an attribute's line break) cannot move the
+    cursor, recolour the screen or hide text. JSON output stays exact."""
+    if not isinstance(value, str) or value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+
+
 def _when(moment: datetime | None) -> str:
     """A timestamp short enough for a table (JSON output keeps the full ISO form)."""
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
@@ -327,19 +336,21 @@ def show(ctx: typer.Context, email: EmailArg, fmt: kit.FormatOption = Format.tab
         emit_object(record, fmt)
         return
     # Lines, not a table: a support person must be able to copy the whole unsubscribe URL.
-    scalars = {k: v for k, v in record.items() if k not in ("lists", "history")}
+    scalars = {k: _visible(v) for k, v in record.items() if k not in ("lists", "history")}
     stamps = {k: _when(record[k]) for k in ("created_at", "updated_at")}
     emit_object({**scalars, **stamps}, fmt)
     print("lists:" if record["lists"] else "lists: none")
     for entry in record["lists"]:
         since = _when(entry["unsubscribed_at"] or entry["subscribed_at"])
-        print(f"  {entry['name']}: {entry['status']} since {since} ({entry['source'] or '?'})")
+        source = _visible(entry["source"] or "?")
+        print(f"  {entry['name']}: {entry['status']} since {since} ({source})")
         if entry["unsubscribe_url"]:
             print(f"    unsubscribe link: {entry['unsubscribe_url']}")
     print("history:" if record["history"] else "history: nothing sent yet")
     for entry in record["history"]:
         dry = " (dry run)" if entry["dry_run"] else ""
         detail = _when(entry["sent_at"]) if entry["status"] == "sent" else entry["error"] or ""
+        detail = _visible(detail)
         print(f"  issue {entry['issue']} to {entry['list']}{dry}: {entry['status']} {detail}")
     if secret is None:
         _say("no unsubscribe links: NEWSLETTER_SECRET_KEY is not set")

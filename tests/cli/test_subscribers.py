@@ -532,3 +532,18 @@ def test_export_to_stdout_is_utf8_whatever_the_locale(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "email,name\nkim@example.com,김민준\n".encode()
+
+
+def test_show_never_prints_control_characters_to_the_terminal(
+    cli: Cli, weekly: None, db: sqlite3.Connection
+) -> None:
+    ok(cli("subscribers", "add", "kim@example.com", "-l", "weekly"))
+    # A name stored before names were cleaned, and a consent record naming an odd file.
+    db.execute("UPDATE subscribers SET name = 'Kim\x1b[2J\rBcc: x'")
+    db.execute("UPDATE memberships SET source = 'import a\x1b[31m.csv'")
+    db.commit()
+    shown = ok(cli("subscribers", "show", "kim@example.com")).stdout
+    assert "\x1b" not in shown and "\r" not in shown
+    assert "name: Kim\\x1b[2J\\rBcc: x" in shown and "(import a\\x1b[31m.csv)" in shown
+    exact = json.loads(ok(cli("subscribers", "show", "kim@example.com", "-f", "json")).stdout)
+    assert exact["name"] == "Kim\x1b[2J\rBcc: x"
