@@ -203,6 +203,13 @@ def test_names_with_line_breaks_are_cleaned_and_said_on_add_and_import(
         in result.stderr
     )
     assert "2 added" in result.stderr and "2 cleaned, 0 invalid" in result.stderr
+    again = ok(cli("subscribers", "import", "people.csv", "-l", "weekly", "-f", "json"))
+    report = json.loads(again.stdout)
+    assert (report["cleaned"], report["unchanged"]) == (2, 2)
+    assert report["cleaned_rows"][0] == {
+        "line": 2,
+        "what": "name cleaned: line break replaced by a space",
+    }
     assert db.execute("SELECT email, name FROM subscribers ORDER BY id").fetchall() == [
         ("a@example.com", "A Bcc: x"),
         ("c@example.com", "C Bcc: x"),
