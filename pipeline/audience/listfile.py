@@ -311,6 +311,18 @@ def _cell(value: Any) -> str:
     return escape_cell(json.dumps(value, ensure_ascii=False, allow_nan=False))
 
 
+class _LineFeedEnds:
+    """The csv module quotes a cell holding a CR or an LF only if that character is in its
+    line terminator, so with "\n" a cell holding a lone CR went out unquoted and split its
+    row on import. Rows are written with CRLF (every such cell is quoted) and end in LF."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+
+    def write(self, row: str) -> int:
+        return self.out.write(row[:-2] + "\n")  # csv writes each row in one call
+
+
 def write_rows(
     out: IO[str],
     fmt: ExportFormat,
@@ -332,7 +344,7 @@ def write_rows(
         return count
     if excel:
         out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n" if excel else "\n")
+    writer = csv.writer(out if excel else _LineFeedEnds(out), lineterminator="\r\n")
     writer.writerow([escape_cell(c) for c in (*RESERVED, *attribute_names)])
     for email, name, attributes in records:
         cells = [

@@ -248,9 +248,11 @@ def _round_trip(
 
 
 _NAMES = _HOSTILE_TEXT.map(lambda raw: clean_name(raw).name)  # any name that cleaning leaves
-_VALUES = st.text(st.characters(codec="utf-8", exclude_categories=["Cc"]), max_size=30).map(
-    str.strip
-)
+# Attribute values may keep line breaks and tabs (a notes column), a lone CR included.
+_VALUES = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cc"]) | st.sampled_from("\r\n\t"),
+    max_size=30,
+).map(str.strip)
 # The databases are made once per test (not per example): a function-scoped fixture is fine.
 _SHARED = settings(
     _SETTINGS, max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -413,3 +415,11 @@ def test_the_consent_record_names_the_file_in_printable_text(store: Store, tmp_p
         [source] = conn.exec_driver_sql("SELECT source FROM memberships").scalars()
     assert source.startswith("import list?[31m??xxx") and source.isprintable()
     assert len(source) <= 200
+
+
+def test_a_lone_carriage_return_in_a_value_is_quoted_on_export(
+    store: Store, tmp_path: Path
+) -> None:
+    record = {"email": "kim@example.com", "attributes": {"note": "a\rb", "other": "c\nd"}}
+    lib.import_csv(store, _write(tmp_path, json.dumps(record) + "\n", "in.jsonl"), "weekly")
+    assert _export(store) == 'email,name,note,other\nkim@example.com,,"a\rb","c\nd"\n'
