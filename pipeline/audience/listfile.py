@@ -43,7 +43,7 @@ def escape_cell(cell: str) -> str:
 
 
 def unescape_cell(cell: str) -> str:
-    return cell[1:] if _ESCAPED.match(cell) else cell
+    return cell[1:] if cell[:1] == "'" and _ESCAPED.match(cell) else cell
 
 
 @dataclass(frozen=True, slots=True)
