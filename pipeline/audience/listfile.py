@@ -234,8 +234,9 @@ class ListFile:
             except DuplicateKey as exc:
                 yield BadRow(number, str(exc))
                 continue
-            except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-                yield BadRow(number, f"not usable JSON: {exc}")
+            except ValueError as exc:  # an integer of more than 4,300 digits
+                # (without Python's advice to call sys.set_int_max_str_digits)
+                yield BadRow(number, f"not usable JSON: {str(exc).split(';')[0]}")
                 continue
             except RecursionError:
                 yield BadRow(number, "not usable JSON: nested too deeply")
@@ -277,7 +278,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
         if key in found:
-            raise DuplicateKey(f"the key {key[:60]!r} appears twice in one object")
+            raise DuplicateKey(f"the key {shown(key)} appears twice in one object")
         found[key] = value
     return found
 
