@@ -9,12 +9,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 from pathlib import Path
 
 from pipeline.audience.addresses import normalise_email
@@ -24,12 +24,13 @@ from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Quota, SendFailure, Transport
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.build import Build
-from pipeline.issue.message import Addressee, personalise
+from pipeline.issue.message import WIRE, Addressee, personalise
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SES_PRICE_PER_1000 = 0.10  # USD, outbound email, before any free tier
 
 
@@ -284,11 +285,19 @@ def send_test(
 
 def parse_test_addresses(addresses: list[str], unsubscribe: str = "") -> list[Addressee]:
     """`a@example.com` or `Name <a@example.com>`, each checked before anything is sent: a
-    malformed address would otherwise go out as a mangled one."""
+    malformed address would otherwise go out as a mangled one. Parsed by the same header
+    machinery that writes the To header; one address per --to, on one line."""
     recipients: list[Addressee] = []
     problems: list[str] = []
     for address in addresses:
-        name, email = parseaddr(address)
+        if _CONTROLS.search(address):
+            problems.append(f"{address[:80]!r}: a line break or control character in it")
+            continue
+        parsed = WIRE.header_factory("To", address).addresses
+        if len(parsed) > 1:
+            problems.append(f"{address[:80]!r} holds {len(parsed)} addresses; give one per --to")
+            continue
+        name, email = (parsed[0].display_name, parsed[0].addr_spec) if parsed else ("", "")
         try:
             valid = normalise_email(email if "@" in email else address)
         except InputError as exc:
