@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 class Format(StrEnum):
@@ -64,11 +65,12 @@ def emit_rows(
                 {k: (dumps(v) if isinstance(v, dict | list) else v) for k, v in row.items()}
             )
     else:
-        table = Table(title=title)
+        # Text, not str: rich would read `[a-z0-9-]` in a value as markup and drop it.
+        table = Table(title=Text(title) if title is not None else None)
         for column in columns:
-            table.add_column(column)
+            table.add_column(Text(column))
         for row in rows:
-            table.add_row(*(_cell(row.get(c)) for c in columns))
+            table.add_row(*(Text(_cell(row.get(c))) for c in columns))
         # Piped output is not cut to 80 columns: a log read by a script or a pager stays whole.
         width = None if out.isatty() else 200
         Console(file=out, soft_wrap=True, width=width).print(table)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
+from pipeline.audience.cleaning import shown
 from pipeline.errors import InputError
 
 
@@ -68,7 +69,7 @@ def normalise_email(raw: str) -> Address:
     try:
         valid = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InputError(f"{text!r} is not a valid email address: {exc}") from None
+        raise InputError(f"{shown(text)} is not a valid email address: {exc}") from None
     return Address(valid.normalized, valid.normalized.lower())
 
 

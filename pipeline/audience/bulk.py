@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from pipeline.audience.addresses import Address, email_hash, normalise_email
+from pipeline.audience.cleaning import (
+    attribute_name_problem,
+    clean_attribute,
+    clean_name,
+    shown,
+)
 from pipeline.audience.listfile import BadRow, ExportFormat, ListFile, Row, write_rows
 from pipeline.audience.store import MailingList, Store, Tx
 from pipeline.errors import InputError
@@ -30,6 +36,14 @@ class InvalidRow:
     reason: str
 
 
+@dataclass(frozen=True)
+class CleanedRow:
+    """A row imported after cleaning (see `cleaning.py`): `what` says what changed."""
+
+    line: int
+    what: str
+
+
 @dataclass
 class ImportReport:
     """What an import did (or, for a dry run or a failed --strict, would have done)."""
@@ -43,6 +57,8 @@ class ImportReport:
     suppressed: int = 0  # unsubscribed, bounced, complained or forgotten: left alone
     invalid: int = 0
     invalid_rows: list[InvalidRow] = field(default_factory=list)
+    cleaned: int = 0  # imported (or counted) after cleaning a name or an attribute
+    cleaned_rows: list[CleanedRow] = field(default_factory=list)
     written: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,8 +71,10 @@ class ImportReport:
             "duplicates": self.duplicates,
             "suppressed": self.suppressed,
             "invalid": self.invalid,
+            "cleaned": self.cleaned,
             "written": self.written,
             "invalid_rows": [{"line": r.line, "reason": r.reason} for r in self.invalid_rows],
+            "cleaned_rows": [{"line": r.line, "what": r.what} for r in self.cleaned_rows],
         }
 
 
@@ -69,12 +87,15 @@ def import_csv(
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
     on_invalid: Callable[[InvalidRow], None] | None = None,
+    on_cleaned: Callable[[CleanedRow], None] | None = None,
 ) -> ImportReport:
     """Import a CSV (or .jsonl) file into an existing list; see the module docstring.
 
     Nothing is written on `dry_run`, or with `strict` when any row is invalid: the work
     is done inside the transaction and rolled back, so the counts are exact either way.
-    `progress(bytes_read, bytes_total)` is called after each batch.
+    `progress(bytes_read, bytes_total)` is called after each batch. A row whose name or
+    attributes had to be cleaned is imported cleaned and reported (`on_cleaned`); it is
+    not invalid, so --strict does not refuse it.
     """
     path = Path(path)
     report = ImportReport(str(path), list_name)
@@ -87,6 +108,16 @@ def import_csv(
         if on_invalid:
             on_invalid(row)
 
+    def cleaned(line: int, what: str) -> None:
+        report.cleaned += 1
+        row = CleanedRow(line, what)
+        if len(report.cleaned_rows) < KEEP_INVALID:
+            report.cleaned_rows.append(row)
+        if on_cleaned:
+            on_cleaned(row)
+
+    # The consent record names the file; a file name may hold anything but "/" and NUL.
+    source = "import " + "".join(c if c.isprintable() else "?" for c in path.name)[:180]
     seen: set[int] = set()  # hash() of each address key: 64 bits, collisions ~1e-8 per 1M
     batch: list[tuple[Row, Address]] = []
     now = datetime.now(UTC)
@@ -98,9 +129,12 @@ def import_csv(
                 continue
             try:
                 address = normalise_email(row.email)
+                row, changes = _cleaned(row)
             except InputError as exc:
                 invalid(row.line, exc.message)
                 continue
+            if changes:
+                cleaned(row.line, changes)
             digest = hash(address.key)
             if digest in seen:
                 report.duplicates += 1
@@ -108,16 +142,36 @@ def import_csv(
             seen.add(digest)
             batch.append((row, address))
             if len(batch) >= BATCH_SIZE:
-                _apply(tx, mlist, batch, report, now, f"import {path.name}")
+                _apply(tx, mlist, batch, report, now, source)
                 batch.clear()
                 if progress:
                     progress(rows.bytes_read, rows.size)
-        _apply(tx, mlist, batch, report, now, f"import {path.name}")
+        _apply(tx, mlist, batch, report, now, source)
         if progress:
             progress(rows.size, rows.size)
         tx.discard = dry_run or (strict and report.invalid > 0)
         report.written = not tx.discard
     return report
+
+
+def _cleaned(row: Row) -> tuple[Row, str]:
+    """The row with its name and attributes as they may be stored, and what cleaning
+    changed ("" for nothing); raises InputError for a row that cannot be stored."""
+    name = clean_name(row.name)
+    changes = [f"name cleaned: {', '.join(name.changes)}"] if name.changes else []
+    attributes: dict[str, Any] = {}
+    for key, raw in row.attributes.items():
+        problem = attribute_name_problem(key)
+        if problem:
+            raise InputError(f"the attribute name {shown(key)} {problem}")
+        value, changed = clean_attribute(key, raw)
+        if changed:
+            changes.append(f"attribute {key!r} cleaned: control character removed")
+        if value not in ("", None):
+            attributes[key] = value
+    if not changes:
+        return row, ""
+    return Row(row.line, row.email, name.name, attributes), "; ".join(changes)
 
 
 def _apply(
@@ -169,10 +223,15 @@ def _apply(
     tx.update_subscribers(changes, now)
 
 
-def export(store: Store, list_name: str, out: IO[str], fmt: ExportFormat = "csv") -> int:
+def export(
+    store: Store, list_name: str, out: IO[str], fmt: ExportFormat = "csv", *, excel: bool = False
+) -> int:
     """Write the people who receive a list (email, name, attributes) in a form that
     `import_csv` reads back; return how many. Two streamed passes for CSV: the first
-    collects the attribute names for the header."""
+    collects the attribute names for the header. CSV cells that a spreadsheet would run as
+    a formula are escaped (see `listfile.escape_cell`); `excel` adds a BOM and CRLF."""
+    if excel and fmt != "csv":
+        raise InputError("--excel is for CSV; JSON Lines is always plain UTF-8")
     with store.begin(write=False) as tx:
         mlist = tx.require_list(list_name)
         names: set[str] = set()
@@ -180,4 +239,4 @@ def export(store: Store, list_name: str, out: IO[str], fmt: ExportFormat = "csv"
             for sub in tx.members(mlist.id):
                 names.update(sub.attributes)
         records = ((s.email, s.name, s.attributes) for s in tx.members(mlist.id))
-        return write_rows(out, fmt, records, sorted(names))
+        return write_rows(out, fmt, records, sorted(names), excel=excel)

@@ -10,19 +10,40 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
+from pipeline.audience.cleaning import attribute_name_problem, shown
 from pipeline.errors import InputError, NotFoundError
 
 ExportFormat = Literal["csv", "jsonl"]
 RESERVED = ("email", "name")
 _DELIMITERS = (",", ";", "\t")
+# Far above any real list file (a row is well under 1 KB), so that a file that is not one
+# (a binary, a log, a runaway quote) is refused with a message instead of filling memory.
+MAX_LINE = 1_000_000  # characters in one physical line
+MAX_COLUMNS = 1000
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
+# OWASP's "CSV injection": a spreadsheet runs a cell that begins with one of = + - @ tab CR
+# as a formula. Export puts a ' before such a cell (and before one that already begins with
+# quotes and then one of those, so that the escape can be told from data); import takes
+# exactly one ' off such a cell. So export -> import gives back every cell as it was.
+_NEEDS_ESCAPE = re.compile(r"'*[=+\-@\t\r]")
+_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
+
+
+def escape_cell(cell: str) -> str:
+    return "'" + cell if _NEEDS_ESCAPE.match(cell) else cell
+
+
+def unescape_cell(cell: str) -> str:
+    return cell[1:] if cell[:1] == "'" and _ESCAPED.match(cell) else cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +82,31 @@ def _is_utf8(fields: Iterable[str]) -> bool:
 def _column_names(header: list[str], where: str) -> list[str]:
     if not _is_utf8(header):
         raise InputError(f"{where}: the header is not valid UTF-8", hint="save the file as UTF-8")
-    names = [h.strip().lower() for h in header]
+    if len(header) > MAX_COLUMNS:
+        raise InputError(
+            f"{where}: the header has {len(header):,} columns; at most {MAX_COLUMNS:,} are read",
+            hint="is this a list file? The first line must name the columns",
+        )
+    names = [unescape_cell(h.strip()).strip().lower() for h in header]
     for index, name in enumerate(names, 1):
         if not name:
             raise InputError(
                 f"{where}: column {index} of the header has no name",
                 hint="name every column, or delete the empty one",
             )
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+        problem = None if name in RESERVED else attribute_name_problem(name)
+        if problem:
+            raise InputError(
+                f"{where}: column {index} of the header, {shown(name)}, {problem}",
+                hint="rename the column",
+            )
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         raise InputError(f"{where}: the header repeats {', '.join(duplicates)}")
     if "email" not in names:
+        listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
         raise InputError(
-            f"{where}: no email column (the header has: {', '.join(names)})",
+            f"{where}: no email column (the header has: {listed})",
             hint="the first line must name the columns, one of them 'email'",
         )
     return names
@@ -113,22 +146,35 @@ class ListFile:
         jsonl = self.path.suffix.lower() in (".jsonl", ".ndjson")
         return self._jsonl() if jsonl else self._csv()
 
+    def _lines(self) -> Iterator[str]:
+        """The file's physical lines, each at most MAX_LINE characters (or InputError)."""
+        number = 0
+        while line := self._text.readline(MAX_LINE + 1):
+            number += 1
+            if len(line) > MAX_LINE and not line.endswith(("\n", "\r")):
+                raise InputError(
+                    f"{self.path}:{number}: a line longer than {MAX_LINE:,} characters",
+                    hint='is this a list file? Or look for an unclosed quote (") above it',
+                )
+            yield line
+
     def _csv(self) -> Iterator[Row | BadRow]:
+        lines = self._lines()
         skipped = 0
-        header_line = self._text.readline()
+        header_line = next(lines, "")
         while header_line and not header_line.strip():
-            skipped, header_line = skipped + 1, self._text.readline()
+            skipped, header_line = skipped + 1, next(lines, "")
         delimiter = None
         if len(header_line.strip()) == 5 and header_line.lower().startswith("sep="):
             # Excel's hint line ("sep=;") before the header
-            delimiter, skipped, header_line = header_line[4], skipped + 1, self._text.readline()
+            delimiter, skipped, header_line = header_line[4], skipped + 1, next(lines, "")
         if not header_line.strip():
             raise InputError(
                 f"{self.path}: the file is empty",
                 hint="the first line must be a header naming the columns, one of them 'email'",
             )
         reader = csv.reader(
-            _chain(header_line, self._text),
+            _chain(header_line, lines),
             delimiter=delimiter or _sniff_delimiter(header_line),
             skipinitialspace=True,
         )
@@ -145,7 +191,12 @@ class ListFile:
             except csv.Error as exc:  # e.g. a runaway quote swallowing the rest of the file
                 raise InputError(
                     f"{self.path}:{line}: cannot read the CSV: {exc}",
-                    hint='look for an unclosed quote (") at or after this line',
+                    hint='look for an unclosed quote (") at or after this line'
+                    + (
+                        f"; no real cell holds more than {csv.field_size_limit():,} characters"
+                        if "field limit" in str(exc)
+                        else ""
+                    ),
                 ) from None
             start, line = line, skipped + reader.line_num + 1
             if not any(f.strip() for f in fields):
@@ -155,44 +206,99 @@ class ListFile:
             elif not _is_utf8(fields):
                 yield BadRow(start, "not valid UTF-8 text")
             else:
-                name = fields[name_at].strip() if name_at is not None else ""
-                attributes = {n: v for i, n in extra if (v := fields[i].strip())}
-                yield Row(start, fields[email_at].strip(), name or None, attributes)
+                cells = [unescape_cell(f.strip()) for f in fields]
+                name = cells[name_at] if name_at is not None else ""
+                attributes = {n: v for i, n in extra if (v := cells[i].strip())}
+                yield Row(start, cells[email_at].strip(), name.strip() or None, attributes)
 
     def _jsonl(self) -> Iterator[Row | BadRow]:
-        for number, text in enumerate(self._text, 1):
+        for number, text in enumerate(self._lines(), 1):
             if not text.strip():
                 continue
             if not _is_utf8([text]):
                 yield BadRow(number, "not valid UTF-8 text")
                 continue
             try:
-                record = json.loads(text)
+                record = json.loads(
+                    text,
+                    parse_constant=_refuse_constant,
+                    parse_float=_finite,
+                    object_pairs_hook=_unique_keys,
+                )
             except json.JSONDecodeError as exc:
                 yield BadRow(number, f"not valid JSON: {exc.msg}")
+                continue
+            except NotFinite as exc:
+                yield BadRow(number, f"{exc}: only finite numbers are allowed")
+                continue
+            except DuplicateKey as exc:
+                yield BadRow(number, str(exc))
+                continue
+            except ValueError as exc:  # an integer of more than 4,300 digits
+                # (without Python's advice to call sys.set_int_max_str_digits)
+                yield BadRow(number, f"not usable JSON: {str(exc).split(';')[0]}")
+                continue
+            except RecursionError:
+                yield BadRow(number, "not usable JSON: nested too deeply")
                 continue
             if not isinstance(record, dict):
                 yield BadRow(number, "not a JSON object")
                 continue
-            record = {str(k).strip().lower(): v for k, v in record.items()}
-            nested = record.pop("attributes", None)
-            email, name = record.pop("email", None), record.pop("name", None)
-            if not isinstance(email, str | None) or not isinstance(name, str | None):
-                yield BadRow(number, "email and name must be strings")
-                continue
-            if not isinstance(nested, dict | None):
-                yield BadRow(number, "attributes must be a JSON object")
-                continue
-            merged = {**(nested or {}), **record}
-            attributes = {
-                str(k).strip().lower(): v.strip() if isinstance(v, str) else v
-                for k, v in merged.items()
-                if v not in ("", None) and str(k).strip().lower() not in RESERVED
-            }
-            yield Row(number, (email or "").strip(), (name or "").strip() or None, attributes)
+            yield _record_row(number, record)
 
 
-def _chain(first: str, rest: IO[str]) -> Iterator[str]:
+def _record_row(number: int, record: dict[str, Any]) -> Row | BadRow:
+    """One JSON Lines object as a row: email, name and attributes (nested or top-level)."""
+    fields = {k.strip().lower(): v for k, v in record.items()}
+    nested = fields.pop("attributes", None)
+    email, name = fields.pop("email", None), fields.pop("name", None)
+    if not isinstance(email, str | None) or not isinstance(name, str | None):
+        return BadRow(number, "email and name must be strings")
+    if not isinstance(nested, dict | None):
+        return BadRow(number, "attributes must be a JSON object")
+    inner = {k.strip().lower(): v for k, v in (nested or {}).items()}
+    names = Counter([k.strip().lower() for k in record])
+    names.update(k for k in inner if k not in RESERVED)
+    repeated = sorted(k for k, n in names.items() if n > 1)
+    if repeated:  # `Plan` and `plan` are one column: which value is meant?
+        return BadRow(number, f"keys repeat, ignoring case: {', '.join(repeated)[:200]}")
+    attributes = {
+        k: v.strip() if isinstance(v, str) else v
+        for k, v in {**inner, **fields}.items()
+        if v not in ("", None) and k not in RESERVED
+    }
+    return Row(number, (email or "").strip(), (name or "").strip() or None, attributes)
+
+
+class DuplicateKey(ValueError):
+    """The same key twice in one JSON object: json.loads would keep the last silently."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(f"the key {shown(key)} appears twice in one object")
+        found[key] = value
+    return found
+
+
+class NotFinite(ValueError):
+    """NaN or Infinity in a JSON Lines record: Python's json accepts them, JSON does not."""
+
+
+def _refuse_constant(constant: str) -> float:
+    raise NotFinite(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400
+        raise NotFinite(f"{text[:40]} is too large a number")
+    return number
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield first
     yield from rest
 
@@ -201,8 +307,21 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)  # numbers, lists... from a JSON Lines import
+        return escape_cell(value)
+    # numbers, lists... from a JSON Lines import (never NaN: the store holds none)
+    return escape_cell(json.dumps(value, ensure_ascii=False, allow_nan=False))
+
+
+class _LineFeedEnds:
+    """The csv module quotes a cell holding a CR or an LF only if that character is in its
+    line terminator, so with "\n" a cell holding a lone CR went out unquoted and split its
+    row on import. Rows are written with CRLF (every such cell is quoted) and end in LF."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+
+    def write(self, row: str) -> int:
+        return self.out.write(row[:-2] + "\n")  # csv writes each row in one call
 
 
 def write_rows(
@@ -210,19 +329,30 @@ def write_rows(
     fmt: ExportFormat,
     records: Iterable[tuple[str, str | None, Mapping[str, Any]]],
     attribute_names: list[str],
+    *,
+    excel: bool = False,
 ) -> int:
     """Write (email, name, attributes) records in a form `ListFile` reads back; return how
-    many. CSV needs every attribute name up front for its header."""
+    many. CSV needs every attribute name up front for its header. `excel`: a UTF-8 BOM and
+    CRLF line ends, without which Excel reads UTF-8 as the local code page (mangling
+    Korean names)."""
     count = 0
     if fmt == "jsonl":
         for email, name, attributes in records:
             record = {"email": email, "name": name, "attributes": dict(attributes)}
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
             count += 1
         return count
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*RESERVED, *attribute_names])
+    if excel:
+        out.write("\ufeff")
+    writer = csv.writer(out if excel else _LineFeedEnds(out), lineterminator="\r\n")
+    writer.writerow([escape_cell(c) for c in (*RESERVED, *attribute_names)])
     for email, name, attributes in records:
-        writer.writerow([email, name or "", *(_cell(attributes.get(a)) for a in attribute_names)])
+        cells = [
+            escape_cell(email),
+            _cell(name),
+            *(_cell(attributes.get(a)) for a in attribute_names),
+        ]
+        writer.writerow(cells)
         count += 1
     return count

@@ -51,8 +51,22 @@ class ListMember:
 
 
 def dump_attributes(attributes: dict[str, Any]) -> str:
-    """Canonical JSON, so equal attributes are equal text."""
-    return json.dumps(attributes, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """Canonical JSON, so equal attributes are equal text. Strict JSON: NaN and Infinity
+    are refused where attributes enter (`cleaning.py`), and would raise here."""
+    return json.dumps(
+        attributes, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
+
+
+def _not_a_number(_constant: str) -> None:
+    return None
+
+
+def load_attributes(text: str | None) -> dict[str, Any]:
+    """Attributes as stored. Rows written before NaN and Infinity were refused may hold
+    them: they read as null, so that no export or JSON listing is invalid JSON."""
+    loaded: dict[str, Any] = json.loads(text or "{}", parse_constant=_not_a_number)
+    return loaded
 
 
 def subscriber_from_row(row: sa.Row[Any]) -> Subscriber:
@@ -62,7 +76,7 @@ def subscriber_from_row(row: sa.Row[Any]) -> Subscriber:
         email=m["email"],
         email_key=m["email_key"],
         name=m["name"],
-        attributes=json.loads(m["attributes"] or "{}"),
+        attributes=load_attributes(m["attributes"]),
         status=m["status"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],

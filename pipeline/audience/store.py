@@ -7,7 +7,6 @@ migrations are `db.database`'s.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from pipeline.audience.records import (
     Membership,
     Subscriber,
     dump_attributes,
+    load_attributes,
     subscriber_from_row,
 )
 from pipeline.db.database import Database, Transaction
@@ -186,14 +186,6 @@ class Tx(Transaction):
             .values(status=status, updated_at=now)
         )
         self.conn.execute(query)
-
-    def forget_deliveries(self, subscriber_id: int) -> None:
-        """Blank the address and name on a person's send-log rows (the counts stay)."""
-        self.conn.execute(
-            sa.update(deliveries)
-            .where(deliveries.c.subscriber_id == subscriber_id)
-            .values(email=None, name=None)
-        )
 
     def history(self, subscriber_id: int) -> list[dict[str, Any]]:
         """What one person was sent, campaign by campaign (for `subscribers show`)."""
@@ -371,7 +363,7 @@ class Store(Database[Tx]):
                 )
                 page = tx.conn.execute(query).all()
             for sid, email, name, attributes in page:
-                yield ListMember(sid, email, name, json.loads(attributes or "{}"), list_id)
+                yield ListMember(sid, email, name, load_attributes(attributes), list_id)
             if len(page) < page_size:
                 return
             after = page[-1][0]

@@ -15,13 +15,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.audience.addresses import Address, email_hash, normalise_email
-from pipeline.audience.bulk import ImportReport, InvalidRow, ProgressCallback, export, import_csv
+from pipeline.audience.bulk import (
+    CleanedRow,
+    ImportReport,
+    InvalidRow,
+    ProgressCallback,
+    export,
+    import_csv,
+)
+from pipeline.audience.cleaning import clean_name
+from pipeline.audience.erasure import erase
 from pipeline.audience.store import MailingList, Store, Subscriber, Tx
 from pipeline.audience.tokens import make_token, unsubscribe_url, verify_token
 from pipeline.errors import InputError, NotFoundError
 
 __all__ = [
     "Address",
+    "CleanedRow",
     "ImportReport",
     "InvalidRow",
     "Outcome",
@@ -145,9 +155,20 @@ def list_summaries(store: Store) -> list[dict[str, Any]]:
 def add(
     store: Store, email: str, list_name: str, *, name: str | None = None, source: str = "cli"
 ) -> Outcome:
-    """Subscribe someone to a list; refuses anyone suppressed (see `resubscribe`)."""
+    """Subscribe someone to a list; refuses anyone suppressed (see `resubscribe`). A name
+    with a line break or an invisible character is cleaned, and the outcome says so."""
     address = normalise_email(email)
-    name = (name or "").strip() or None
+    cleaned = clean_name(name)
+    name = cleaned.name
+    outcome = _add(store, address, list_name, name, source)
+    if not cleaned.changes:
+        return outcome
+    return Outcome(
+        outcome.changed, f"{outcome.message} (name cleaned: {', '.join(cleaned.changes)})"
+    )
+
+
+def _add(store: Store, address: Address, list_name: str, name: str | None, source: str) -> Outcome:
     resubscribe_hint = (
         "if they asked to be mailed again: "
         f"`newsletter subscribers resubscribe {address.email} --list {list_name}`"
@@ -326,24 +347,29 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
 
 
 def forget(store: Store, email: str) -> Outcome:
-    """Delete everything about a person (a privacy request); keep only the sha256 of the
-    address, so that importing it again keeps it suppressed."""
+    """Delete everything about a person (a privacy request): their record, their address
+    and name in the send log, their test copies, the events about them (`erasure.py`);
+    keep only the sha256 of the address, so that importing it again keeps it suppressed."""
     address = normalise_email(email)
     digest = email_hash(address.key)
     with store.begin() as tx:
         sub = tx.subscriber_by_key(address.key)
+        tests = erase(tx, address, sub.id if sub else None)
+        deleted = f" and {tests} test-send record(s)" if tests else ""
         if sub is None:
             if tx.suppression(digest):
-                return Outcome(False, f"{address.email} was already forgotten")
+                return Outcome(bool(tests), f"{address.email} was already forgotten{deleted}")
+            if tests:  # a tester who never subscribed: nothing to keep suppressed
+                return Outcome(True, f"deleted {tests} test-send record(s) of {address.email}")
             sub = _require_subscriber(tx, email)  # raises the usual "no subscriber"
         members = len(tx.memberships_of(sub.id))
-        tx.forget_deliveries(sub.id)
         tx.delete_subscriber(sub.id)  # memberships go with it (ON DELETE CASCADE)
         if not tx.suppression(digest):
             reason = "forgotten" if sub.status == "active" else sub.status
             tx.add_suppression(digest, reason, _now())
     return Outcome(
         True,
-        f"forgot {sub.email}: deleted their record and {members} membership(s); "
-        "kept a one-way hash so the address stays suppressed",
+        f"forgot {sub.email}: deleted their record, {members} membership(s){deleted}, and "
+        "their address and name in the send log; kept a one-way hash so the address stays "
+        "suppressed",
     )

@@ -4,6 +4,11 @@ The payload holds only database ids, never the address, so a token cannot be gue
 an email address; the 128-bit HMAC-SHA256 tag (keyed with NEWSLETTER_SECRET_KEY) means it
 cannot be forged or altered either. The ids are readable, not secret: a token proves the
 right to unsubscribe, nothing more. Changing the secret key invalidates old links.
+
+Test copies (`send-test`) carry a test token instead: a signed issue number, for a link that
+works for the tester and unsubscribes nobody. It can never pass for a subscriber's token,
+nor one for it: another HMAC purpose, another kind byte and another length (36 characters,
+not 44), so each verifier refuses the other's tokens on their shape alone.
 """
 
 from __future__ import annotations
@@ -26,8 +31,20 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{44}")
 _PURPOSE = b"newsletter/unsubscribe\x00"
 
 
+_TEST_KIND = 0x74  # "t"
+_TEST_PAYLOAD = struct.Struct(">BQ")  # kind, issue number
+_TEST_TAG_BYTES = 18  # 144 bits, and 27 bytes in all: 36 base64 characters, no padding
+_TEST_TOKEN = re.compile(r"[A-Za-z0-9_-]{36}")
+_TEST_PURPOSE = b"newsletter/test-copy\x00"
+
+
 def _tag(secret: bytes, payload: bytes) -> bytes:
     return hmac.new(secret, _PURPOSE + payload, hashlib.sha256).digest()[:_TAG_BYTES]
+
+
+def _test_tag(secret: bytes, payload: bytes) -> bytes:
+    digest = hmac.new(secret, _TEST_PURPOSE + payload, hashlib.sha256).digest()
+    return digest[:_TEST_TAG_BYTES]
 
 
 def make_token(secret: bytes, subscriber_id: int, list_id: int) -> str:
@@ -59,6 +76,39 @@ def verify_token(secret: bytes, token: str) -> tuple[int, int]:
     if version != _VERSION:  # only reachable with our own key: a token from a future format
         raise invalid
     return subscriber_id, list_id
+
+
+def make_test_token(secret: bytes, issue_number: int) -> str:
+    """The token in a test copy's unsubscribe link: it names the issue, nobody else."""
+    if not secret:
+        raise ValueError("an empty secret cannot sign tokens")
+    if not 0 <= issue_number < 2**64:
+        raise ValueError(f"issue number {issue_number} does not fit a token")
+    payload = _TEST_PAYLOAD.pack(_TEST_KIND, issue_number)
+    return base64.urlsafe_b64encode(payload + _test_tag(secret, payload)).decode("ascii")
+
+
+def looks_like_test_token(token: str) -> bool:
+    """True for a string of a test token's shape (not proof it is one: see verify)."""
+    return isinstance(token, str) and _TEST_TOKEN.fullmatch(token) is not None
+
+
+def verify_test_token(secret: bytes, token: str) -> int:
+    """The issue number a test token names, or InputError when we did not sign it."""
+    invalid = InputError(
+        "this test-copy link is not valid (altered, cut short or signed with another key)",
+        hint="send a new test copy with `newsletter send-test`",
+    )
+    if not looks_like_test_token(token):
+        raise invalid
+    raw = base64.urlsafe_b64decode(token)  # the shape check leaves nothing to fail on
+    payload, tag = raw[: _TEST_PAYLOAD.size], raw[_TEST_PAYLOAD.size :]
+    if not hmac.compare_digest(tag, _test_tag(secret, payload)):
+        raise invalid
+    kind, issue_number = _TEST_PAYLOAD.unpack(payload)
+    if kind != _TEST_KIND:  # only reachable with our own key
+        raise invalid
+    return int(issue_number)
 
 
 def unsubscribe_url(public_url: str, token: str) -> str:

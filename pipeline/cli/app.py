@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pipeline import __version__
 from pipeline.cli import kit
 from pipeline.cli.kit import State, err
 from pipeline.errors import NewsletterError
 from pipeline.output import Format, emit_rows
+from pipeline.settings import hide_password
 
 app = typer.Typer(
     name="newsletter",
@@ -56,6 +58,7 @@ def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
     values = settings.model_dump()
     if settings.secret_key is not None:
         values["secret_key"] = "********"
+    values["database_url"] = hide_password(settings.database_url)
     rows = [{"key": key, "value": value} for key, value in values.items()]
     emit_rows(rows, ["key", "value"], fmt, title="Settings")
 
@@ -77,9 +80,10 @@ def main() -> None:
     try:
         app(prog_name="newsletter")
     except NewsletterError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        # Messages quote user values (a pattern like `[a-z]`, a name): never read as markup.
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err.print(f"  hint: {exc.hint}", highlight=False)
+            err.print(f"  hint: {escape(exc.hint)}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted", highlight=False)
@@ -88,7 +92,7 @@ def main() -> None:
         if os.environ.get("NEWSLETTER_DEBUG"):
             raise
         err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
             "  this is a bug in newsletter; run again with NEWSLETTER_DEBUG=1 for the "
             "traceback and report it",
             highlight=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from pipeline.errors import IssueError, NewsletterError
 from pipeline.files import write_atomic
 from pipeline.issue.build import Build, build, sample_recipient
 from pipeline.issue.message import personalise, to_mime
-from pipeline.issue.problems import has_errors
+from pipeline.issue.problems import Problem, Severity, has_errors
 from pipeline.issue.render import render_web
 from pipeline.output import Format, dumps
 
@@ -31,6 +32,23 @@ def _summary(builds: list[Build], strict: bool) -> str:
     return f"{errors} error(s), {warnings} warning(s) in {len(builds)} file{plural}"
 
 
+def _build_alone(path: Path, ctx: typer.Context) -> tuple[Build, bool]:
+    """One file's build, and whether it crashed: a bug met in one file is reported under
+    that file's path, and never hides the results of the others."""
+    try:
+        return build(path, kit.settings(ctx)), False
+    except NewsletterError:
+        raise  # the settings, not this file: the same for every file
+    except Exception as exc:
+        if os.environ.get("NEWSLETTER_DEBUG"):
+            raise
+        message = (
+            f"internal error while checking this file: {type(exc).__name__}: {str(exc)[:200]}; "
+            "this is a bug in newsletter: run again with NEWSLETTER_DEBUG=1 and report it"
+        )
+        return Build(path, None, None, [Problem(str(path), 1, 1, Severity.ERROR, message)]), True
+
+
 def check(
     ctx: typer.Context,
     issues: Annotated[list[Path], typer.Argument(help="Issue files to check.")],
@@ -41,8 +59,8 @@ def check(
 
     Exits 1 when any file has an error (or, with --strict, a warning).
     """
-    settings = kit.settings(ctx)
-    builds = [build(path, settings) for path in issues]
+    outcomes = [_build_alone(path, ctx) for path in issues]
+    builds = [b for b, _ in outcomes]
     problems = [p for b in builds for p in b.problems]
     if fmt is Format.table:
         for problem in problems:
@@ -59,6 +77,8 @@ def check(
             (p.as_dict() for p in problems), ["path", "line", "col", "severity", "message"], fmt
         )
     kit.say(_summary(builds, strict))
+    if any(crashed for _, crashed in outcomes):
+        raise typer.Exit(70)  # a bug, not the author's mistake: said so above
     if has_errors(problems, strict=strict):
         raise typer.Exit(1)
 
@@ -88,6 +108,10 @@ def render_cmd(
     email.html and message.eml are the copy a sample subscriber would receive.
     """
     settings = kit.settings(ctx)
+    if out.exists() and not out.is_dir():
+        raise NewsletterError(
+            f"--out {out} is a file, not a folder", hint="name a folder (it is made if missing)"
+        )
     result = _checked(issue, ctx)
     assert result.rendered is not None and result.issue is not None
     message = personalise(result.rendered, sample_recipient(settings), settings)
@@ -97,8 +121,14 @@ def render_cmd(
         "web.html": render_web(result.issue, settings).encode(),
         "message.eml": to_mime(message).as_bytes(),
     }
-    for name, data in outputs.items():
-        write_atomic(out / name, data)
+    try:
+        for name, data in outputs.items():
+            write_atomic(out / name, data)
+    except OSError as exc:
+        raise NewsletterError(
+            f"cannot write to {out}: {exc.strerror or exc}",
+            hint="give --out a folder you can write to",
+        ) from None
     kit.say(
         f"rendered issue {result.issue.number} ({result.rendered.html_bytes / 1024:.1f} KB HTML) "
         f"to {out}/: {', '.join(outputs)}"

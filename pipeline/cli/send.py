@@ -23,6 +23,7 @@ from pipeline.delivery.transports.dryrun import DryRunTransport
 from pipeline.delivery.transports.ses import SesTransport
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.build import Build
+from pipeline.issue.limits import MAX_NUMBER
 from pipeline.issue.source import read_issue
 from pipeline.output import Format, emit_rows
 
@@ -257,7 +258,13 @@ def send_test(
 
 
 def _issue_number(value: str) -> int:
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
+        # Checked as text first: int() of 5,000 digits raises, and SQLite stops at 2**63.
+        if len(value) > len(str(MAX_NUMBER)) or int(value) > MAX_NUMBER:
+            raise InputError(
+                f"issue number {value[:20]}{'...' if len(value) > 20 else ''} is too large",
+                hint=f"issue numbers go up to {MAX_NUMBER}",
+            )
         return int(value)
     issue, problems = read_issue(Path(value))
     if issue is None or not issue.front_matter_ok:

@@ -6,6 +6,7 @@ what changed goes to stderr.
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +58,15 @@ def _store(ctx: typer.Context) -> Iterator[Store]:
 
 def _report(outcome: lib.Outcome) -> None:
     _say(outcome.message)
+
+
+def _visible(value: object) -> object:
+    """Text for a terminal: control and invisible characters shown as escapes, so that a
+    value stored before names were cleaned (or an attribute's line break) cannot move the
+    cursor, recolour the screen or hide text. JSON output stays exact."""
+    if not isinstance(value, str) or value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
 
 
 def _when(moment: datetime | None) -> str:
@@ -145,12 +155,16 @@ def import_file(
 
     `email` is required, `name` optional, every other column becomes an attribute. UTF-8
     (with or without BOM), comma or semicolon separated. Invalid rows are listed and
-    skipped; people who unsubscribed, bounced, complained or were forgotten stay suppressed.
+    skipped; a name with a line break or an invisible character is cleaned, and listed
+    too. People who unsubscribed, bounced, complained or were forgotten stay suppressed.
     Importing the same file twice changes nothing the second time.
     """
 
     def on_invalid(row: lib.InvalidRow) -> None:
         _say(f"{file}:{row.line}: {row.reason}")
+
+    def on_cleaned(row: lib.CleanedRow) -> None:
+        _say(f"{file}:{row.line}: {row.what}")
 
     with _store(ctx) as store, _progress(file) as progress:
         report = lib.import_csv(
@@ -161,6 +175,7 @@ def import_file(
             dry_run=dry_run,
             progress=progress,
             on_invalid=on_invalid,
+            on_cleaned=on_cleaned,
         )
     if fmt is not Format.table:
         emit_object(report.as_dict(), fmt)
@@ -176,7 +191,7 @@ def _summary(report: lib.ImportReport, *, dry_run: bool) -> str:
     counts = (
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.duplicates} duplicate(s) in the file, {report.suppressed} kept suppressed, "
-        f"{report.invalid} invalid"
+        f"{report.cleaned} cleaned, {report.invalid} invalid"
     )
     if dry_run:
         return f"dry run, nothing written: {counts}"
@@ -207,16 +222,43 @@ def export(
     fmt: Annotated[
         ExportFormat, typer.Option("--format", "-f", help="csv, or jsonl (one JSON per line).")
     ] = ExportFormat.csv,
+    excel: Annotated[
+        bool,
+        typer.Option(
+            "--excel", help="CSV for Excel: UTF-8 with a BOM and CRLF, so names open correctly."
+        ),
+    ] = False,
 ) -> None:
     """Export the people who receive a list (email, name, attributes), in a form that
-    `subscribers import` reads back."""
+    `subscribers import` reads back. In CSV, a cell beginning with = + - @ (which a
+    spreadsheet would run as a formula) gets a leading ', which import takes off again."""
+    if excel and fmt is not ExportFormat.csv:
+        raise InputError("--excel is for CSV", hint="drop --excel, or use --format csv")
     with _store(ctx) as store:
         if out is None:
-            count = lib.export(store, list_name, sys.stdout, fmt.value)
+            with _stdout_utf8() as handle:
+                count = lib.export(store, list_name, handle, fmt.value, excel=excel)
         else:
             with _open_out(out) as handle:
-                count = lib.export(store, list_name, handle, fmt.value)
+                count = lib.export(store, list_name, handle, fmt.value, excel=excel)
     _say(f"exported {count} subscriber(s) of {list_name!r}" + (f" to {out}" if out else ""))
+
+
+@contextmanager
+def _stdout_utf8() -> Iterator[IO[str]]:
+    """Standard output for a list file: UTF-8 whatever the terminal's locale (a list file
+    is UTF-8, and a Korean name must not fail an export under LANG=C)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # already a text stream of our own (tests, a redirect in-process)
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    handle = io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=True)
+    try:
+        yield handle
+    finally:
+        handle.flush()
+        handle.detach()  # leave sys.stdout's buffer open
 
 
 @contextmanager
@@ -294,19 +336,21 @@ def show(ctx: typer.Context, email: EmailArg, fmt: kit.FormatOption = Format.tab
         emit_object(record, fmt)
         return
     # Lines, not a table: a support person must be able to copy the whole unsubscribe URL.
-    scalars = {k: v for k, v in record.items() if k not in ("lists", "history")}
+    scalars = {k: _visible(v) for k, v in record.items() if k not in ("lists", "history")}
     stamps = {k: _when(record[k]) for k in ("created_at", "updated_at")}
     emit_object({**scalars, **stamps}, fmt)
     print("lists:" if record["lists"] else "lists: none")
     for entry in record["lists"]:
         since = _when(entry["unsubscribed_at"] or entry["subscribed_at"])
-        print(f"  {entry['name']}: {entry['status']} since {since} ({entry['source'] or '?'})")
+        source = _visible(entry["source"] or "?")
+        print(f"  {entry['name']}: {entry['status']} since {since} ({source})")
         if entry["unsubscribe_url"]:
             print(f"    unsubscribe link: {entry['unsubscribe_url']}")
     print("history:" if record["history"] else "history: nothing sent yet")
     for entry in record["history"]:
         dry = " (dry run)" if entry["dry_run"] else ""
         detail = _when(entry["sent_at"]) if entry["status"] == "sent" else entry["error"] or ""
+        detail = _visible(detail)
         print(f"  issue {entry['issue']} to {entry['list']}{dry}: {entry['status']} {detail}")
     if secret is None:
         _say("no unsubscribe links: NEWSLETTER_SECRET_KEY is not set")

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from pipeline.db import migrate as migrations
 from pipeline.errors import StoreError
+from pipeline.settings import hide_password
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +70,40 @@ class Database(Generic[TxT]):
 
     @classmethod
     def open(cls, database_url: str, *, migrate: bool = True) -> Self:
+        shown = hide_password(database_url)  # never a password in a message
+        hint = "check database_url (NEWSLETTER_DATABASE_URL)"
         try:
             url = sa.make_url(database_url)
-        except ArgumentError as exc:
-            raise StoreError(f"bad database URL {database_url!r}: {exc}") from None
+        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+            raise StoreError(f"bad database URL {shown!r}: {exc}", hint=hint) from None
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            path = Path(url.database)
             try:
-                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create the folder for {url.database}: {exc}") from None
+                raise StoreError(f"cannot create the folder for {path}: {exc}", hint=hint) from None
+            if path.is_dir():
+                raise StoreError(f"{path}: the database is a folder, not a file", hint=hint)
         try:
             engine = sa.create_engine(url)
         except (ArgumentError, ImportError) as exc:
-            raise StoreError(f"cannot use database {database_url!r}: {exc}") from None
+            raise StoreError(f"cannot use database {shown!r}: {exc}", hint=hint) from None
         if engine.dialect.name == "sqlite":
             _sqlite_setup(engine)
         store = cls(engine)
-        if migrate:
-            store.migrate()
+        try:
+            if migrate:
+                store.migrate()
+            else:
+                store.schema_version()
+        except DatabaseError as exc:
+            # The first statement: a file that is no database (a text file, an image) or
+            # a server that refuses us says so here.
+            store.close()
+            raise StoreError(
+                f"cannot open the database {shown}: {exc.orig}",
+                hint=f"{hint}: it must name a newsletter database (or a new file)",
+            ) from None
         return store
 
     def close(self) -> None:
@@ -115,7 +132,8 @@ class Database(Generic[TxT]):
                 f"database error: {exc.orig}",
                 hint="another newsletter command may be writing; try again"
                 if "locked" in str(exc.orig)
-                else f"check the database at {self.engine.url!r}",
+                else "check the database at "
+                + self.engine.url.render_as_string(hide_password=True),
             ) from None
 
     def schema_version(self) -> str | None:

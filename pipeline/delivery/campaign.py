@@ -7,11 +7,11 @@ these functions directly.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 
 import sqlalchemy as sa
 
@@ -24,7 +24,7 @@ from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Quota, SendFailure, Transport
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.build import Build
-from pipeline.issue.message import Addressee, personalise
+from pipeline.issue.message import WIRE, Addressee, personalise
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
 
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # Where SES does not report the account (GetAccount), pace at the rate of a new account.
 DEFAULT_RATE = 14.0
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SES_PRICE_PER_1000 = 0.10  # USD, outbound email, before any free tier
 
 
@@ -322,7 +323,12 @@ def send_test(
     """A test copy to each address (subscriber or not), subject prefixed [TEST], logged
     apart from campaigns. Returns (address, message id, error) per address."""
     sendlog = SendLog(store)
-    recipients = parse_test_addresses(addresses, f"{settings.public_url}/unsubscribe/test-copy")
+    # A signed test token: the tester's link works and unsubscribes nobody (tokens.py).
+    from pipeline.audience.tokens import make_test_token, unsubscribe_url
+
+    secret = settings.require_secret_key()
+    link = unsubscribe_url(settings.public_url, make_test_token(secret, rendered.issue.number))
+    recipients = parse_test_addresses(addresses, link)
     results = []
     for recipient in recipients:
         address = recipient.email
@@ -346,11 +352,19 @@ def send_test(
 
 def parse_test_addresses(addresses: list[str], unsubscribe: str = "") -> list[Addressee]:
     """`a@example.com` or `Name <a@example.com>`, each checked before anything is sent: a
-    malformed address would otherwise go out as a mangled one."""
+    malformed address would otherwise go out as a mangled one. Parsed by the same header
+    machinery that writes the To header; one address per --to, on one line."""
     recipients: list[Addressee] = []
     problems: list[str] = []
     for address in addresses:
-        name, email = parseaddr(address)
+        if _CONTROLS.search(address):
+            problems.append(f"{address[:80]!r}: a line break or control character in it")
+            continue
+        parsed = WIRE.header_factory("To", address).addresses
+        if len(parsed) > 1:
+            problems.append(f"{address[:80]!r} holds {len(parsed)} addresses; give one per --to")
+            continue
+        name, email = (parsed[0].display_name, parsed[0].addr_spec) if parsed else ("", "")
         try:
             valid = normalise_email(email if "@" in email else address)
         except InputError as exc:

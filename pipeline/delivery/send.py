@@ -26,7 +26,7 @@ from pipeline.delivery.pacing import Pace
 from pipeline.delivery.senders import LEASE_SECONDS
 from pipeline.delivery.sendlog import Claimed, Outcome, SendLog
 from pipeline.delivery.transports.base import NotSent, SendFailure, Transport
-from pipeline.issue.message import Addressee, personalise
+from pipeline.issue.message import Addressee, Message, personalise
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
 
@@ -146,12 +146,14 @@ class CampaignRunner:
         cap = min(self.options.backoff_cap, self.options.backoff_base * 2**attempt)
         return random.uniform(0, cap)
 
-    def _deliver(self, item: Claimed) -> Outcome:
+    def _message(self, item: Claimed) -> Message:
         token = make_token(self.secret, item.subscriber_id, self.list_id)
         recipient = Addressee(
             item.email, item.name or "", unsubscribe_url(self.settings.public_url, token)
         )
-        message = personalise(self.rendered, recipient, self.settings)
+        return personalise(self.rendered, recipient, self.settings)
+
+    def _deliver(self, item: Claimed, message: Message) -> Outcome:
         attempts = transient = 0
         throttled_since: float | None = None
 
@@ -206,13 +208,24 @@ class CampaignRunner:
             if self.stop.is_set():
                 self._results.put(Outcome(item.delivery_id, "pending", 0))
                 continue
-            try:
-                outcome = self._deliver(item)
-            except Exception as exc:  # a bug must not leave a row in `sending` forever
-                log.exception("delivery %s crashed", item.delivery_id)
-                self._pause(f"internal error: {exc}")
-                outcome = Outcome(item.delivery_id, "unknown", 1, error=f"internal error: {exc}")
-            self._results.put(outcome)
+            self._results.put(self._attempt(item))
+
+    def _attempt(self, item: Claimed) -> Outcome:
+        try:
+            message = self._message(item)
+        except Exception as exc:
+            # Nothing left: this one row fails with the reason and the campaign goes on
+            # (the reason is in the log; no traceback on the terminal).
+            log.debug("delivery %s: cannot build the message", item.delivery_id, exc_info=True)
+            reason = f"cannot build the message: {type(exc).__name__}: {exc}"
+            return Outcome(item.delivery_id, "failed", 0, error=reason[:500])
+        try:
+            return self._deliver(item, message)
+        except Exception as exc:  # a bug must not leave a row in `sending` forever
+            # Raised inside the transport, so the request may have gone out: `unknown`.
+            log.exception("delivery %s crashed", item.delivery_id)
+            self._pause(f"internal error: {exc}")
+            return Outcome(item.delivery_id, "unknown", 1, error=f"internal error: {exc}")
 
     # --- the main loop (database owner) -------------------------------------------------
 

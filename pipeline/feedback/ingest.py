@@ -19,9 +19,12 @@ from typing import Any
 
 from pipeline.audience.store import Store
 from pipeline.errors import InputError
+from pipeline.feedback import jsondoc
 from pipeline.feedback.eventstore import EventStore, RecordedEvent, SesEvent
 
 log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 1024 * 1024  # an SNS envelope is at most 256 KiB, about 1 MiB escaped
 
 # SES event publishing says `eventType`; classic SNS notifications say `notificationType`.
 _DETAIL_KEY = {
@@ -57,10 +60,13 @@ def unwrap(document: Any) -> dict[str, Any] | None:
     if "Type" in document and "TopicArn" in document:  # an SNS envelope
         if document["Type"] != "Notification":
             return None
+        inner_text = document.get("Message")
+        if not isinstance(inner_text, str):
+            raise InputError("the SNS Message is missing or not a string")
         try:
-            inner = json.loads(document.get("Message", ""))
-        except (TypeError, json.JSONDecodeError):
-            raise InputError("the SNS Message is not JSON") from None
+            inner = jsondoc.load(inner_text)
+        except jsondoc.JsonRefused as exc:
+            raise InputError(f"the SNS Message is not JSON: {exc.reason}") from None
         return unwrap(inner)
     if "eventType" in document or "notificationType" in document:
         return document
@@ -79,8 +85,8 @@ def _objects(value: Any) -> list[dict[str, Any]]:
 def parse(event: dict[str, Any]) -> SesEvent:
     """An SES event (event publishing or classic notification) as the store records it."""
     kind = event.get("eventType") or event.get("notificationType")
-    if kind not in _DETAIL_KEY:
-        raise InputError(f"unknown SES event type {kind!r}")
+    if not isinstance(kind, str) or kind not in _DETAIL_KEY:  # a list or dict is unhashable
+        raise InputError(f"unknown SES event type {_shown(kind)}")
     kind = "RenderingFailure" if kind == "Rendering Failure" else kind
     mail = _object(event.get("mail"))
     detail = _object(event.get(_DETAIL_KEY[kind]))
@@ -112,8 +118,12 @@ def parse(event: dict[str, Any]) -> SesEvent:
         if isinstance(destination, list):
             recipients = [r for r in destination if isinstance(r, str)]
     canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        encoded = canonical.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a caller that skipped jsondoc
+        raise InputError("the event holds a string that is not valid Unicode") from None
     return SesEvent(
-        key=hashlib.sha256(canonical.encode()).hexdigest(),
+        key=hashlib.sha256(encoded).hexdigest(),
         event_type=kind,
         message_id=str(mail["messageId"]) if mail.get("messageId") else None,
         recipients=[r for r in recipients if r],
@@ -159,16 +169,37 @@ class IngestReport:
         )
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _shown(value: object, limit: int = 60) -> str:
+    """An untrusted value, quoted and cut short, for a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _LongLine(Exception):
+    pass
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes | _LongLine]]:
+    """Each line's bytes, or _LongLine for one over MAX_LINE_BYTES (skipped without ever
+    holding it whole: one endless line must not take all memory)."""
     try:
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, 1):
-                try:
-                    yield number, raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    yield number, "\x00invalid utf-8"
+        handle = path.open("rb")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a file of events") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+    with handle:
+        number = 0
+        while raw := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+                yield number, raw
+                continue
+            while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            yield number, _LongLine()
 
 
 def ingest(store: Store, path: Path) -> IngestReport:
@@ -177,12 +208,15 @@ def ingest(store: Store, path: Path) -> IngestReport:
     bad lines are reported with their numbers and skipped, so a rerun is safe."""
     report = IngestReport()
     for number, line in _lines(path):
+        if isinstance(line, _LongLine):
+            report.invalid.append((number, f"longer than {MAX_LINE_BYTES // 1024} KiB"))
+            continue
         if not line.strip():
             continue
         try:
-            report.add(process(store, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            report.invalid.append((number, f"not JSON: {exc.msg} (column {exc.colno})"))
+            report.add(process(store, jsondoc.load(line)))
+        except jsondoc.JsonRefused as exc:
+            report.invalid.append((number, f"not JSON: {exc.reason}"))
         except InputError as exc:
             report.invalid.append((number, exc.message))
     return report
@@ -213,10 +247,13 @@ def poll(
         done: list[dict[str, str]] = []
         for message in messages:
             try:
-                report.add(process(store, json.loads(message["Body"])))
-            except (json.JSONDecodeError, InputError) as exc:
+                body = message.get("Body")
+                if not isinstance(body, str):
+                    raise InputError("no message body")
+                report.add(process(store, jsondoc.load(body)))
+            except (jsondoc.JsonRefused, InputError) as exc:
                 # Left in the queue: after its retries SQS moves it to the dead-letter queue.
-                reason = exc.message if isinstance(exc, InputError) else "not JSON"
+                reason = exc.message if isinstance(exc, InputError) else f"not JSON: {exc.reason}"
                 report.invalid.append((0, f"SQS message {message.get('MessageId')}: {reason}"))
                 continue
             done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})

@@ -38,13 +38,13 @@ never 4xx). Typical use in the endpoint (blocking I/O: run it in a worker thread
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pipeline.errors import NewsletterError
+from pipeline.feedback import jsondoc
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +160,9 @@ def parse_envelope(body: bytes) -> SnsMessage:
     if len(body) > MAX_ENVELOPE_BYTES:
         raise SnsError(f"SNS message too large ({len(body)} bytes)", status=413)
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SnsError(f"not an SNS message: invalid JSON ({exc})", status=400) from None
+        document = jsondoc.load(body)
+    except jsondoc.JsonRefused as exc:
+        raise SnsError(f"not an SNS message: invalid JSON ({exc.reason})", status=400) from None
     if not isinstance(document, dict):
         raise SnsError("not an SNS message: the body is not a JSON object", status=400)
     kind = document.get("Type")
@@ -195,10 +195,11 @@ def ses_events(message: SnsMessage) -> dict[str, Any]:
     if message.type != "Notification":
         raise SnsError(f"an SNS {message.type} carries no SES event", status=400)
     try:
-        event = json.loads(message.message)
-    except ValueError:
+        event = jsondoc.load(message.message)
+    except jsondoc.JsonRefused as exc:
         raise SnsError(
-            f"SNS message {shown(message.message_id)}: Message is not JSON", status=400
+            f"SNS message {shown(message.message_id)}: Message is not JSON ({exc.reason})",
+            status=400,
         ) from None
     if not isinstance(event, dict):
         raise SnsError(

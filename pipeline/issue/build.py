@@ -9,10 +9,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from pipeline.errors import RenderError
 from pipeline.issue.checks import check_issue, check_size
+from pipeline.issue.frontmatter import front_matter_number
 from pipeline.issue.message import Addressee
 from pipeline.issue.problems import Problem, Severity, sort_problems
 from pipeline.issue.render import Rendered, render
@@ -47,7 +46,7 @@ def build(path: Path, settings: Settings) -> Build:
     if issue is None:
         return Build(path, None, None, sort_problems(problems))
     problems += check_issue(issue)
-    if not issue.front_matter_ok:
+    if not issue.front_matter_ok or not issue.renderable:
         return Build(path, issue, None, sort_problems(problems))
     problems += check_number_unique(issue)
     rendered: Rendered | None = None
@@ -60,25 +59,25 @@ def build(path: Path, settings: Settings) -> Build:
     return Build(path, issue, rendered, sort_problems(problems))
 
 
-def _front_matter_number(path: Path) -> int | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-        if not text.startswith("---"):
-            return None
-        meta = yaml.safe_load(text.split("\n---", 2)[0].removeprefix("---"))
-        number = meta.get("number") if isinstance(meta, dict) else None
-        return number if isinstance(number, int) else None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-
-
 def check_number_unique(issue: Issue) -> list[Problem]:
-    """An issue number names the web version (/issues/N): two files must not share it."""
-    problems = []
-    for other in sorted(issue.path.parent.glob("*.md")):
-        if other.resolve() == issue.path.resolve():
+    """An issue number names the web version (/issues/N): two files must not share it.
+
+    Every sibling is read by `front_matter_number`, which skips what it cannot read (a
+    broken file, a FIFO, a folder): one bad file never breaks the check of another.
+    """
+    problems: list[Problem] = []
+    try:
+        siblings = sorted(issue.path.parent.glob("*.md"))
+        this = issue.path.resolve()
+    except (OSError, RuntimeError):  # an unreadable folder, a symlink loop
+        return problems
+    for other in siblings:
+        try:
+            if other.resolve() == this:
+                continue
+        except (OSError, RuntimeError):
             continue
-        if _front_matter_number(other) == issue.number:
+        if front_matter_number(other) == issue.number:
             problems.append(
                 Problem(
                     str(issue.path),

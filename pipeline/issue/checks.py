@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 from markdown_it.token import Token
 
+from pipeline.issue.limits import MAX_NESTING
 from pipeline.issue.problems import Problem, Severity
 from pipeline.issue.source import Issue
 
@@ -93,12 +94,52 @@ def check_links(issue: Issue) -> list[Problem]:
     return problems
 
 
+_NESTING_OPEN = ("bullet_list_open", "ordered_list_open", "blockquote_open")
+_NESTING_CLOSE = ("bullet_list_close", "ordered_list_close", "blockquote_close")
+
+
+def _depths(tokens: list[Token]) -> Iterator[tuple[int, Token]]:
+    """Each token with how many lists and quotes hold it (a list's own open token counts)."""
+    depth = 0
+    for token in tokens:
+        if token.type in _NESTING_OPEN:
+            depth += 1
+        yield depth, token
+        if token.type in _NESTING_CLOSE:
+            depth -= 1
+
+
+def check_nesting(issue: Issue) -> list[Problem]:
+    """Lists and quotes nested too deep: past a bound, Markdown drops content silently."""
+    problems: list[Problem] = []
+    for tokens in _blocks(issue):
+        reported = False
+        for depth, token in _depths(tokens):
+            if depth <= MAX_NESTING:
+                reported = False  # a later, separate violation gets its own error
+            elif not reported and token.type in _NESTING_OPEN:
+                reported = True
+                problems.append(
+                    Problem(
+                        str(issue.path),
+                        issue.line_of(token),
+                        1,
+                        Severity.ERROR,
+                        f"lists and quotes are nested more than {MAX_NESTING} levels deep "
+                        "here: flatten them",
+                    )
+                )
+    return problems
+
+
 def check_bullets(issue: Issue) -> list[Problem]:
     """A bullet with no text shows as a stray dot in every mail client."""
     problems: list[Problem] = []
     for tokens in _blocks(issue):
+        depths = [depth for depth, _ in _depths(tokens)]
         for index, token in enumerate(tokens):
-            if token.type != "list_item_open":
+            if token.type != "list_item_open" or depths[index] > MAX_NESTING:
+                # too deep: check_nesting says so, and Markdown may have cut the item short
                 continue
             following = tokens[index + 1] if index + 1 < len(tokens) else None
             empty = following is not None and following.type == "list_item_close"
@@ -173,6 +214,7 @@ def check_issue(issue: Issue) -> list[Problem]:
     """Every source-level check, in file order."""
     return [
         *check_links(issue),
+        *check_nesting(issue),
         *check_bullets(issue),
         *check_duplicates(issue),
         *check_emphasis(issue),

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
+from pipeline.errors import RenderError
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
+
+# The policy that writes header values for the wire: RFC 2047 words for anything that is
+# not ASCII, and no folding, since SES takes each header value as one line.
+WIRE = SMTP.clone(max_line_length=0)
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext
+_PRINTABLE = re.compile(r"[ -~]*")
+
+
+class HeaderError(ValueError):
+    """A header that cannot be written safely (a line break or control character in it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,21 +48,45 @@ class Message:
     reply_to: str | None = None
 
 
+def one_line(text: str) -> str:
+    """A display name as one line: a line break or control character (in a name stored
+    before imports cleaned names, say) becomes a space; it could only harm a header."""
+    return " ".join(_CONTROLS.sub(" ", text).split())
+
+
+def wire_value(name: str, value: str) -> str:
+    """A header's value as it goes on the wire, written by the `email` package's header
+    machinery: printable ASCII on one line, RFC 2047 words where needed. Anything that
+    would still carry a line break or control character is refused (HeaderError)."""
+    if not _FIELD_NAME.fullmatch(name):
+        raise HeaderError(f"{name!r} is not a valid header name")
+    if _CONTROLS.search(value):
+        raise HeaderError(f"{name}: a line break or control character in {value[:80]!r}")
+    folded = str(WIRE.header_factory(name, value).fold(policy=WIRE))
+    prefix = f"{name}: "
+    written = folded.removeprefix(prefix).removesuffix("\r\n")
+    if not folded.startswith(prefix) or not _PRINTABLE.fullmatch(written):
+        raise HeaderError(f"{name}: cannot be written on one line: {value[:80]!r}")
+    return written
+
+
 def format_address(email: str, name: str = "") -> str:
     """`이름 <a@example.com>` with the display name encoded as RFC 2047 wants (by the policy)."""
     local, _, domain = email.rpartition("@")
-    return str(Address(display_name=name, username=local, domain=domain))
+    return str(Address(display_name=one_line(name), username=local, domain=domain))
 
 
 def list_headers(settings: Settings, unsubscribe_url: str) -> dict[str, str]:
-    """RFC 2369 / 8058 one-click unsubscribe and RFC 2919 List-Id."""
+    """RFC 2369 / 8058 one-click unsubscribe and RFC 2919 List-Id. The URLs are checked
+    where they enter (settings: no `>`, space or control character in them)."""
     targets = [f"<{unsubscribe_url}>"]
     if settings.unsubscribe_mailto:
         targets.append(f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>")
     return {
         "List-Unsubscribe": ", ".join(targets),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": f"{settings.name} <{settings.list_id}>",
+        # The name is a phrase: quoted if it has specials, RFC 2047 words if not ASCII.
+        "List-Id": formataddr((one_line(settings.name), settings.list_id), charset="utf-8"),
     }
 
 
@@ -76,18 +113,28 @@ def personalise(
 def to_mime(
     message: Message, *, date: datetime | None = None, message_id: str | None = None
 ) -> EmailMessage:
-    """The full MIME message (multipart/alternative: text, then HTML) with all its headers."""
+    """The full MIME message (multipart/alternative: text, then HTML) with all its headers.
+    A header that cannot be written safely is a RenderError naming it."""
     mime = EmailMessage(policy=SMTP)
     sender_name, sender = parseaddr(message.from_address)
-    mime["From"] = format_address(sender, sender_name)
-    mime["To"] = message.to
+    headers = [("From", format_address(sender, sender_name)), ("To", message.to)]
     if message.reply_to:
-        mime["Reply-To"] = message.reply_to
-    mime["Subject"] = message.subject
-    mime["Date"] = format_datetime(date or datetime.now(UTC))
-    mime["Message-ID"] = message_id or make_msgid(domain=sender.rpartition("@")[2])
-    for name, value in message.headers.items():
-        mime[name] = value
+        headers.append(("Reply-To", message.reply_to))
+    headers += [
+        ("Subject", message.subject),
+        ("Date", format_datetime(date or datetime.now(UTC))),
+        ("Message-ID", message_id or make_msgid(domain=sender.rpartition("@")[2])),
+        *message.headers.items(),
+    ]
+    for name, value in headers:
+        try:
+            wire_value(name, value)  # the same check as on the way to SES
+            mime[name] = value
+        except (HeaderError, ValueError) as exc:
+            raise RenderError(
+                f"the {name} header cannot be written: {exc}",
+                hint="a header must be one line: remove the line break or control character",
+            ) from None
     mime.set_content(message.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     mime.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return mime

@@ -166,7 +166,9 @@ def _mjml_error(exc: Exception, source: str) -> RenderError:
     where = ""
     if match:
         offset = int(match.group(1) or match.group(2))
-        line = source.encode("utf-8")[:offset].decode("utf-8", "replace").count("\n") + 1
+        # surrogatepass: the error may be about a character that UTF-8 cannot encode
+        encoded = source.encode("utf-8", "surrogatepass")
+        line = encoded[:offset].decode("utf-8", "replace").count("\n") + 1
         where = f" at line {line} of the generated MJML: {source.splitlines()[line - 1].strip()}"
     return RenderError(
         f"MJML could not be compiled: {message}{where}",
@@ -228,14 +230,56 @@ def render_text(issue: Issue, settings: Settings) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def missing_parts(document: str, settings: Settings, *, web: bool) -> list[str]:
+    """What a finished HTML document lacks of what every copy must carry.
+
+    Any stage can lose the end of a document: a project's own template, or the CSS
+    inliner (libxml2 silently cuts a text node longer than 10 MB, and everything after it).
+    """
+    missing = []
+    if not document.rstrip().lower().endswith("</html>"):
+        missing.append("the closing </html>")
+    if not web and f'href="{placeholder("unsubscribe_url")}"' not in document:
+        missing.append("the unsubscribe link")
+    if _words(settings.postal_address) not in _words(html.unescape(document)):
+        missing.append("the postal address")
+    return missing
+
+
+def _text_missing(text: str, settings: Settings) -> list[str]:
+    missing = []
+    if placeholder("unsubscribe_url") not in text:
+        missing.append("the text part's unsubscribe line")
+    if _words(settings.postal_address) not in _words(text):
+        missing.append("the text part's postal address")
+    return missing
+
+
+def _refuse_incomplete(missing: list[str], what: str) -> None:
+    if missing:
+        raise RenderError(
+            f"the rendered {what} lacks {', '.join(missing)}, so it must not be sent or published",
+            hint=f"check the template {TEMPLATE}; shorten very long paragraphs",
+        )
+
+
 def render(issue: Issue, settings: Settings) -> Rendered:
-    """The email and its text part, rendered once for every recipient."""
+    """The email and its text part, rendered once for every recipient, and verified whole."""
+    document = render_document(issue, settings, web=False)
+    text = render_text(issue, settings)
+    _refuse_incomplete(
+        missing_parts(document, settings, web=False) + _text_missing(text, settings), "email"
+    )
     return Rendered(
         issue=issue,
         subject=issue.subject,
         preheader=issue.preheader,
-        html=PersonalTemplate(render_document(issue, settings, web=False)),
-        text=PersonalTemplate(render_text(issue, settings)),
+        html=PersonalTemplate(document),
+        text=PersonalTemplate(text),
         web_url=web_url(issue, settings),
     )
 
@@ -245,4 +289,5 @@ def render_web(issue: Issue, settings: Settings) -> str:
     document = render_document(issue, settings, web=True)
     if _PLACEHOLDER.search(document):
         raise RenderError("the web version must not contain personal fields")
+    _refuse_incomplete(missing_parts(document, settings, web=True), "web version")
     return document

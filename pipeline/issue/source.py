@@ -32,12 +32,26 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from pipeline.issue import frontmatter
+from pipeline.issue.limits import (
+    MAX_ARTICLES,
+    MAX_FILE_BYTES,
+    MAX_NESTING,
+    MAX_SHOWN,
+    UnreadableFile,
+    read_regular_file,
+    shown,
+)
 from pipeline.issue.problems import Problem, Severity
 
 FRONT_MATTER_KEYS = ("title", "number", "period", "subject", "preheader", "lang")
 _REQUIRED = ("title", "number")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# Characters that XML, and so MJML, refuses (controls other than tab and line breaks, and
+# the noncharacters U+FFFE and U+FFFF): in the body they would fail the render.
+_UNRENDERABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_UNRENDERABLE_SHOWN = 10  # enough to see the pattern; the file may hold thousands
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +82,21 @@ class Issue:
     body_offset: int  # lines before the Markdown body, to turn token maps into file lines
     text: str  # the whole file, for columns in messages
     front_matter_ok: bool = True  # False: only the body can be checked, not rendered
+    # False: rendering would fail or only repeat a check error confusingly (too many
+    # articles, characters that MJML refuses)
+    renderable: bool = True
 
     def line_of(self, token: Token) -> int:
         return self.body_offset + (token.map[0] if token.map else 0) + 1
-
-
-class _NoDatesLoader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as strings, so a bad date is our message, not a crash."""
-
-
-_NoDatesLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def markdown() -> MarkdownIt:
     """The one Markdown dialect of issues: CommonMark with raw HTML off, plus tables."""
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
+    # Past maxNesting markdown-it drops the rest of a block without a word; the nesting
+    # check stops issues at MAX_NESTING levels (a list level costs two), well before that.
+    md.options["maxNesting"] = 4 * MAX_NESTING
     # Keep every link as a link so that `check` can name a bad scheme; the sanitiser
     # (nh3, in render) drops anything but http, https and mailto from the output.
     md.validateLink = lambda url: True  # type: ignore[method-assign]
@@ -106,12 +116,9 @@ class _Reader:
 
     def read(self) -> Issue | None:
         try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            self.problem(1, 1, "no such file")
-            return None
-        except OSError as exc:
-            self.problem(1, 1, f"cannot read the file: {exc.strerror}")
+            raw = read_regular_file(self.path, MAX_FILE_BYTES)
+        except UnreadableFile as exc:
+            self.problem(1, 1, str(exc))
             return None
         try:
             text = raw.decode("utf-8")
@@ -131,13 +138,13 @@ class _Reader:
                 1, 1, "missing front matter: start the file with '---', then title: and number:"
             )
             return None
-        try:
-            end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
-        except StopIteration:
+        end = frontmatter.closing_line(lines)
+        if end is None:
             self.problem(1, 1, "front matter is not closed: add a line '---' after it")
             return None
         meta = self._front_matter("\n".join(lines[1:end]))
         body = "\n".join(lines[end + 1 :])
+        unrenderable = self._unrenderable(lines, end + 1)
         tokens = markdown().parse(body)
         issue_stub = Issue(
             path=self.path,
@@ -155,6 +162,8 @@ class _Reader:
         intro, articles = self._split(tokens, issue_stub)
         issue_stub.intro = intro
         issue_stub.articles = articles
+        if unrenderable:
+            issue_stub.renderable = False
         if meta is None:
             # The body is still checked, so that every problem shows in one pass; the
             # stub is never rendered.
@@ -168,16 +177,29 @@ class _Reader:
         issue_stub.period = meta.get("period")
         return issue_stub
 
+    def _unrenderable(self, lines: list[str], first: int) -> bool:
+        """Report characters in the body that no email can carry, at their place."""
+        found = 0
+        for index in range(first, len(lines)):
+            for match in _UNRENDERABLE.finditer(lines[index]):
+                found += 1
+                if found <= _UNRENDERABLE_SHOWN:
+                    self.problem(
+                        index + 1,
+                        match.start() + 1,
+                        f"the character U+{ord(match.group()):04X} cannot be shown in an email: "
+                        "delete it",
+                    )
+        return found > 0
+
     # -- front matter ----------------------------------------------------------------
 
     def _front_matter(self, source: str) -> dict[str, Any] | None:
         """Validate the YAML front matter; line numbers are file lines (it starts on line 2)."""
         try:
-            node = yaml.compose(source, Loader=_NoDatesLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            line, col = (mark.line + 2, mark.column + 1) if mark else (2, 1)
-            self.problem(line, col, f"YAML syntax error: {exc.problem or exc}")
+            node = frontmatter.compose(source)
+        except frontmatter.FrontMatterError as exc:
+            self.problem(exc.line, exc.col, exc.message)
             return None
         if node is None:
             self.problem(1, 1, "front matter is empty: add title: and number:")
@@ -185,7 +207,6 @@ class _Reader:
         if not isinstance(node, yaml.MappingNode):
             self.problem(2, 1, "front matter must be 'key: value' lines")
             return None
-        loader = _NoDatesLoader("")
         values: dict[str, Any] = {}
         positions: dict[str, tuple[int, int]] = {}
         errors_before = len(self.problems)
@@ -193,20 +214,25 @@ class _Reader:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             at = (key_node.start_mark.line + 2, key_node.start_mark.column + 1)
             if key not in FRONT_MATTER_KEYS:
-                hint = difflib.get_close_matches(str(key), FRONT_MATTER_KEYS, n=1, cutoff=0.6)
+                name = str(key)[:MAX_SHOWN]
+                if not name.isprintable():
+                    name = name.encode("unicode_escape").decode("ascii")
+                hint = difflib.get_close_matches(name, FRONT_MATTER_KEYS, n=1, cutoff=0.6)
                 known = ", ".join(FRONT_MATTER_KEYS)
                 suggestion = f"did you mean '{hint[0]}'?" if hint else f"known keys: {known}"
-                self.problem(*at, f"unknown front-matter key '{key}'; {suggestion}")
+                self.problem(*at, f"unknown front-matter key '{name}'; {suggestion}")
                 continue
             if key in values:
                 self.problem(*at, f"'{key}' is given twice")
                 continue
-            try:
-                values[key] = loader.construct_object(value_node, deep=True)
-            except yaml.YAMLError as exc:
-                self.problem(*at, f"{key}: cannot read the value: {exc}")
-                continue
             positions[key] = (value_node.start_mark.line + 2, value_node.start_mark.column + 1)
+            if key == "number":
+                values[key] = frontmatter.issue_number(value_node)  # read from its digits
+                continue
+            try:
+                values[key] = frontmatter.construct(value_node)
+            except Exception as exc:  # a constructor raises what it likes
+                self.problem(*at, f"{key}: cannot read the value: {shown(str(exc))}")
         for key in _REQUIRED:
             if key not in values and key not in {p for p in positions}:
                 self.problem(2, 1, f"missing required front-matter key '{key}'")
@@ -221,25 +247,37 @@ class _Reader:
             if key not in values:
                 continue
             value = values[key]
+            if isinstance(value, str):
+                # YAML reads "\ud83d\ude00" (JSON's way to write an emoji) as two lone
+                # surrogates; join such pairs. A lone one stays, and is refused below.
+                value = value.encode("utf-16-le", "surrogatepass").decode(
+                    "utf-16-le", "surrogatepass"
+                )
             if not isinstance(value, str):
                 self.problem(*at[key], f"{key} must be text; put it in quotes")
             elif not value.strip():
                 self.problem(*at[key], f"{key} is empty")
+            elif unsafe := frontmatter.header_unsafe(value.strip()):
+                # The subject (title by default) is a mail header; the preheader is the
+                # inbox line. A line break there is header injection or a broken message.
+                self.problem(
+                    *at[key],
+                    f"{key} contains {unsafe}: write it on one line, without control characters",
+                )
             else:
                 meta[key] = value.strip()
         if "number" in values:
-            value = values["number"]
-            if isinstance(value, bool) or not isinstance(value, int):
-                self.problem(*at["number"], f"number must be a whole number, not {value!r}")
-            elif value <= 0:
-                self.problem(*at["number"], f"number must be positive, not {value}")
+            number = values["number"]
+            if isinstance(number, str):
+                self.problem(*at["number"], number)
             else:
-                meta["number"] = value
+                meta["number"] = number
         if "lang" in values:
             value = values["lang"]
-            if not isinstance(value, str) or not _LANG.match(value):
+            if not isinstance(value, str) or not _LANG.fullmatch(value):
                 self.problem(
-                    *at["lang"], f"lang must be a language tag like 'ko' or 'en', not {value!r}"
+                    *at["lang"],
+                    f"lang must be a language tag like 'ko' or 'en', not {shown(value)}",
                 )
             else:
                 meta["lang"] = value
@@ -256,7 +294,9 @@ class _Reader:
         unknown = set(value) - {"start", "end"}
         if unknown:
             self.problem(
-                *at, f"period has unknown key(s) {', '.join(map(str, unknown))}; use start and end"
+                *at,
+                f"period has unknown key(s) {shown(', '.join(map(str, unknown)))}; "
+                "use start and end",
             )
         dates: dict[str, date] = {}
         for key in ("start", "end"):
@@ -264,9 +304,9 @@ class _Reader:
             if raw is None:
                 self.problem(*at, f"period needs {key}: YYYY-MM-DD")
                 continue
-            text = str(raw)
+            text = raw if isinstance(raw, str) else shown(raw)
             if not _DATE.match(text):
-                self.problem(*at, f"period {key} {text!r} is not a date; write YYYY-MM-DD")
+                self.problem(*at, f"period {key} {shown(text)} is not a date; write YYYY-MM-DD")
                 continue
             try:
                 dates[key] = date.fromisoformat(text)
@@ -307,9 +347,16 @@ class _Reader:
                         1,
                         "article heading is not a link: write '## [Title](https://source/url)'",
                     )
-                elif not url.startswith(("http://", "https://")):
+                elif not url.lower().startswith(("http://", "https://")):
                     col = _column(issue.text.split("\n")[line - 1], url)
-                    self.problem(line, col, f"article link must be http or https, not {url!r}")
+                    self.problem(line, col, f"article link must be http or https, not {shown(url)}")
+                if len(articles) == MAX_ARTICLES:
+                    self.problem(
+                        line,
+                        1,
+                        f"more than {MAX_ARTICLES} articles: split the issue into several",
+                    )
+                    issue.renderable = False
                 articles.append(Article(title=title, url=url or "", line=line))
                 i += 3
                 continue

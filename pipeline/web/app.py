@@ -12,7 +12,7 @@ import email.parser
 import email.policy
 import html
 import logging
-import threading
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -25,19 +25,20 @@ from starlette.routing import Route
 
 from pipeline.audience.store import MailingList, Store, Subscriber
 from pipeline.audience.subscribers import resubscribe, unsubscribe_by_token
-from pipeline.audience.tokens import verify_token
+from pipeline.audience.tokens import looks_like_test_token, verify_test_token, verify_token
 from pipeline.delivery.sendlog import SendLog
 from pipeline.errors import InputError, NewsletterError, NotFoundError
 from pipeline.feedback import ingest as feedback
 from pipeline.feedback import sns, sns_verify
-from pipeline.issue.render import render_web
-from pipeline.issue.source import read_issue
 from pipeline.settings import Settings
+from pipeline.web.issues import IssueCache
 
 log = logging.getLogger(__name__)
 
 FORM_LIMIT = 8 * 1024  # an unsubscribe form is a few bytes
 EVENT_LIMIT = 256 * 1024  # SNS messages are at most 256 KB
+# An issue number in a URL: 18 digits stay below 2**63, the database's integer limit.
+_ISSUE_NUMBER = re.compile(r"[0-9]{1,18}")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src https:; "
@@ -152,51 +153,6 @@ def _form(action: str, label: str, secondary: bool = False) -> str:
     )
 
 
-class IssueCache:
-    """Web versions of issues by number. Each file is read again only when it changes,
-    so a request does not parse the whole folder."""
-
-    def __init__(self, folder: Path, settings: Settings) -> None:
-        self.folder = folder
-        self.settings = settings
-        # path -> (modification stamp, issue number or None, rendered page or None)
-        self._files: dict[Path, tuple[int, int | None, str | None]] = {}
-        self._lock = threading.Lock()
-
-    def _number(self, path: Path, stamp: int) -> int | None:
-        with self._lock:
-            known = self._files.get(path)
-        if known and known[0] == stamp:
-            return known[1]
-        issue, _ = read_issue(path, self.settings.lang)
-        number = issue.number if issue is not None and issue.front_matter_ok else None
-        with self._lock:
-            self._files[path] = (stamp, number, None)
-        return number
-
-    def get(self, number: int) -> str | None:
-        for path in sorted(self.folder.glob("*.md")):
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            stamp = stat.st_mtime_ns + stat.st_size
-            if self._number(path, stamp) != number:
-                continue
-            with self._lock:
-                cached = self._files[path][2]
-            if cached is not None:
-                return cached
-            issue, _ = read_issue(path, self.settings.lang)
-            if issue is None or not issue.front_matter_ok:
-                return None
-            document = render_web(issue, self.settings)
-            with self._lock:
-                self._files[path] = (stamp, number, document)
-            return document
-        return None
-
-
 def create_app(
     settings: Settings,
     store: Store,
@@ -231,8 +187,34 @@ def create_app(
         )
         return page(title, body, lang, status=400)
 
+    def test_copy(token: str, *, one_click: bool = False) -> Response:
+        """The answer to a test copy's link: it unsubscribes nobody, and says so."""
+        try:
+            issue_number = verify_test_token(secret, token)
+        except NewsletterError as exc:
+            if one_click:
+                return PlainTextResponse(f"{exc.message}\n", status_code=400)
+            return bad_link(exc.message)
+        if one_click:
+            return PlainTextResponse(
+                "test copy: nobody was unsubscribed\n", headers={"Cache-Control": "no-store"}
+            )
+        title = "테스트 메일입니다" if ko else "This was a test copy"
+        text = (
+            f"<p>이 링크는 {issue_number}호 테스트 메일에 들어 있던 것이라 아무도 수신 거부되지 "
+            '않았습니다.</p><p class="muted">실제로 보낸 메일에서는 이 링크가 받는 사람을 '
+            "그 목록에서 수신 거부합니다.</p>"
+            if ko
+            else f"<p>This link came in a test copy of issue {issue_number}, so nobody was "
+            'unsubscribed.</p><p class="muted">In the issue as sent, this link unsubscribes '
+            "its reader from that list.</p>"
+        )
+        return page(title, text, lang)
+
     async def unsubscribe_page(request: Request) -> Response:
         token = request.path_params["token"]
+        if looks_like_test_token(token):
+            return test_copy(token)
         try:
             target = await run_in_threadpool(_target, store, secret, token)
         except NewsletterError as exc:
@@ -267,6 +249,8 @@ def create_app(
         except TooLarge:
             return PlainTextResponse("request body too large\n", status_code=413)
         fields = form_fields(request.headers.get("content-type", ""), body)
+        if looks_like_test_token(token):
+            return test_copy(token, one_click=fields.get("List-Unsubscribe") == "One-Click")
         try:
             target = await run_in_threadpool(_target, store, secret, token)
         except NewsletterError as exc:
@@ -356,7 +340,8 @@ def create_app(
 
     async def web_issue(request: Request) -> Response:
         raw = request.path_params["number"]
-        if not raw.isdigit():
+        # ASCII digits only ("²".isdigit() is true), and few enough for the database.
+        if not _ISSUE_NUMBER.fullmatch(raw):
             return PlainTextResponse("not found\n", status_code=404)
         number = int(raw)
         sent = await run_in_threadpool(

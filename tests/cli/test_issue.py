@@ -151,3 +151,14 @@ def test_other_tools_variables_in_dotenv_are_fine(project, cli) -> None:
     assert result.code == 0, result.output
     values = {row["key"]: row["value"] for row in json.loads(result.stdout)}
     assert values["lang"] == "en" and values["secret_key"] == "********"
+
+
+def test_render_onto_an_existing_file_is_a_clean_error(project, cli) -> None:
+    taken = project / "taken"
+    taken.write_text("mine", encoding="utf-8")
+    for out in (taken, taken / "inside"):
+        result = cli("render", SAMPLE_ISSUE, "--out", out)
+        assert result.code == 1, result.output
+        assert f"error: --out {out}" in result.stderr or f"cannot write to {out}" in (result.stderr)
+        assert "Traceback" not in result.output and "internal error" not in result.output
+    assert taken.read_text(encoding="utf-8") == "mine"

@@ -268,9 +268,13 @@ def test_poll_an_sqs_queue(project, cli, sent, monkeypatch) -> None:
         sqs.send_message(
             QueueUrl=queue, MessageBody=json.dumps(simple("Delivery", sent[email], email))
         )
-        sqs.send_message(QueueUrl=queue, MessageBody="not json at all")
+        hostile = ["not json at all", "[" * 100_000, '{"eventType": NaN}', '["Bounce"]']
+        for body in hostile:
+            sqs.send_message(QueueUrl=queue, MessageBody=body)
         result = cli("events", "poll", "--queue", queue, "--once", "--wait", "0")
-        assert result.code == 1, result.output  # the bad message is reported
+        assert result.code == 1, result.output  # the bad messages are reported
+        assert "Traceback" not in result.output
+        assert f"{len(hostile)} invalid" in result.stderr
         assert "2 event(s) recorded" in result.stderr
         assert status_of(email) == "complained"
         attributes = sqs.get_queue_attributes(
@@ -280,7 +284,7 @@ def test_poll_an_sqs_queue(project, cli, sent, monkeypatch) -> None:
         left = int(attributes["ApproximateNumberOfMessages"]) + int(
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
-        assert left == 1  # processed messages were deleted; the bad one stays for the DLQ
+        assert left == len(hostile)  # processed ones were deleted; bad ones stay for the DLQ
     finally:
         server.stop()
 
@@ -295,3 +299,252 @@ def test_odd_shapes_inside_an_event_are_tolerated(project, cli, sent) -> None:
     assert result.code == 0, result.output
     assert "2 event(s) recorded (1 for unknown messages)" in result.stderr
     assert status_of(email) == "bounced"
+
+
+HOSTILE_LINES = {
+    "deep-brackets": "[" * 100_000,
+    "deep-in-an-event": '{"eventType": "Open", "mail": ' + "[" * 5_000 + "]" * 5_000 + "}",
+    "nan": '{"eventType": "Open", "mail": {"messageId": NaN}}',
+    "infinity": '{"eventType": "Open", "x": -Infinity}',
+    "overflowing-float": '{"eventType": "Open", "x": 1e999}',
+    "5000-digits": '{"eventType": "Open", "x": ' + "9" * 5_000 + "}",
+    "lone-surrogate": '{"eventType": "Open", "mail": {"destination": ["\\ud800@example.com"]}}',
+    "type-is-a-list": '{"eventType": ["Bounce"]}',
+    "type-is-an-object": '{"notificationType": {"Bounce": 1}}',
+    "envelope-message-not-a-string": json.dumps(
+        {"Type": "Notification", "TopicArn": "arn", "Message": {"eventType": "Bounce"}}
+    ),
+    "envelope-message-deep": json.dumps(
+        {"Type": "Notification", "TopicArn": "arn", "Message": "[" * 100_000}
+    ),
+    "envelope-message-nan": json.dumps(
+        {"Type": "Notification", "TopicArn": "arn", "Message": '{"eventType": NaN}'}
+    ),
+    "a-number": "7",
+    "a-string": '"Bounce"',
+}
+
+
+def test_hostile_lines_are_reported_each_with_its_number(project, cli, sent) -> None:
+    email = MEMBERS[2][0]
+    good = json.dumps(bounce(sent[email], email))
+    lines = [*HOSTILE_LINES.values(), good]
+    path = project / "hostile.jsonl"
+    path.write_bytes(
+        "\n".join(lines).encode() + b"\n\xff\xfe not utf-8\n" + b"x" * (1024 * 1024 + 10) + b"\n"
+    )
+    result = cli("events", "ingest", path)
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    for number in range(1, len(HOSTILE_LINES) + 1):
+        assert f"line {number}: " in result.stderr, (number, list(HOSTILE_LINES)[number - 1])
+    assert f"line {len(lines) + 1}: not JSON: not UTF-8" in result.stderr
+    assert f"line {len(lines) + 2}: longer than 1024 KiB" in result.stderr
+    assert f"{len(HOSTILE_LINES) + 2} invalid" in result.stderr
+    # The good line among them still counts.
+    assert "1 event(s) recorded" in result.stderr
+    assert status_of(email) == "bounced"
+
+
+def test_a_clean_campaign_between_soft_bounces_resets_the_count(project, cli, monkeypatch) -> None:
+    """Soft bounces on 26, 27, 29, 30 and 31 with 28 delivered: three in a row only at 31."""
+    email = MEMBERS[0][0]
+    numbers = (26, 27, 28, 29, 30, 31)
+    with SesStub() as stub:
+        use_ses(monkeypatch, stub.endpoint_url)
+        make_list(cli, "weekly", MEMBERS[:2])
+        for number in numbers:
+            ok(cli("send", _issue_copy(project, number), "--list", "weekly", "--yes"))
+        assert stub.per_recipient()[email] == len(numbers)
+    with Store.open(project_db()) as db, db.begin(write=False) as tx:
+        ids = dict(
+            tx.conn.exec_driver_sql(
+                "SELECT c.issue_number, d.message_id FROM deliveries d "
+                "JOIN campaigns c ON c.id = d.campaign_id WHERE d.email = ?",
+                (email,),
+            ).all()
+        )
+
+    def ingest(number: int, event: dict[str, Any]) -> str:
+        result = cli("events", "ingest", write_lines(project / f"e{number}.jsonl", [event]))
+        assert result.code == 0, result.output
+        return result.stderr
+
+    for number in (26, 27):
+        ingest(number, bounce(ids[number], email, "Transient"))
+    ingest(28, simple("Delivery", ids[28], email))
+    for number in (29, 30):  # two soft bounces since the clean one: not three in a row
+        assert "-> bounced" not in ingest(number, bounce(ids[number], email, "Undetermined"))
+        assert status_of(email) == "active"
+    assert f"{email}: active -> bounced" in ingest(31, bounce(ids[31], email, "Transient"))
+    assert status_of(email) == "bounced"
+
+
+def test_poll_as_a_service_stops_cleanly_on_sigterm(project: Path) -> None:
+    """`events poll` without --once, in its own process as a service manager runs it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from moto.server import ThreadedMotoServer
+
+    from tests.support.cli import ROOT
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    log = project / "poll.log"
+    process = None
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        sqs = boto3.client(
+            "sqs",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        queue = sqs.create_queue(QueueName="ses-events")["QueueUrl"]
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(envelope(simple(
+            "Delivery", "unknown-id", "someone@example.com"))))  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEWSLETTER_"))}
+        env |= {
+            "NEWSLETTER_DATABASE_URL": f"sqlite:///{project / 'poll.db'}",
+            "NEWSLETTER_SECRET_KEY": "poll-test-secret-key-0123456789",
+            "AWS_ENDPOINT_URL_SQS": endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "PYTHONPATH": str(ROOT),
+        }
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline",
+                    "events",
+                    "poll",
+                    "--queue",
+                    queue,
+                    "--wait",
+                    "1",
+                ],
+                cwd=project,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while "1 event(s) recorded" not in log.read_text(encoding="utf-8"):
+            assert process.poll() is None, log.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, log.read_text(encoding="utf-8")
+            time.sleep(0.1)
+        # Still polling an empty queue: a service waits for more, it does not stop.
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text(encoding="utf-8")
+        output = log.read_text(encoding="utf-8")
+        assert "Traceback" not in output
+        assert output.rstrip().endswith("0 invalid"), output  # the final summary
+        left = sqs.get_queue_attributes(
+            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        assert left == "0"
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        server.stop()
+
+
+def _report(cli) -> dict[str, Any]:
+    result = cli("report", "25", "--list", "weekly", "--format", "json")
+    assert result.code == 0, result.output
+    (report,) = json.loads(result.stdout)
+    return report
+
+
+def test_report_flags_ok_then_warning_at_the_thresholds(project, cli, monkeypatch) -> None:
+    """400 recipients: 19 hard bounces (4.75%) are ok, the 20th (5%) is SES's warning; one
+    complaint (0.25%) is a warning for SES (0.1%) and Gmail (0.1%), short of danger."""
+    members = people(400)
+    with SesStub() as stub:
+        use_ses(monkeypatch, stub.endpoint_url)
+        make_list(cli, "weekly", members)
+        ok(send(cli, "--concurrency", "8"))
+    sent = {email: row["message_id"] for email, row in deliveries().items()}
+    report = _report(cli)
+    assert (report["bounce_rate_flag"], report["complaint_rate_flag"]) == ("ok", "ok")
+    bounces = [bounce(sent[email], email) for email, _ in members[:20]]
+    assert cli("events", "ingest", write_lines(project / "b.jsonl", bounces[:19])).code == 0
+    report = _report(cli)
+    assert report["bounce_rate"] == pytest.approx(0.0475) and report["bounce_rate_flag"] == "ok"
+    assert cli("events", "ingest", write_lines(project / "b20.jsonl", bounces[19:])).code == 0
+    report = _report(cli)
+    assert report["bounce_rate"] == pytest.approx(0.05)
+    assert report["bounce_rate_flag"] == "warning"
+    assert report["complaint_rate_flag"] == "ok"
+    email = members[30][0]
+    assert cli("events", "ingest", write_lines(project / "c.jsonl", [complaint(sent[email], email)])).code == 0  # fmt: skip
+    report = _report(cli)
+    assert report["complaint_rate"] == pytest.approx(0.0025)
+    assert report["complaint_rate_flag"] == "warning"
+    table = cli("report", "25").stdout
+    assert table.count("WARNING") == 2 and "DANGER" not in table
+
+
+def test_report_missing_gives_each_reason(project, cli, monkeypatch) -> None:
+    members = people(7)
+    emails = [email for email, _ in members]
+    with SesStub() as stub:
+        use_ses(monkeypatch, stub.endpoint_url)
+        make_list(cli, "weekly", members)
+        stub.reject = {emails[5]: "Address blacklisted."}
+        # One message at a time; the last request's answer is lost after SES took it.
+        stub.script = ["ok"] * 6 + ["lost"]
+        send(cli, "--concurrency", "1")
+    rows = deliveries()
+    (unknown,) = [email for email, row in rows.items() if row["status"] == "unknown"]
+    assert rows[emails[5]]["status"] == "failed"
+    sent = [email for email in emails if rows[email]["status"] == "sent"]
+    assert len(sent) == 5
+    a, b, c, d, e = sent
+    events = [
+        bounce(rows[a]["message_id"], a, "Permanent"),
+        bounce(rows[b]["message_id"], b, "Undetermined"),
+        simple("Reject", rows[c]["message_id"], c, reason="Bad content"),
+        bounce(rows[d]["message_id"], d, "Transient"),  # delayed, not missing
+        simple("Delivery", rows[e]["message_id"], e),
+    ]
+    assert cli("events", "ingest", write_lines(project / "e.jsonl", events)).code == 0
+    result = cli("report", "25", "--list", "weekly", "--missing", "--format", "jsonl")
+    assert result.code == 0, result.output
+    reasons = {row["email"]: row["reason"] for row in map(json.loads, result.stdout.splitlines())}
+    assert reasons.pop(a) == "bounced (Permanent)"
+    assert reasons.pop(b) == "bounced (Undetermined)"
+    assert reasons.pop(c) == "rejected by SES"
+    assert reasons.pop(emails[5]).startswith("failed: ") and "blacklisted" in str(
+        rows[emails[5]]["error"]
+    )
+    assert reasons.pop(unknown).startswith("unknown")
+    assert reasons == {}  # the soft-bounced and the delivered got it
+
+
+@pytest.mark.parametrize(
+    "number", ["1000000", "9223372036854775808", "99999999999999999999", "9" * 5_000]
+)
+def test_report_on_an_impossible_issue_number_is_a_clean_error(project, cli, number) -> None:
+    result = cli("report", number)
+    assert result.code in (1, 2), result.output
+    assert "too large" in result.stderr and "999999" in result.stderr
+    assert "internal error" not in result.output and len(result.stderr) < 400
+
+
+def test_ingest_refuses_a_folder_cleanly(project, cli) -> None:
+    result = cli("events", "ingest", project)
+    assert result.code in (1, 2) and "is a folder" in result.stderr, result.output

@@ -505,6 +505,7 @@ class SnsTestServer:
     - `GET /confirm?Token=...` (`confirm_url(token)`): records the token in `confirmations`
       and answers like SNS's ConfirmSubscription.
     - a path in `redirects`: 302 to the URL it maps to (SNS never redirects; we must not follow).
+    - a path in `statuses`: that HTTP status (e.g. 500, to play an unhealthy SNS host).
     - anything else: 404. Every request's path (with query) is appended to `hits`.
 
     `ca_bundle` is the test CA's PEM file: give it to `SnsVerifier(ca_bundle=...)` or the
@@ -521,6 +522,7 @@ class SnsTestServer:
         self.directory = directory
         self.files: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
+        self.statuses: dict[str, int] = {}
         self.hits: list[str] = []
         self.confirmations: list[str] = []
         self._lock = threading.Lock()
@@ -609,6 +611,8 @@ def _handler_for(server: SnsTestServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Location", server.redirects[parts.path])
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+            elif parts.path in server.statuses:
+                self._answer(server.statuses[parts.path], b"error\n", "text/plain")
             elif parts.path in server.files:
                 self._answer(200, server.files[parts.path], "application/x-pem-file")
             else:

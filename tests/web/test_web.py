@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import secrets
 import shutil
@@ -43,6 +44,7 @@ from tests.support.sns_fixtures import (
     bounce_permanent,
     bounce_transient,
     complaint,
+    delivery,
     new_signing_key,
     notification,
     self_signed_certificate,
@@ -137,7 +139,7 @@ class Web:
     def token(self, email: str) -> str:
         return self.path(email).rsplit("/", 1)[1]
 
-    def signed(self, event: dict[str, Any], **options: Any) -> dict[str, Any]:
+    def signed(self, event: dict[str, Any] | str, **options: Any) -> dict[str, Any]:
         """An SNS Notification carrying `event`, signed with the trusted key."""
         return sign(notification(event, cert_url=self.sns.cert_url, **options), self.key)
 
@@ -575,6 +577,71 @@ def test_a_malformed_sns_request_is_refused(web: Web, body: bytes, status: int) 
     assert web.snapshot() == before
 
 
+def _envelope_with(web: Web, **fields: str) -> bytes:
+    """A complete SNS envelope (its signature junk) with `fields` as raw JSON text, so that
+    only the hostile field can be what refuses it."""
+    shaped = notification(delivery(), cert_url=web.sns.cert_url)
+    shaped |= {"SignatureVersion": "1", "Signature": "c2lnbmVk"}
+    parts = {key: json.dumps(value) for key, value in shaped.items()} | fields
+    return ("{" + ", ".join(f'"{k}": {v}' for k, v in parts.items()) + "}").encode()
+
+
+HOSTILE_FIELDS: dict[str, dict[str, str]] = {
+    "nan": {"Type": "NaN"},
+    "infinity": {"Extra": "Infinity"},
+    "minus-infinity": {"Extra": "-Infinity"},
+    "overflowing-float": {"Extra": "1e999"},
+    "5000-digits": {"Extra": "9" * 5_000},  # past int()'s 4,300-digit limit
+    "lone-surrogate": {"MessageId": r'"\ud800"'},
+    "lone-surrogate-in-a-key": {r"\udfff": '"key"'},
+    "type-is-a-list": {"Type": '["Notification"]'},
+    "type-is-an-object": {"Type": '{"Notification": 1}'},
+    "5k-deep-in-a-field": {"Extra": "[" * 5_000 + "]" * 5_000},
+}
+HOSTILE_BODIES = {
+    "100k-brackets": b"[" * 100_000,
+    "40k-objects": b'{"a": ' * 40_000,
+    "not-utf8": b'{"Type": "\xff"}',
+}
+
+
+@pytest.mark.parametrize("kind", [*HOSTILE_FIELDS, *HOSTILE_BODIES, "bom"])
+def test_hostile_json_is_a_clean_400(web: Web, kind: str) -> None:
+    if kind == "bom":
+        body = b"\xef\xbb\xbf" + _envelope_with(web)
+    elif kind in HOSTILE_BODIES:
+        body = HOSTILE_BODIES[kind]
+    else:
+        body = _envelope_with(web, **HOSTILE_FIELDS[kind])
+    before = web.snapshot()
+    response = web.post_sns(body)
+    assert response.status_code == 400, response.text
+    assert web.snapshot() == before
+    assert web.client.get("/healthz").status_code == 200  # and the app still answers
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "[" * 100_000,
+        '{"eventType": "Bounce", "mail": ' * 1_000 + "{}" + "}" * 1_000,
+        '{"eventType": "Bounce", "x": NaN}',
+        '{"eventType": "Bounce", "mail": {"messageId": "\\ud800"}}',
+        '{"eventType": ["Bounce"]}',
+        '{"eventType": {"Bounce": 1}}',
+        '"just a string"',
+    ],
+    ids=["100k-brackets", "1000-deep", "nan", "lone-surrogate", "list-type", "dict-type", "str"],
+)
+def test_a_signed_notification_with_hostile_json_inside_is_a_clean_400(
+    web: Web, message: str
+) -> None:
+    before = web.snapshot()
+    response = web.post_sns(web.signed(message))
+    assert response.status_code == 400, response.text
+    assert web.snapshot() == before
+
+
 def test_sns_endpoint_takes_only_post(web: Web) -> None:
     assert web.client.get("/ses/events").status_code == 405
 
@@ -612,14 +679,64 @@ def test_the_web_version_follows_an_edit_of_the_issue(web: Web, project: Path) -
 
 @pytest.mark.parametrize(
     "number",
-    ["26", "24", "999999", "abc", "25.0", "-25"],
-    ids=["dry-run-only", "no-file", "huge", "word", "decimal", "negative"],
+    [
+        "26",
+        "24",
+        "999999",
+        "abc",
+        "25.0",
+        "-25",
+        "9223372036854775808",  # 2**63: past the database's integers
+        "99999999999999999999",
+        "%C2%B2",  # "²": str.isdigit() says yes, int() says no
+        "%D9%A2%D9%A5",  # Arabic-Indic "25": int() reads it as 25
+    ],
+    ids=[
+        "dry-run-only",
+        "no-file",
+        "huge",
+        "word",
+        "decimal",
+        "negative",
+        "2**63",
+        "20-digits",
+        "superscript",
+        "arabic-indic",
+    ],
 )
 def test_an_issue_that_was_not_sent_is_not_found(web: Web, number: str) -> None:
     assert web.query("SELECT issue_number, dry_run FROM campaigns ORDER BY 1") == [(25, 0), (26, 1)]
     response = web.client.get(f"/issues/{number}")
     assert response.status_code == 404
     assert "Article Weekly" not in response.text
+
+
+BROKEN_SIBLINGS = {
+    "impossible-date": "---\ntitle: x\nnumber: 30\nperiod: {start: 2024-02-30, end: 2024-03-01}\n---\n",
+    "bad-tag": '---\ntitle: x\nnumber: !!int "abc"\n---\n',
+    "bad-time": "---\ntitle: x\nnumber: 31\nwhen: 25:61:00\n---\n",
+    "deep-nesting": "---\ntitle: x\nnumber: 32\nextra: " + "[" * 50_000 + "\n---\n",
+    "not-utf8": b"---\ntitle: \xff\xfe\nnumber: 33\n---\n",
+    "huge": "---\ntitle: x\nnumber: 34\n---\n" + "x" * (9 * 1024 * 1024),
+    "alias-bomb": "---\ntitle: x\nnumber: 35\nl0: &l0 [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10))
+    + "---\n",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", [*BROKEN_SIBLINGS, "fifo"])
+def test_a_broken_issue_file_does_not_affect_the_others(web: Web, project: Path, kind: str) -> None:
+    path = project / "issues" / f"2024-01-01-{kind}.md"  # sorts before the good one
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    else:
+        content = BROKEN_SIBLINGS[kind]
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    for _ in range(2):  # and again, from the cache
+        response = web.client.get("/issues/25")
+        assert response.status_code == 200, response.text
+        assert "Article Weekly" in response.text
+    assert web.client.get("/issues/30").status_code == 404
 
 
 def test_healthz(web: Web) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from pipeline.delivery.transports.base import Gate, Quota, open_gate
+from pipeline.delivery.transports.ses import build_request
 from pipeline.issue.message import Message
 
 
@@ -20,7 +21,8 @@ class DryRunTransport:
         return None
 
     def send(self, message: Message, tags: dict[str, str], *, gate: Gate | None = None) -> str:
+        # Build the request SES would get: a message that cannot be written fails here too.
+        build_request(message, tags)
         open_gate(gate)
-        # Touch the whole message, as a transport would when serialising it.
-        self.sent += len(message.html) > 0
+        self.sent += 1
         return f"dry-run-{uuid.uuid4().hex}"

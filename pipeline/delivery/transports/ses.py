@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
-from email.header import Header
-from email.utils import formataddr, parseaddr
+from email.headerregistry import Address
 from typing import Any
 
 from pipeline.delivery.transports.base import Gate, NotSent, Quota, SendFailure
 from pipeline.errors import ConfigError
-from pipeline.issue.message import Message
+from pipeline.issue.message import WIRE, HeaderError, Message, wire_value
 
 _THROTTLE_CODES = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
 _ACCOUNT_CODES = {
@@ -78,19 +78,30 @@ def classify(code: str, message: str, status: int | None) -> SendFailure:
     return SendFailure("permanent", f"{code or status}: {message}")
 
 
-def _header_value(value: str) -> str:
-    """Header values must be ASCII on the wire; encode anything else as RFC 2047 words."""
-    return value if value.isascii() else Header(value, "utf-8").encode()
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A plain local part (dot-atom): a quoted one such as `"a@x, b"@y` is no address of a
+# list member (imports refuse them), only a broken row.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
-def encode_address(address: str) -> str:
+def encode_address(address: str, field: str = "To") -> str:
     """`Name <local@domain>` as SES takes it: 7-bit ASCII, the name as RFC 2047 words and an
-    internationalised domain in Punycode (SES documents both). SES cannot send to a non-ASCII
-    mailbox name at all: that recipient fails, the campaign goes on."""
-    name, email = parseaddr(address)
-    local, _, domain = email.rpartition("@")
+    internationalised domain in Punycode (SES documents both), written by the `email`
+    package's address header machinery. Exactly one address: a value that parses as
+    several (`a@x, b@y`) would add recipients. SES cannot send to a non-ASCII mailbox
+    name at all: that recipient fails, the campaign goes on."""
+    if _CONTROLS.search(address):
+        raise SendFailure("permanent", f"{field}: a line break or control character in it")
+    header = WIRE.header_factory(field, address)
+    if len(header.addresses) != 1:
+        raise SendFailure("permanent", f"{field}: not one valid email address: {address[:80]!r}")
+    parsed: Address = header.addresses[0]
+    local, domain = parsed.username, parsed.domain
+    email = parsed.addr_spec
     if not local.isascii():
         raise SendFailure("permanent", f"{email}: SES cannot send to a non-ASCII mailbox name")
+    if header.defects or not _DOT_ATOM.fullmatch(local) or not domain:
+        raise SendFailure("permanent", f"{field}: not one valid email address: {address[:80]!r}")
     if not domain.isascii():
         import idna  # what email-validator checked the domain with (IDNA 2008, UTS 46)
 
@@ -98,14 +109,66 @@ def encode_address(address: str) -> str:
             domain = idna.encode(domain, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
             raise SendFailure("permanent", f"{email}: not a valid domain name: {exc}") from None
-        email = f"{local}@{domain}"
-    return formataddr((name, email), charset="utf-8") if name else email
+    try:
+        return wire_value(field, str(Address(parsed.display_name, local, domain)))
+    except (HeaderError, ValueError) as exc:
+        raise SendFailure("permanent", f"{field}: cannot be written: {exc}") from None
 
 
 @functools.lru_cache(maxsize=8)
-def _sender(address: str) -> str:
+def _sender(address: str, field: str) -> str:
     """From and Reply-To are the same on every message of a campaign: encode them once."""
-    return encode_address(address)
+    return encode_address(address, field)
+
+
+def build_request(
+    message: Message, tags: dict[str, str], configuration_set: str | None = None
+) -> dict[str, Any]:
+    """The sesv2 SendEmail request; SendFailure (permanent) if the message cannot be
+    written safely: nothing raw reaches a header. The dry run builds it too."""
+    try:
+        return _build_request(message, tags, configuration_set)
+    except SendFailure:
+        raise
+    except Exception as exc:  # nothing has left yet: this one message fails, with the reason
+        reason = f"cannot build the message: {type(exc).__name__}: {exc}"
+        raise SendFailure("permanent", reason[:500]) from None
+
+
+def _build_request(
+    message: Message, tags: dict[str, str], configuration_set: str | None
+) -> dict[str, Any]:
+    try:
+        headers = [{"Name": k, "Value": wire_value(k, v)} for k, v in message.headers.items()]
+    except HeaderError as exc:
+        raise SendFailure("permanent", f"cannot build the message: {exc}") from None
+    if _CONTROLS.search(message.subject):
+        # SES writes the Subject header itself, from this text.
+        raise SendFailure(
+            "permanent",
+            "cannot build the message: a line break or control character "
+            f"in the subject {message.subject[:80]!r}",
+        )
+    request: dict[str, Any] = {
+        "FromEmailAddress": _sender(message.from_address, "From"),
+        "Destination": {"ToAddresses": [encode_address(message.to)]},
+        "Content": {
+            "Simple": {
+                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                "Body": {
+                    "Text": {"Data": message.text, "Charset": "UTF-8"},
+                    "Html": {"Data": message.html, "Charset": "UTF-8"},
+                },
+                "Headers": headers,
+            }
+        },
+    }
+    if message.reply_to:
+        request["ReplyToAddresses"] = [_sender(message.reply_to, "Reply-To")]
+    if configuration_set:
+        request["ConfigurationSetName"] = configuration_set
+        request["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
+    return request
 
 
 class SesTransport:
@@ -113,7 +176,13 @@ class SesTransport:
 
     name = "SES"
 
-    def __init__(self, *, configuration_set: str | None = None, max_connections: int = 32):
+    def __init__(
+        self,
+        *,
+        configuration_set: str | None = None,
+        max_connections: int = 32,
+        read_timeout: float = 20,
+    ) -> None:
         import boto3
         from botocore.config import Config
 
@@ -125,7 +194,7 @@ class SesTransport:
             retries={"mode": "standard", "total_max_attempts": 1},
             max_pool_connections=max_connections,
             connect_timeout=5,
-            read_timeout=20,
+            read_timeout=read_timeout,
             tcp_keepalive=True,
         )
         self.client = boto3.client("sesv2", config=config)
@@ -155,27 +224,7 @@ class SesTransport:
         )
 
     def request(self, message: Message, tags: dict[str, str]) -> dict[str, Any]:
-        headers = [{"Name": k, "Value": _header_value(v)} for k, v in message.headers.items()]
-        request: dict[str, Any] = {
-            "FromEmailAddress": _sender(message.from_address),
-            "Destination": {"ToAddresses": [encode_address(message.to)]},
-            "Content": {
-                "Simple": {
-                    "Subject": {"Data": message.subject, "Charset": "UTF-8"},
-                    "Body": {
-                        "Text": {"Data": message.text, "Charset": "UTF-8"},
-                        "Html": {"Data": message.html, "Charset": "UTF-8"},
-                    },
-                    "Headers": headers,
-                }
-            },
-        }
-        if message.reply_to:
-            request["ReplyToAddresses"] = [_sender(message.reply_to)]
-        if self.configuration_set:
-            request["ConfigurationSetName"] = self.configuration_set
-            request["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
-        return request
+        return build_request(message, tags, self.configuration_set)
 
     def send(self, message: Message, tags: dict[str, str], *, gate: Gate | None = None) -> str:
         from botocore.exceptions import (
@@ -183,18 +232,22 @@ class SesTransport:
             ClientError,
             ConnectionClosedError,
             NoCredentialsError,
+            ParamValidationError,
             ReadTimeoutError,
         )
 
+        request = self.request(message, tags)  # before the gate: a bad one never waits
         _local.gate = gate
         try:
-            response = self.client.send_email(**self.request(message, tags))
+            response = self.client.send_email(**request)
         except ClientError as exc:
             raise _failure(exc) from None
         except NoCredentialsError:
             raise SendFailure(
                 "account", "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID)"
             ) from None
+        except ParamValidationError as exc:  # checked by botocore before anything is sent
+            raise SendFailure("permanent", f"cannot build the message: {exc}") from None
         except (ReadTimeoutError, ConnectionClosedError) as exc:
             raise SendFailure("ambiguous", f"{type(exc).__name__}: {exc}") from None
         except BotoCoreError as exc:  # connection refused, connect timeouts: never sent
