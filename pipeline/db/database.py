@@ -138,8 +138,12 @@ class Database(Generic[TxT]):
 
     def schema_version(self) -> str | None:
         """The database's schema revision (None before the first migration)."""
-        with self.engine.connect() as conn:
-            return migrations.current(conn)
+        try:
+            with self.engine.connect() as conn:
+                return migrations.current(conn)
+        except DatabaseError as exc:
+            shown = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"the database {shown} does not answer: {exc.orig}") from None
 
     def migrate(self, location: Path | None = None) -> str:
         """Bring the schema to the newest revision (see `migrate.py`); return it."""

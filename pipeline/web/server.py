@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from pipeline.errors import NewsletterError
 
@@ -134,53 +135,57 @@ async def _refuse(send: Send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": text.encode()})
 
 
-def _protocol(head_timeout: float) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol with a deadline on each request head (see the module doc)."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+class HeadDeadline(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on each request head (see the module doc).
+    A module-level class, so that `serve --workers N` can hand it to worker processes."""
 
-    class _HeadDeadline(H11Protocol):
-        _head_timer: asyncio.TimerHandle | None = None
+    head_timeout: float = Limits.head_timeout
+    _head_timer: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._watch_head()
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch_head()
 
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            self._watch_head()
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch_head()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            # The next request's head: uvicorn's keep-alive timer covers the idle wait, and
-            # the deadline starts with its first byte (data_received).
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # The next request's head: uvicorn's keep-alive timer covers the idle wait, and
+        # the deadline starts with its first byte (data_received).
+        self._stop_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _waiting_for_head(self) -> bool:
+        return self.conn.their_state is h11.IDLE and not self.transport.is_closing()
+
+    def _watch_head(self) -> None:
+        if not self._waiting_for_head():
             self._stop_head_timer()
+        elif self._head_timer is None and self.timeout_keep_alive_task is None:
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_head_timer()
-            super().connection_lost(exc)
-
-        def _waiting_for_head(self) -> bool:
-            return self.conn.their_state is h11.IDLE and not self.transport.is_closing()
-
-        def _watch_head(self) -> None:
-            if not self._waiting_for_head():
-                self._stop_head_timer()
-            elif self._head_timer is None and self.timeout_keep_alive_task is None:
-                self._head_timer = self.loop.call_later(head_timeout, self._head_too_slow)
-
-        def _stop_head_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
-        def _head_too_slow(self) -> None:
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
             self._head_timer = None
-            if self._waiting_for_head():
-                client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-                log.info("%s: no complete request within %.0f s, closed", client, head_timeout)
-                self.transport.close()
 
-    return _HeadDeadline
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self._waiting_for_head():
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+            log.info("%s: no complete request within %.0f s, closed", client, self.head_timeout)
+            self.transport.close()
+
+
+def _protocol(head_timeout: float) -> type[asyncio.Protocol]:
+    if head_timeout == HeadDeadline.head_timeout:
+        return HeadDeadline
+    return type("HeadDeadline", (HeadDeadline,), {"head_timeout": head_timeout})
 
 
 def configure(
@@ -218,3 +223,28 @@ def run(app: Any, *, host: str, port: int, log_level: str = "info", **options: A
     config = configure(app, host=host, port=port, log_level=log_level, **options)
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     uvicorn.Server(config).run()
+
+
+def run_workers(factory: str, workers: int, *, host: str, port: int, **options: Any) -> None:
+    """Serve with `workers` processes, each building its app with `factory` (an import
+    string of a function that returns the ASGI app, bounded by `BoundedRequests`)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    limits = Limits()
+    config = uvicorn.Config(
+        factory,
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        http=HeadDeadline,
+        timeout_keep_alive=limits.keep_alive,
+        h11_max_incomplete_event_size=limits.max_head,
+        limit_concurrency=limits.concurrency,
+        backlog=limits.backlog,
+        timeout_graceful_shutdown=limits.graceful_shutdown,
+        **options,
+    )
+    Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list
 from pipeline.audience.tokens import make_token
+from tests.support import db
 from tests.support.cli import ROOT, TEST_SECRET
 from tests.support.sns_fixtures import (
     CERT_PATH,
@@ -39,6 +39,7 @@ from tests.support.sns_fixtures import (
 )
 
 READER, BOUNCER = "reader@example.org", "bouncer@example.org"
+SERVE = [sys.executable, "-m", "pipeline", "serve"]
 PATIENCE = 30.0  # seconds: a cold start of the CLI on a busy machine
 
 
@@ -53,28 +54,23 @@ class Served:
     client: httpx.Client
     process: subprocess.Popen[bytes]
     log: Path
-    db: Path
+    url: str
     sns: SnsTestServer
     key: rsa.RSAPrivateKey  # the key of the certificate `sns` serves
     token: str
 
     def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+        return [tuple(row) for row in db.rows(sql, *params, url=self.url)]
 
     def post_sns(self, envelope: dict[str, object]) -> httpx.Response:
         headers = {"Content-Type": "text/plain; charset=UTF-8"}
         return self.client.post("/ses/events", content=to_body(envelope), headers=headers)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+@pytest.fixture(params=[1, 2], ids=["one-worker", "two-workers"])
+def served(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Iterator[Served]:
     key = new_signing_key()
-    db = tmp_path / "subscribers.db"
-    url = f"sqlite:///{db}"
+    url = database_url
     with Store.open(url) as store:
         create_list(store, "weekly")
         add(store, READER, "weekly")
@@ -103,7 +99,16 @@ def served(tmp_path: Path) -> Iterator[Served]:
         with log.open("wb") as out:
             # The working folder has no newsletter.toml and no .env: the environment only.
             process = subprocess.Popen(
-                [sys.executable, "-m", "pipeline", "serve", "--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(request.param),
+                ],
                 cwd=tmp_path,
                 env=env,
                 stdout=out,
@@ -121,7 +126,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
                     pass
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)
-            yield Served(client, process, log, db, sns, key, token)
+            yield Served(client, process, log, url, sns, key, token)
         finally:
             client.close()
             if process.poll() is None:
@@ -130,7 +135,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 
 def test_serve_as_a_user_runs_it(served: Served) -> None:
-    assert served.client.get("/healthz").text == "ok\n"
+    for _ in range(4):  # with --workers 2, both workers answer some of these
+        assert served.client.get("/healthz").text == "ok\n"
 
     # One-click unsubscribe, checked in the database itself.
     response = served.client.post(
