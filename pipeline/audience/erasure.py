@@ -52,15 +52,19 @@ def erase(tx: Tx, address: Address, subscriber_id: int | None) -> int:
     deletes the subscriber row itself."""
     pattern = _scrubber(address)
     conn = tx.conn
-    own = (
-        conn.execute(
-            sa.select(deliveries.c.id, deliveries.c.message_id, deliveries.c.error).where(
-                deliveries.c.subscriber_id == subscriber_id
-            )
-        ).all()
-        if subscriber_id is not None
-        else []
+    # Their rows, and rows of theirs that an earlier forget (before errors were scrubbed)
+    # left with the address in the error: a full scan, which a rare privacy request affords.
+    error = sa.func.lower(deliveries.c.error)
+    quoted = sa.and_(
+        deliveries.c.subscriber_id.is_(None),
+        sa.or_(*(error.contains(s, autoescape=True) for s in _spellings(address))),
     )
+    mine = deliveries.c.subscriber_id == subscriber_id if subscriber_id is not None else sa.false()
+    own = conn.execute(
+        sa.select(deliveries.c.id, deliveries.c.message_id, deliveries.c.error).where(
+            sa.or_(mine, quoted)
+        )
+    ).all()
     for delivery_id, _message_id, error in own:
         conn.execute(
             sa.update(deliveries)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pipeline.audience.store import Store
 from pipeline.cli import kit
@@ -166,7 +167,7 @@ def send(
             more = len(the_plan.recovered) - 10
             kit.say(
                 f"[yellow]{len(the_plan.recovered)} message(s) were in flight when the last "
-                f"run stopped and are now 'unknown' (not resent): {shown}"
+                f"run stopped and are now 'unknown' (not resent): {escape(shown)}"
                 + (f" and {more} more" if more > 0 else "")
                 + "[/]; --retry-unknown resends them"
             )
@@ -179,16 +180,25 @@ def send(
             # Nothing leaves the machine in a dry run: claim big batches.
             window=500 if dry_run else None,
         )
-        with _progress_display(the_plan.to_send) as on_progress:
-            report = campaigns.run(
-                store,
-                settings,
-                the_plan,
-                transport,
-                options,
-                on_progress=on_progress,
-                on_note=kit.say,
+        try:
+            with _progress_display(the_plan.to_send) as on_progress:
+                report = campaigns.run(
+                    store,
+                    settings,
+                    the_plan,
+                    transport,
+                    options,
+                    on_progress=on_progress,
+                    on_note=lambda text: kit.say(escape(text)),
+                )
+        except KeyboardInterrupt:  # a second Ctrl-C: left without waiting
+            kit.say(
+                "[yellow]interrupted:[/] stopped without waiting for the messages in "
+                "flight; the next `newsletter send` marks them 'unknown' (never resent "
+                f"without --retry-unknown). Resume with: newsletter send {escape(str(issue))}"
+                f" --list {escape(list_name)}"
             )
+            raise
     _show_report(report, issue)
     if report.campaign.status != "finished":
         raise typer.Exit(3 if report.stopped_by_user else 4)
@@ -197,9 +207,10 @@ def send(
 def _show_plan(the_plan: campaigns.Plan, from_address: str, transport: Transport) -> None:
     issue = the_plan.rendered.issue
     mode = "DRY RUN (no SES call)" if the_plan.dry_run else transport.name
-    kit.say(f"Issue {issue.number} to list '{the_plan.mailing_list.name}' via {mode}")
-    kit.say(f"  subject:    {the_plan.rendered.subject}")
-    kit.say(f"  from:       {from_address}")
+    # User values (a subject, a list name) are printed literally, never read as markup.
+    kit.say(f"Issue {issue.number} to list '{escape(the_plan.mailing_list.name)}' via {mode}")
+    kit.say(f"  subject:    {escape(the_plan.rendered.subject)}")
+    kit.say(f"  from:       {escape(from_address)}")
     kit.say(f"  recipients: {the_plan.to_send:,}")
     if not the_plan.dry_run:
         kit.say(
@@ -207,16 +218,16 @@ def _show_plan(the_plan: campaigns.Plan, from_address: str, transport: Transport
             f"SES cost about ${the_plan.estimated_cost:,.2f}"
         )
     for note in the_plan.notes:
-        kit.say(f"  {note}")
+        kit.say(f"  {escape(note)}")
     for warning in the_plan.warnings:
-        kit.say(f"[yellow]warning:[/] {warning}")
+        kit.say(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _show_report(report: campaigns.Report, issue: Path) -> None:
     counts = report.counts
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     kit.say(f"campaign {report.campaign.status}: {summary}")
-    where = f"{issue} --list {report.campaign.list_name}"
+    where = escape(f"{issue} --list {report.campaign.list_name}")
     for status, flag in (("failed", "--retry-failed"), ("unknown", "--retry-unknown")):
         if counts[status]:
             kit.say(
@@ -226,11 +237,8 @@ def _show_report(report: campaigns.Report, issue: Path) -> None:
     if report.campaign.status == "finished":
         return
     why = report.pause_reason or ("stopped by you" if report.stopped_by_user else "interrupted")
-    kit.say(f"[yellow]paused:[/] {why}")
-    kit.say(
-        f"resume with: newsletter send {issue} --list {report.campaign.list_name} "
-        "(only the pending rows are sent)"
-    )
+    kit.say(f"[yellow]paused:[/] {escape(why)}")
+    kit.say(f"resume with: newsletter send {where} (only the pending rows are sent)")
 
 
 def send_test(
@@ -249,10 +257,12 @@ def send_test(
     failed = 0
     for address, message_id, error in results:
         if message_id:
-            kit.say(f"sent a test copy to {address} (message id {message_id})")
+            kit.say(f"sent a test copy to {escape(address)} (message id {message_id})")
         else:
             failed += 1
-            kit.say(f"[red]failed[/] to send a test copy to {address}: {error}")
+            kit.say(
+                f"[red]failed[/] to send a test copy to {escape(address)}: {escape(str(error))}"
+            )
     if failed:
         raise typer.Exit(1)
 

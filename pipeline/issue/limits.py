@@ -24,8 +24,15 @@ MAX_FRONT_MATTER_DEPTH = 4
 # The issue number names /issues/N and a database column: a weekly newsletter reaches
 # 999,999 in 19,000 years, and every integer column and route handles it.
 MAX_NUMBER = 999_999
+# The CSS inliner (premailer) takes about 1.5 ms per element: an HTML document this large
+# before inlining (twice Gmail's 102 KB clipping limit, which inlining only grows past)
+# is refused before it is inlined, so a hostile issue costs seconds, not minutes.
+MAX_HTML_BEFORE_INLINING = 2 * 102 * 1024
 # How much of a user's value a message quotes.
 MAX_SHOWN = 60
+# Problems of one kind reported per file; the rest are counted (a hostile file can hold
+# a hundred thousand empty bullets).
+MAX_PER_RULE = 100
 
 
 class UnreadableFile(Exception):

@@ -21,6 +21,7 @@ from premailer import Premailer
 
 from pipeline.errors import RenderError
 from pipeline.issue.i18n import format_period, strings
+from pipeline.issue.limits import MAX_HTML_BEFORE_INLINING
 from pipeline.issue.plaintext import blocks_text
 from pipeline.issue.source import Issue, markdown
 from pipeline.settings import Settings
@@ -208,6 +209,11 @@ def render_document(issue: Issue, settings: Settings, *, web: bool) -> str:
         document = mjml2html(mjml_source, disable_comments=False, fonts={})
     except ValueError as exc:
         raise _mjml_error(exc, mjml_source) from None
+    if len(document) > MAX_HTML_BEFORE_INLINING:
+        raise RenderError(
+            f"the HTML is {len(document) / 1024:.0f} KB even before its CSS is inlined, far "
+            "past Gmail's 102 KB clipping limit: shorten the issue or split it"
+        )
     return inline_css(document)
 
 

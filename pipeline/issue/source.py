@@ -37,6 +37,7 @@ from pipeline.issue.limits import (
     MAX_ARTICLES,
     MAX_FILE_BYTES,
     MAX_NESTING,
+    MAX_PER_RULE,
     MAX_SHOWN,
     UnreadableFile,
     read_regular_file,
@@ -108,6 +109,7 @@ class _Reader:
         self.path = path
         self.default_lang = default_lang
         self.problems: list[Problem] = []
+        self.lines: list[str] = []  # the file's lines, once it is read
 
     def problem(
         self, line: int, col: int, message: str, severity: Severity = Severity.ERROR
@@ -132,7 +134,7 @@ class _Reader:
             )
             return None
         text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-        lines = text.split("\n")
+        lines = self.lines = text.split("\n")
         if not lines or lines[0].strip() != "---":
             self.problem(
                 1, 1, "missing front matter: start the file with '---', then title: and number:"
@@ -325,6 +327,7 @@ class _Reader:
         """Cut the body at each level-2 heading; each heading must be a link to the source."""
         intro: list[Token] = []
         articles: list[Article] = []
+        big_headings = 0
         i = 0
         while i < len(tokens):
             token = tokens[i]
@@ -332,14 +335,23 @@ class _Reader:
                 inline = tokens[i + 1]
                 line = issue.line_of(token)
                 if token.tag == "h1":
-                    self.problem(
-                        line,
-                        1,
-                        "'#' heading in the body: the title comes from the front matter; "
-                        "start articles with '## [Title](https://...)'",
-                    )
+                    big_headings += 1
+                    if big_headings <= MAX_PER_RULE:
+                        self.problem(
+                            line,
+                            1,
+                            "'#' heading in the body: the title comes from the front matter; "
+                            "start articles with '## [Title](https://...)'",
+                        )
                     i += 3
                     continue
+                if len(articles) == MAX_ARTICLES:
+                    # The rest is neither checked nor rendered: the file must be split anyway.
+                    self.problem(
+                        line, 1, f"more than {MAX_ARTICLES} articles: split the issue into several"
+                    )
+                    issue.renderable = False
+                    break
                 title, url = _heading_link(inline)
                 if url is None:
                     self.problem(
@@ -348,15 +360,8 @@ class _Reader:
                         "article heading is not a link: write '## [Title](https://source/url)'",
                     )
                 elif not url.lower().startswith(("http://", "https://")):
-                    col = _column(issue.text.split("\n")[line - 1], url)
+                    col = _column(self.lines[line - 1], url)
                     self.problem(line, col, f"article link must be http or https, not {shown(url)}")
-                if len(articles) == MAX_ARTICLES:
-                    self.problem(
-                        line,
-                        1,
-                        f"more than {MAX_ARTICLES} articles: split the issue into several",
-                    )
-                    issue.renderable = False
                 articles.append(Article(title=title, url=url or "", line=line))
                 i += 3
                 continue

@@ -140,6 +140,35 @@ def test_forget_a_tester_who_never_subscribed(cli: Cli, stub: SesStub, project: 
     assert places_holding(project / "test.db", "tester@example.com") == {}
 
 
+def test_forgetting_again_clears_what_an_earlier_forget_left(
+    cli: Cli, stub: SesStub, project: Path, db: sqlite3.Connection
+) -> None:
+    gone = "early@example.com"
+    make_list(cli, "weekly", [("stays@example.com", "Stays"), (gone, "Early")])
+    stub.reject = [gone]
+    assert "Traceback" not in send(cli).output
+    stub.reject = []
+    ok(cli("send-test", SAMPLE_ISSUE, "--to", gone))
+    # What forget did before it knew of test sends and SES's errors: blank and delete only.
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("UPDATE deliveries SET email = NULL, name = NULL WHERE email = ?", (gone,))
+    db.execute("DELETE FROM subscribers WHERE email_key = ?", (gone,))
+    db.execute(
+        "INSERT INTO suppressions VALUES (?, 'forgotten', '2024-06-01 00:00:00')",
+        (email_hash(gone),),
+    )
+    db.commit()
+    assert set(places_holding(project / "test.db", gone)) == {"deliveries", "test_sends"}
+
+    result = ok(cli("subscribers", "forget", gone))
+    assert "was already forgotten and 1 test-send record(s)" in result.stderr
+    assert places_holding(project / "test.db", gone) == {}
+    assert places_holding(project / "test.db", "stays@example.com") == {
+        "subscribers": {"email", "email_key"},
+        "deliveries": {"email"},
+    }
+
+
 def test_export_for_excel_and_with_formulas(
     cli: Cli, weekly: None, project: Path, db: sqlite3.Connection
 ) -> None:

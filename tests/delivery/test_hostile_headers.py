@@ -260,3 +260,15 @@ def test_a_line_break_left_in_any_header_is_refused_before_ses(project: Path, fi
     with pytest.raises(SendFailure) as caught:
         build_request(message, {})
     assert caught.value.kind == "permanent"
+
+
+def test_the_plan_prints_a_subject_with_brackets_literally(
+    cli: Cli, stub: SesStub, project: Path
+) -> None:
+    subject = "Regex [a-z0-9-]+ and [bold]markup[/bold] [/]"
+    text = ISSUE.read_text(encoding="utf-8")
+    issue = project / "issues" / "brackets.md"
+    issue.write_text(text.replace(text.splitlines()[4], f"subject: {subject!r}"), encoding="utf-8")
+    make_list(cli, "weekly", people(1))
+    result = ok(cli("send", issue, "--list", "weekly", "--yes", "--dry-run"))
+    assert f"subject:    {subject}" in result.stderr

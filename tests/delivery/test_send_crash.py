@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.delivery import campaign as campaigns
+from pipeline.delivery.send import SendOptions
+from pipeline.delivery.transports.ses import SesTransport
+from pipeline.issue.build import build
+from pipeline.settings import load_settings
 from tests.support.sending import (
     ISSUE,
     Cli,
@@ -31,6 +36,7 @@ from tests.support.sending import (
     refused,
     send,
     spawn_send,
+    store,
     use_ses,
     wait_until_sent,
 )
@@ -198,3 +204,80 @@ def test_a_retry_that_is_not_confirmed_reopens_nothing(cli: Cli, stub: SesStub) 
     assert by_status(deliveries(), "unknown") == {members[0][0]}
     refused(send(cli), "nothing to send", "--retry-unknown")
     assert received(stub)[members[0][0]] == 1
+
+
+def test_a_second_ctrl_c_leaves_at_once_and_the_rows_in_flight_become_unknown(
+    cli: Cli, stub: SesStub, processes: list[subprocess.Popen[str]]
+) -> None:
+    process = slow_send(cli, stub, processes, concurrency=4)
+    wait_until_sent(process, at_least=20, targeted=200)
+    # From now on every request hangs: the first Ctrl-C, which waits for what is in
+    # flight, cannot end the run; only the second one can.
+    stub.delay = 5
+    before = stub.stats()["requests"]
+    deadline = time.monotonic() + 10
+    while stub.stats()["requests"] == before:
+        assert time.monotonic() < deadline, "no request arrived"
+        time.sleep(0.01)
+    # Ctrl-C until it leaves: signals sent too close together may merge into one, so send
+    # another each time the run goes on (it can only leave by the second one: see above).
+    for _ in range(20):
+        process.send_signal(signal.SIGINT)
+        try:
+            _, stderr = process.communicate(timeout=1)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    else:
+        raise AssertionError("a second Ctrl-C did not stop the send")
+
+    assert process.returncode == 130, stderr
+    assert "interrupted: stopped without waiting" in stderr and "Traceback" not in stderr
+    assert f"Resume with: newsletter send {ISSUE} --list weekly" in stderr
+    left = db_counts()
+    assert_accounted(left, 200)
+    assert 1 <= left["sending"] <= 4  # only what was in flight is uncertain
+    in_flight = by_status(deliveries(), "sending")
+
+    stub.delay = 0
+    result = ok(send(cli))
+    assert f"{len(in_flight)} message(s) were in flight when the last run stopped" in (
+        result.stderr
+    )
+    rows = deliveries()
+    assert by_status(rows, "unknown") == in_flight
+    assert by_status(rows, "sent") == EVERYONE - in_flight
+    settle(stub)  # the hanging requests are answered (to nobody) and recorded
+    assert max(received(stub).values()) == 1  # nobody got two copies
+    assert_log_matches_stub(stub, rows)
+
+
+def test_a_read_timeout_makes_the_row_unknown_and_it_is_never_resent_silently(
+    cli: Cli, stub: SesStub
+) -> None:
+    """The request went out and no answer came back in time: SES may have sent it."""
+    members = people(2)
+    make_list(cli, "weekly", members)
+    stub.delay = 5  # the answer comes long after the client stops waiting for it
+    settings = load_settings()
+    built = build(ISSUE, settings)
+    transport = SesTransport(read_timeout=0.5)
+    with store() as db:
+        the_plan = campaigns.plan(db, built, "weekly", transport, rate=1000)
+        options = SendOptions(rate=the_plan.rate, concurrency=2)
+        report = campaigns.run(db, settings, the_plan, transport, options)
+
+    assert report.campaign.status == "finished"
+    assert report.counts["unknown"] == 2 and report.counts["sent"] == 0
+    rows = deliveries()
+    assert all("ReadTimeoutError" in row["error"] for row in rows.values()), rows
+    assert all(row["attempts"] == 1 for row in rows.values())  # never retried blindly
+    settle(stub)
+    assert received(stub) == {m[0]: 1 for m in members}  # SES did take them, late
+
+    stub.delay = 0
+    refused(send(cli), "nothing to send", "--retry-unknown")
+    assert received(stub) == {m[0]: 1 for m in members}
+    ok(send(cli, "--retry-unknown"))  # only when asked
+    assert received(stub) == {m[0]: 2 for m in members}
+    assert by_status(deliveries(), "sent") == {m[0] for m in members}

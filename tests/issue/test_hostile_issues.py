@@ -402,19 +402,49 @@ def test_a_template_that_drops_the_footer_cannot_render(
     assert not (project / "out").exists()
 
 
-def test_an_email_the_css_inliner_cut_short_is_a_render_error(project: Path) -> None:
-    from markdown_it.token import Token
+def test_an_email_the_css_inliner_cut_short_is_caught_by_the_verification(
+    project: Path,
+) -> None:
+    from pipeline.issue.render import inline_css, missing_parts
 
-    from pipeline.errors import RenderError
-    from pipeline.issue.render import render
-    from pipeline.issue.source import markdown, read_issue
+    # libxml2 (under premailer) silently drops a text node over 10 MB and everything after
+    # it, footer included. Issues are refused long before (file size, HTML size), so the
+    # verification that every render passes is tested on the cutter itself.
+    settings = load_settings()
+    result = build(_write(project, head() + ARTICLE), settings)
+    assert result.rendered is not None
+    whole = result.rendered.html.source
+    assert missing_parts(whole, settings, web=False) == []
+    inside = whole.index(">", whole.index("<body")) + 1
+    huge = whole[:inside] + "<p>" + "word " * 2_100_000 + "</p>" + whole[inside:]
+    cut = inline_css(huge)
+    assert missing_parts(cut, settings, web=False) == ["the unsubscribe link", "the postal address"]
 
-    # Larger than any issue file may be: libxml2 (under premailer) silently drops a text
-    # node over 10 MB and everything after it, footer included.
-    issue, _ = read_issue(_write(project, head() + ARTICLE))
-    assert issue is not None
-    tokens: list[Token] = markdown().parse("word " * 2_100_000)
-    issue.articles[0].tokens = tokens
-    with pytest.raises(RenderError) as raised:
-        render(issue, load_settings())
-    assert "lacks the unsubscribe link, the postal address" in str(raised.value)
+
+def test_thousands_of_the_same_mistake_are_shown_a_hundred_times_then_counted(
+    project: Path,
+) -> None:
+    from pipeline.issue.limits import MAX_PER_RULE
+
+    body = "- [x](javascript:1) -\n" + "-\n" * 5000 + "\n" + "[a](ftp://b) " * 3000 + "\n"
+    errors = errors_of(project, head() + ARTICLE + body)
+    bullets = [p for p in errors if "empty bullet" in p.message]
+    links = [p for p in errors if "only http, https and mailto" in p.message]
+    assert len(bullets) == len(links) == MAX_PER_RULE
+    counts = [p.message for p in errors if "more problem(s) of this kind" in p.message]
+    assert sorted(counts) == [
+        f"and {n} more problem(s) of this kind: only the first {MAX_PER_RULE} are shown"
+        for n in (3001 - MAX_PER_RULE, 5000 - MAX_PER_RULE)
+    ]
+
+
+def test_an_issue_far_past_the_clipping_limit_is_refused_before_css_inlining(
+    project: Path,
+) -> None:
+    # 20,000 images: inlining their CSS one element at a time would take about half a minute.
+    images = "".join(f"![chart {i}](https://example.com/{i}.png) " for i in range(20_000))
+    result = build(_write(project, head() + ARTICLE + "\n" + images + "\n"), load_settings())
+    (error,) = result.errors
+    assert "even before its CSS is inlined, far past Gmail's 102 KB clipping limit" in (
+        error.message
+    )
