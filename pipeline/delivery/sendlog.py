@@ -21,6 +21,7 @@ from pipeline.db.schema import (
     campaigns,
     deliveries,
     memberships,
+    senders,
     subscribers,
     test_sends,
 )
@@ -182,10 +183,13 @@ class SendLog:
         """Rows a dead sender left `sending` become `unknown`: their message may have gone
         out. A sender is dead when its lease ran out or its process on this host is gone;
         a live sender's rows are left alone. Returns their addresses."""
+        running = sa.select(senders.c.id).where(senders.c.state == "running")
         orphaned = (
             (deliveries.c.campaign_id == campaign_id)
             & (deliveries.c.status == "sending")
-            & deliveries.c.sender_id.is_(None)  # left by a version without leases
+            # held by no running sender: one that left without waiting (a second Ctrl-C),
+            # or a version without leases
+            & (deliveries.c.sender_id.is_(None) | deliveries.c.sender_id.not_in(running))
         )
         with self.store.begin() as tx:
             emails = [e for lost in expire(tx.conn, lease_seconds, campaign_id=campaign_id)
