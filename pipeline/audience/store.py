@@ -22,6 +22,7 @@ from pipeline.audience.records import (
     load_attributes,
     subscriber_from_row,
 )
+from pipeline.db.bulk import any_of, copy_rows, is_postgresql
 from pipeline.db.database import Database, Transaction
 from pipeline.db.schema import (
     campaigns,
@@ -131,8 +132,14 @@ class Tx(Transaction):
         row = self.conn.execute(query).first()
         return subscriber_from_row(row) if row else None
 
+    def _in(self, column: sa.ColumnElement[Any], values: list[str]) -> sa.ColumnElement[bool]:
+        return any_of(column, values) if is_postgresql(self.conn) else column.in_(values)
+
+    def _key_in(self, keys: list[str]) -> sa.ColumnElement[bool]:
+        return self._in(subscribers.c.email_key, keys)
+
     def subscribers_by_keys(self, keys: Iterable[str]) -> dict[str, Subscriber]:
-        query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.email_key.in_(list(keys)))
+        query = sa.select(*_SUBSCRIBER_COLUMNS).where(self._key_in(list(keys)))
         return {s.email_key: s for s in map(subscriber_from_row, self.conn.execute(query))}
 
     def insert_subscribers(
@@ -154,6 +161,12 @@ class Tx(Transaction):
         ]
         if not rows:
             return {}
+        if is_postgresql(self.conn):
+            columns = list(rows[0])
+            copy_rows(self.conn, "subscribers", columns, ([r[c] for c in columns] for r in rows))
+            keys = [str(r["email_key"]) for r in rows]
+            found = sa.select(subscribers.c.id, subscribers.c.email_key).where(self._key_in(keys))
+            return {key: new_id for new_id, key in self.conn.execute(found)}
         # RETURNING the key with the id: the mapping holds whatever order rows come back in
         query = sa.insert(subscribers).returning(subscribers.c.id, subscribers.c.email_key)
         return {key: new_id for new_id, key in self.conn.execute(query, rows)}
@@ -275,7 +288,10 @@ class Tx(Transaction):
             }
             for sid in subscriber_ids
         ]
-        if rows:
+        if rows and is_postgresql(self.conn):
+            columns = list(rows[0])
+            copy_rows(self.conn, "memberships", columns, ([r[c] for c in columns] for r in rows))
+        elif rows:
             self.conn.execute(sa.insert(memberships), rows)
 
     def set_membership_status(
@@ -322,7 +338,7 @@ class Tx(Transaction):
 
     def suppressed_hashes(self, hashes: Iterable[str]) -> set[str]:
         query = sa.select(suppressions.c.email_hash).where(
-            suppressions.c.email_hash.in_(list(hashes))
+            self._in(suppressions.c.email_hash, list(hashes))
         )
         return set(self.conn.scalars(query))
 
