@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (100_000, 1_000_000)
@@ -40,6 +41,20 @@ def generate(path: Path, rows: int) -> None:
             )
 
 
+def database_bytes(store: Any) -> int:
+    """The database's size on disk (SQLite: the file after a checkpoint)."""
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("CHECKPOINT"))
+            query = "SELECT pg_database_size(current_database())"
+            return int(conn.execute(sa.text(query)).scalar_one())
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+        return int(pages * conn.exec_driver_sql("PRAGMA page_size").scalar_one())
+
+
 def run_one(rows: int, folder: Path, url: str) -> dict[str, float]:
     """Generate, import, measure: runs in the child process."""
     sys.path.insert(0, str(ROOT))
@@ -48,11 +63,18 @@ def run_one(rows: int, folder: Path, url: str) -> dict[str, float]:
 
     csv_path = folder / f"people-{rows}.csv"
     generate(csv_path, rows)
+    from pipeline.delivery.sendlog import SendLog
+
     with Store.open(url) as store:
         lib.create_list(store, "bench")
         started = time.perf_counter()
         report = lib.import_csv(store, csv_path, "bench")
         seconds = time.perf_counter() - started
+        size = database_bytes(store)
+        # One campaign's send log: a delivery row per recipient.
+        log = SendLog(store)
+        log.start(1, log.list_of("bench"), "bench", dry_run=False)
+        campaign_size = database_bytes(store) - size
     assert report.written and report.invalid == 0, report.as_dict()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
@@ -63,6 +85,8 @@ def run_one(rows: int, folder: Path, url: str) -> dict[str, float]:
         "rows_per_s": rows / seconds,
         "peak_mb": peak_kb / 1024,
         "file_mb": csv_path.stat().st_size / 1e6,
+        "db_mb": size / 1e6,
+        "campaign_mb": campaign_size / 1e6,
     }
 
 
@@ -94,12 +118,13 @@ def main(sizes: list[int]) -> None:
     finally:
         if server is not None:
             server.stop()
-    print("| backend | rows | file | seconds | rows/s | peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| backend | rows | file | seconds | rows/s | peak RSS | database | +1 campaign |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r['backend']} | {r['rows']:,} | {r['file_mb']:.0f} MB | {r['seconds']:.1f} "
-            f"| {r['rows_per_s']:,.0f} | {r['peak_mb']:.0f} MB |"
+            f"| {r['rows_per_s']:,.0f} | {r['peak_mb']:.0f} MB | {r['db_mb']:.0f} MB "
+            f"| {r['campaign_mb']:.0f} MB |"
         )
 
 
