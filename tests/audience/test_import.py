@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from pipeline.audience import subscribers as lib
 from pipeline.audience.listfile import ExportFormat
 from pipeline.audience.store import Store
 from pipeline.errors import InputError, NotFoundError
+from tests.support import db
 from tests.support.cli import ROOT
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -43,8 +45,8 @@ BAD_UTF8_ROW = b"bytes@example.com;\xff\xfe broken;X;Y\r\n"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'db' / 'test.db'}") as opened:
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url) as opened:
         lib.create_list(opened, "weekly")
         yield opened
 
@@ -58,7 +60,9 @@ def _write(tmp_path: Path, content: bytes | str, name: str = "list.csv") -> Path
 def _people(store: Store) -> dict[str, tuple[str | None, dict, str]]:
     """email -> (name, attributes, global status), straight from the database."""
     with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT email, name, attributes, status FROM subscribers")
+        rows = conn.exec_driver_sql(
+            "SELECT email, name, attributes, status FROM subscribers ORDER BY id"
+        )
         return {e: (n, json.loads(a), s) for e, n, a, s in rows}
 
 
@@ -124,7 +128,9 @@ def test_importing_twice_changes_nothing(store: Store, tmp_path: Path) -> None:
 def _dump(store: Store) -> list[tuple]:
     with store.engine.connect() as conn:
         subs = conn.exec_driver_sql("SELECT * FROM subscribers ORDER BY id").all()
-        members = conn.exec_driver_sql("SELECT * FROM memberships ORDER BY subscriber_id").all()
+        members = conn.exec_driver_sql(
+            "SELECT * FROM memberships ORDER BY subscriber_id, list_id"
+        ).all()
     return [*map(tuple, subs), *map(tuple, members)]
 
 
@@ -238,17 +244,18 @@ def test_a_crash_in_the_middle_leaves_nothing_written(store: Store, tmp_path: Pa
     assert _count(store, "subscribers") == _count(store, "memberships") == 0
 
 
-def test_a_killed_import_leaves_nothing_written(tmp_path: Path) -> None:
+def test_a_killed_import_leaves_nothing_written(
+    tmp_path: Path, database_url: str, backend: str
+) -> None:
     """SIGKILL mid-import (no cleanup code runs): the database is as it was."""
-    db = tmp_path / "kill.db"
-    with Store.open(f"sqlite:///{db}") as store:
+    with Store.open(database_url) as store:
         lib.create_list(store, "weekly")
     path = tmp_path / "big.csv"
     with path.open("w") as out:
         out.write("email,name\n")
         out.writelines(f"person{i}@example.com,Person {i}\n" for i in range(400_000))
-    env = {**os.environ, "NEWSLETTER_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(ROOT)}
-    env.pop("NEWSLETTER_CONFIG", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    env |= {"NEWSLETTER_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "subscribers", "import", str(path), "-l", "weekly"],
         cwd=tmp_path,
@@ -256,26 +263,38 @@ def test_a_killed_import_leaves_nothing_written(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    wal = Path(f"{db}-wal")
     deadline = time.monotonic() + 60
-    # Kill once rows are certainly being written: the uncommitted pages fill the WAL.
-    while (not wal.exists() or wal.stat().st_size < 2_000_000) and child.poll() is None:
+    # Kill once rows are certainly being written: the uncommitted pages fill SQLite's WAL,
+    # or the subscribers table's file on PostgreSQL's server.
+    while _bytes_written(database_url, backend) < 2_000_000 and child.poll() is None:
         assert time.monotonic() < deadline, "the import never started writing"
         time.sleep(0.02)
     assert child.poll() is None, f"import finished before it could be killed: {child.stderr}"
     child.send_signal(signal.SIGKILL)
     child.wait()
 
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert conn.execute("SELECT count(*) FROM subscribers").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM memberships").fetchone()[0] == 0
-    conn.close()
+    if backend == "sqlite":
+        conn = sqlite3.connect(sa.make_url(database_url).database or "")
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
+    assert db.one("SELECT count(*) FROM subscribers", url=database_url) == 0
+    assert db.one("SELECT count(*) FROM memberships", url=database_url) == 0
+
+
+def _bytes_written(database_url: str, backend: str) -> int:
+    """How far a writer has got, committed or not: the size of SQLite's WAL file, or of the
+    subscribers table on PostgreSQL's server (its pages are on disk before the commit)."""
+    if backend == "sqlite":
+        wal = Path(f"{sa.make_url(database_url).database}-wal")
+        return wal.stat().st_size if wal.exists() else 0
+    return int(db.one("SELECT pg_relation_size('subscribers')", url=database_url))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_export_round_trips_with_import(tmp_path: Path, fmt: ExportFormat) -> None:
-    with Store.open(f"sqlite:///{tmp_path / 'a.db'}") as first:
+def test_export_round_trips_with_import(
+    tmp_path: Path, database_url: str, request: pytest.FixtureRequest, fmt: ExportFormat
+) -> None:
+    with Store.open(database_url) as first:
         lib.create_list(first, "weekly")
         lib.import_csv(first, _write(tmp_path, MESSY), "weekly")
         lib.unsubscribe(first, "lee@example.org", "weekly")
@@ -284,7 +303,7 @@ def test_export_round_trips_with_import(tmp_path: Path, fmt: ExportFormat) -> No
         exported = dict(_people(first))
         del exported["lee@example.org"]
     path = _write(tmp_path, out.getvalue(), f"export.{fmt}")
-    with Store.open(f"sqlite:///{tmp_path / 'b.db'}") as second:
+    with Store.open(db.another_database(request)) as second:
         lib.create_list(second, "copy")
         report = lib.import_csv(second, path, "copy")
         assert (report.added, report.invalid) == (3, 0)

@@ -22,11 +22,12 @@ from tests.audience.hostile_input import NOW
 from tests.audience.hostile_input import SETTINGS as _SETTINGS
 from tests.audience.hostile_input import names as _names
 from tests.audience.hostile_input import write as _write
+from tests.support import db
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'test.db'}") as opened:
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url) as opened:
         lib.create_list(opened, "weekly")
         yield opened
 
@@ -67,10 +68,12 @@ def test_email_and_number_cells_are_escaped_too(store: Store, tmp_path: Path) ->
 
 
 @pytest.fixture
-def two_stores(tmp_path: Path) -> Iterator[tuple[Store, Store, Path]]:
+def two_stores(
+    tmp_path: Path, database_url: str, request: pytest.FixtureRequest
+) -> Iterator[tuple[Store, Store, Path]]:
     with (
-        Store.open(f"sqlite:///{tmp_path / 'a.db'}") as first,
-        Store.open(f"sqlite:///{tmp_path / 'b.db'}") as second,
+        Store.open(database_url) as first,
+        Store.open(db.another_database(request)) as second,
     ):
         lib.create_list(first, "weekly")
         lib.create_list(second, "weekly")

@@ -4,8 +4,8 @@ the database directly afterwards."""
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,27 +13,15 @@ import pytest
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
 from pipeline.audience.tokens import make_token, verify_token
+from tests.support import db
 from tests.support.cli import TEST_SECRET, Result
 
 Cli = Callable[..., Result]
 SECRET = TEST_SECRET.encode()
 
 
-@pytest.fixture
-def db(project: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(project / "test.db")
-    yield conn
-    conn.close()
-
-
-def one(db: sqlite3.Connection, sql: str, *args: object) -> object:
-    row = db.execute(sql, args).fetchone()
-    return row[0] if row else None
-
-
-def membership(db: sqlite3.Connection, email: str, list_name: str) -> str | None:
-    return one(  # type: ignore[return-value]
-        db,
+def membership(email: str, list_name: str) -> str | None:
+    return db.one(  # type: ignore[no-any-return]
         "SELECT m.status FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id "
         "JOIN lists l ON l.id = m.list_id WHERE s.email_key = ? AND l.name = ?",
         email.lower(),
@@ -41,15 +29,15 @@ def membership(db: sqlite3.Connection, email: str, list_name: str) -> str | None
     )
 
 
-def status(db: sqlite3.Connection, email: str) -> str | None:
-    return one(db, "SELECT status FROM subscribers WHERE email_key = ?", email.lower())  # type: ignore[return-value]
+def status(email: str) -> str | None:
+    return db.one("SELECT status FROM subscribers WHERE email_key = ?", email.lower())  # type: ignore[no-any-return]
 
 
 def set_status(project: Path, email: str, value: str) -> None:
     """Bounces and complaints arrive from SES later; here we set them through the store."""
     from datetime import UTC, datetime
 
-    with Store.open(f"sqlite:///{project / 'test.db'}") as store, store.begin() as tx:
+    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store, store.begin() as tx:
         sub = tx.subscriber_by_key(email)
         assert sub is not None
         tx.set_subscriber_status(sub.id, value, datetime.now(UTC))
@@ -93,7 +81,7 @@ def test_every_command_has_help(cli: Cli, project: Path) -> None:
         assert len(result.stdout.split("Usage:")[1].strip().splitlines()) > 2, command
 
 
-def test_lists_create_and_count(cli: Cli, project: Path, db: sqlite3.Connection) -> None:
+def test_lists_create_and_count(cli: Cli, project: Path) -> None:
     assert "no lists yet" in ok(cli("lists")).stderr
     assert "created list 'weekly'" in ok(cli("lists", "create", "weekly")).stderr
     failed(cli("lists", "create", "weekly"), "already exists", "--exist-ok")
@@ -130,18 +118,18 @@ def test_lists_create_and_count(cli: Cli, project: Path, db: sqlite3.Connection)
     assert "weekly" in table and "subscribed" in table
 
 
-def test_add(cli: Cli, weekly: None, db: sqlite3.Connection) -> None:
+def test_add(cli: Cli, weekly: None) -> None:
     result = ok(
         cli("subscribers", "add", " Kim@Example.COM ", "--list", "weekly", "--name", "김민준")
     )
     assert "added Kim@example.com to 'weekly'" in result.stderr
-    assert db.execute("SELECT email, name, status FROM subscribers").fetchall() == [
+    assert [tuple(row) for row in db.rows("SELECT email, name, status FROM subscribers")] == [
         ("Kim@example.com", "김민준", "active")
     ]
-    assert membership(db, "kim@example.com", "weekly") == "subscribed"
+    assert membership("kim@example.com", "weekly") == "subscribed"
     again = ok(cli("subscribers", "add", "kim@example.com", "--list", "weekly"))
     assert "nothing changed" in again.stderr
-    assert one(db, "SELECT count(*) FROM subscribers") == 1
+    assert db.one("SELECT count(*) FROM subscribers") == 1
 
 
 def test_clear_errors(cli: Cli, weekly: None) -> None:
@@ -161,9 +149,7 @@ def test_clear_errors(cli: Cli, weekly: None) -> None:
     failed(cli("subscribers", "unsubscribe"), "--token")
 
 
-def test_import_reports_and_lists_invalid_rows(
-    cli: Cli, weekly: None, project: Path, db: sqlite3.Connection
-) -> None:
+def test_import_reports_and_lists_invalid_rows(cli: Cli, weekly: None, project: Path) -> None:
     (project / "people.csv").write_text(
         "email;name\r\na@example.com;A\r\nbad@;B\r\nA@example.com;dup\r\nb@example.com;B\r\n"
     )
@@ -171,7 +157,7 @@ def test_import_reports_and_lists_invalid_rows(
     assert "people.csv:3: 'bad@' is not a valid email address" in result.stderr
     assert "2 added, 0 updated, 0 unchanged, 1 duplicate(s) in the file" in result.stderr
     assert "1 invalid" in result.stderr
-    assert one(db, "SELECT count(*) FROM memberships") == 2
+    assert db.one("SELECT count(*) FROM memberships") == 2
 
     report = json.loads(
         ok(cli("subscribers", "import", "people.csv", "-l", "weekly", "-f", "json")).stdout
@@ -180,23 +166,21 @@ def test_import_reports_and_lists_invalid_rows(
     assert report["invalid_rows"][0]["line"] == 3
 
 
-def test_import_strict_and_dry_run(
-    cli: Cli, weekly: None, project: Path, db: sqlite3.Connection
-) -> None:
+def test_import_strict_and_dry_run(cli: Cli, weekly: None, project: Path) -> None:
     (project / "people.csv").write_text("email\na@example.com\nbad@\n")
     failed(cli("subscribers", "import", "people.csv", "-l", "weekly", "--strict"), "--strict")
-    assert one(db, "SELECT count(*) FROM subscribers") == 0
+    assert db.one("SELECT count(*) FROM subscribers") == 0
     result = ok(cli("subscribers", "import", "people.csv", "-l", "weekly", "--dry-run"))
     assert "dry run, nothing written: 1 added" in result.stderr
-    assert one(db, "SELECT count(*) FROM subscribers") == 0
+    assert db.one("SELECT count(*) FROM subscribers") == 0
 
 
-def test_sample_list_imports(cli: Cli, project: Path, db: sqlite3.Connection) -> None:
+def test_sample_list_imports(cli: Cli, project: Path) -> None:
     sample = Path(__file__).resolve().parent.parent.parent / "subscribers" / "sample.csv"
     ok(cli("lists", "create", "sample"))
     result = ok(cli("subscribers", "import", str(sample), "--list", "sample"))
     assert "8 added" in result.stderr and "0 invalid" in result.stderr
-    assert one(db, "SELECT count(*) FROM subscribers WHERE attributes LIKE '%company%'") >= 5  # type: ignore[operator]
+    assert db.one("SELECT count(*) FROM subscribers WHERE attributes LIKE '%company%'") >= 5  # type: ignore[operator]
 
 
 def test_show_json(cli: Cli, weekly: None, project: Path) -> None:
@@ -235,58 +219,52 @@ def test_show_json(cli: Cli, weekly: None, project: Path) -> None:
     assert "unsubscribe link: https://weekly.example.com/unsubscribe/" in people
 
 
-def test_unsubscribe_from_one_list_or_everything(
-    cli: Cli, weekly: None, db: sqlite3.Connection
-) -> None:
+def test_unsubscribe_from_one_list_or_everything(cli: Cli, weekly: None) -> None:
     ok(cli("lists", "create", "news"))
     for list_name in ("weekly", "news"):
         ok(cli("subscribers", "add", "a@example.com", "-l", list_name))
     ok(cli("subscribers", "unsubscribe", "a@example.com", "--list", "news"))
-    assert membership(db, "a@example.com", "news") == "unsubscribed"
-    assert membership(db, "a@example.com", "weekly") == "subscribed"
-    assert status(db, "a@example.com") == "active"
+    assert membership("a@example.com", "news") == "unsubscribed"
+    assert membership("a@example.com", "weekly") == "subscribed"
+    assert status("a@example.com") == "active"
     assert "already" in ok(cli("subscribers", "unsubscribe", "a@example.com", "-l", "news")).stderr
 
     ok(cli("subscribers", "unsubscribe", "a@example.com"))
-    assert membership(db, "a@example.com", "weekly") == "unsubscribed"
-    assert status(db, "a@example.com") == "unsubscribed"
+    assert membership("a@example.com", "weekly") == "unsubscribed"
+    assert status("a@example.com") == "unsubscribed"
     # a list created later does not bring them back either
     ok(cli("lists", "create", "later"))
     failed(cli("subscribers", "add", "a@example.com", "-l", "later"), "unsubscribed", "resubscribe")
 
 
-def test_unsubscribe_by_token_acts_on_its_own_list_only(
-    cli: Cli, weekly: None, db: sqlite3.Connection
-) -> None:
+def test_unsubscribe_by_token_acts_on_its_own_list_only(cli: Cli, weekly: None) -> None:
     ok(cli("lists", "create", "news"))
     for list_name in ("weekly", "news"):
         ok(cli("subscribers", "add", "a@example.com", "-l", list_name))
-    sub_id = one(db, "SELECT id FROM subscribers")
-    news_id = one(db, "SELECT id FROM lists WHERE name = 'news'")
+    sub_id = db.one("SELECT id FROM subscribers")
+    news_id = db.one("SELECT id FROM lists WHERE name = 'news'")
     token = make_token(SECRET, sub_id, news_id)  # type: ignore[arg-type]
 
     result = ok(cli("subscribers", "unsubscribe", "--token", token))
     assert "unsubscribed a@example.com from 'news'" in result.stderr
-    assert membership(db, "a@example.com", "news") == "unsubscribed"
-    assert membership(db, "a@example.com", "weekly") == "subscribed"
+    assert membership("a@example.com", "news") == "unsubscribed"
+    assert membership("a@example.com", "weekly") == "subscribed"
     # the whole link works too, and a second click is harmless
     link = f"https://weekly.example.com/unsubscribe/{token}"
     assert "already" in ok(cli("subscribers", "unsubscribe", "--token", link)).stderr
 
 
-def test_forged_and_tampered_tokens_are_refused(
-    cli: Cli, weekly: None, db: sqlite3.Connection
-) -> None:
+def test_forged_and_tampered_tokens_are_refused(cli: Cli, weekly: None) -> None:
     ok(cli("subscribers", "add", "a@example.com", "-l", "weekly"))
     forged = make_token(b"someone-elses-secret-key-1234", 1, 1)
     failed(cli("subscribers", "unsubscribe", "--token", forged), "not valid")
     real = make_token(SECRET, 1, 1)
     tampered = real[:-3] + ("AAA" if real[-3:] != "AAA" else "BBB")
     failed(cli("subscribers", "unsubscribe", "--token", tampered), "not valid")
-    assert membership(db, "a@example.com", "weekly") == "subscribed"
+    assert membership("a@example.com", "weekly") == "subscribed"
 
 
-def test_resubscribe_rules(cli: Cli, weekly: None, project: Path, db: sqlite3.Connection) -> None:
+def test_resubscribe_rules(cli: Cli, weekly: None, project: Path) -> None:
     for who in ("unsub", "bounced", "complained"):
         ok(cli("subscribers", "add", f"{who}@example.com", "-l", "weekly"))
     ok(cli("subscribers", "unsubscribe", "unsub@example.com"))
@@ -294,7 +272,7 @@ def test_resubscribe_rules(cli: Cli, weekly: None, project: Path, db: sqlite3.Co
     set_status(project, "complained@example.com", "complained")
 
     ok(cli("subscribers", "resubscribe", "unsub@example.com", "-l", "weekly"))
-    assert (status(db, "unsub@example.com"), membership(db, "unsub@example.com", "weekly")) == (
+    assert (status("unsub@example.com"), membership("unsub@example.com", "weekly")) == (
         "active",
         "subscribed",
     )
@@ -302,36 +280,35 @@ def test_resubscribe_rules(cli: Cli, weekly: None, project: Path, db: sqlite3.Co
         email = f"{who}@example.com"
         failed(cli("subscribers", "add", email, "-l", "weekly"), who)
         failed(cli("subscribers", "resubscribe", email, "-l", "weekly"), who, "--force")
-        assert status(db, email) == who
+        assert status(email) == who
         ok(cli("subscribers", "resubscribe", email, "-l", "weekly", "--force"))
-        assert status(db, email) == "active"
+        assert status(email) == "active"
 
 
-def test_remove(cli: Cli, weekly: None, db: sqlite3.Connection) -> None:
+def test_remove(cli: Cli, weekly: None) -> None:
     ok(cli("subscribers", "add", "a@example.com", "-l", "weekly"))
     ok(cli("subscribers", "add", "b@example.com", "-l", "weekly"))
     assert (
         "removed a@example.com"
         in ok(cli("subscribers", "remove", "a@example.com", "-l", "weekly")).stderr
     )
-    assert membership(db, "a@example.com", "weekly") is None
-    assert status(db, "a@example.com") == "active"  # the person stays, only the membership goes
+    assert membership("a@example.com", "weekly") is None
+    assert status("a@example.com") == "active"  # the person stays, only the membership goes
     failed(cli("subscribers", "remove", "a@example.com", "-l", "weekly"), "not on the list")
     # an unsubscribe is a choice to honour: removing it would let an import add them back
     ok(cli("subscribers", "unsubscribe", "b@example.com", "-l", "weekly"))
     failed(cli("subscribers", "remove", "b@example.com", "-l", "weekly"), "unsubscribed")
-    assert membership(db, "b@example.com", "weekly") == "unsubscribed"
+    assert membership("b@example.com", "weekly") == "unsubscribed"
 
 
-def test_forget(cli: Cli, weekly: None, project: Path, db: sqlite3.Connection) -> None:
+def test_forget(cli: Cli, weekly: None, project: Path) -> None:
     ok(cli("subscribers", "add", "Gone@Example.com", "-l", "weekly", "--name", "Gone"))
     result = ok(cli("subscribers", "forget", "gone@example.com"))
     assert "forgot Gone@example.com" in result.stderr
-    assert one(db, "SELECT count(*) FROM subscribers") == 0
-    assert one(db, "SELECT count(*) FROM memberships") == 0
+    assert db.one("SELECT count(*) FROM subscribers") == 0
+    assert db.one("SELECT count(*) FROM memberships") == 0
     assert (
-        one(
-            db,
+        db.one(
             "SELECT reason FROM suppressions WHERE email_hash = ?",
             email_hash("gone@example.com"),
         )
@@ -344,38 +321,35 @@ def test_forget(cli: Cli, weekly: None, project: Path, db: sqlite3.Connection) -
     result = ok(cli("subscribers", "import", "again.csv", "-l", "weekly"))
     assert "1 kept suppressed" in result.stderr
     failed(cli("subscribers", "add", "gone@example.com", "-l", "weekly"), "forgotten")
-    assert one(db, "SELECT count(*) FROM subscribers") == 0
+    assert db.one("SELECT count(*) FROM subscribers") == 0
 
     ok(cli("subscribers", "resubscribe", "gone@example.com", "-l", "weekly"))
-    assert membership(db, "gone@example.com", "weekly") == "subscribed"
-    assert one(db, "SELECT count(*) FROM suppressions") == 0
+    assert membership("gone@example.com", "weekly") == "subscribed"
+    assert db.one("SELECT count(*) FROM suppressions") == 0
 
 
-def test_lists_delete(cli: Cli, weekly: None, db: sqlite3.Connection) -> None:
+def test_lists_delete(cli: Cli, weekly: None) -> None:
     ok(cli("subscribers", "add", "a@example.com", "-l", "weekly"))
     ok(cli("lists", "create", "sent"))
-    sent_id = one(db, "SELECT id FROM lists WHERE name = 'sent'")
+    sent_id = db.one("SELECT id FROM lists WHERE name = 'sent'")
     db.execute(
         "INSERT INTO campaigns (list_id, issue_number, status, created_at) "
         "VALUES (?, 25, 'sent', '2024-06-22 00:00:00')",
-        (sent_id,),
+        sent_id,
     )
-    db.commit()
 
     result = ok(cli("lists", "delete", "weekly"))
     assert "deleted list 'weekly' and its 1 membership(s)" in result.stderr
-    assert one(db, "SELECT count(*) FROM memberships") == 0
-    assert one(db, "SELECT count(*) FROM subscribers") == 1
+    assert db.one("SELECT count(*) FROM memberships") == 0
+    assert db.one("SELECT count(*) FROM subscribers") == 1
 
     failed(cli("lists", "delete", "sent"), "sent campaign", "--force")
     ok(cli("lists", "delete", "sent", "--force"))
-    assert one(db, "SELECT count(*) FROM lists") == 0
-    assert one(db, "SELECT count(*) FROM campaigns WHERE list_id IS NULL") == 1  # record kept
+    assert db.one("SELECT count(*) FROM lists") == 0
+    assert db.one("SELECT count(*) FROM campaigns WHERE list_id IS NULL") == 1  # record kept
 
 
-def test_export_to_a_file_round_trips(
-    cli: Cli, weekly: None, project: Path, db: sqlite3.Connection
-) -> None:
+def test_export_to_a_file_round_trips(cli: Cli, weekly: None, project: Path) -> None:
     (project / "in.csv").write_text(
         'email,name,company\na@example.com,"A, Jr",Acme\nb@example.com,,\n'
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,8 +13,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
-from tests.cli.test_subscribers import failed, ok, one
+from tests.cli.test_subscribers import failed, ok
+from tests.support import db
 from tests.support.cli import ROOT, SAMPLE_ISSUE, Result
 from tests.support.sending import make_list, send, use_ses
 from tests.support.ses_stub import SesStub, default_account
@@ -25,19 +26,12 @@ Cli = Callable[..., Result]
 
 
 @pytest.fixture
-def db(project: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(project / "test.db")
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
 def weekly(cli: Cli, project: Path) -> None:
     ok(cli("lists", "create", "weekly"))
 
 
 def test_names_with_line_breaks_are_cleaned_and_said_on_add_and_import(
-    cli: Cli, weekly: None, project: Path, db: sqlite3.Connection
+    cli: Cli, weekly: None, project: Path
 ) -> None:
     result = ok(cli("subscribers", "add", "a@example.com", "-l", "weekly", "--name", "A\nBcc: x"))
     assert "(name cleaned: line break replaced by a space)" in result.stderr
@@ -59,7 +53,7 @@ def test_names_with_line_breaks_are_cleaned_and_said_on_add_and_import(
         "line": 2,
         "what": "name cleaned: line break replaced by a space",
     }
-    assert db.execute("SELECT email, name FROM subscribers ORDER BY id").fetchall() == [
+    assert [tuple(row) for row in db.rows("SELECT email, name FROM subscribers ORDER BY id")] == [
         ("a@example.com", "A Bcc: x"),
         ("c@example.com", "C Bcc: x"),
         ("d@example.com", "D E"),
@@ -73,11 +67,11 @@ def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
         yield running
 
 
-def places_holding(database: Path, *needles: str) -> dict[str, set[str]]:
-    """Every table.column of the database (found by reflection, so a table added later is
-    included) with a text value containing one of the needles, ignoring case."""
+def places_holding(*needles: str) -> dict[str, set[str]]:
+    """Every table.column of the project's database (found by reflection, so a table added
+    later is included) with a text value containing one of the needles, ignoring case."""
     wanted = [n.lower() for n in needles]
-    engine = sa.create_engine(f"sqlite:///{database}")
+    engine = sa.create_engine(os.environ["NEWSLETTER_DATABASE_URL"])
     metadata = sa.MetaData()
     metadata.reflect(engine)
     found: dict[str, set[str]] = {}
@@ -92,9 +86,7 @@ def places_holding(database: Path, *needles: str) -> dict[str, set[str]]:
     return found
 
 
-def test_forget_leaves_the_person_in_no_table(
-    cli: Cli, stub: SesStub, project: Path, db: sqlite3.Connection
-) -> None:
+def test_forget_leaves_the_person_in_no_table(cli: Cli, stub: SesStub, project: Path) -> None:
     gone, name = "Gone.Person@Example.com", "Zebulon Forgetmenot"
     make_list(cli, "weekly", [("stays@example.com", "Stays"), (gone, name)])
     stub.reject = [gone]  # SES's answer quotes the address: the failed row's error holds it
@@ -115,19 +107,18 @@ def test_forget_leaves_the_person_in_no_table(
         "UPDATE campaigns SET pause_reason = '50 messages in a row failed; last: ' || "
         "(SELECT error FROM deliveries WHERE status = 'failed') WHERE list_name = 'weekly'"
     )
-    db.commit()
-    before = places_holding(project / "test.db", gone, name)
+    before = places_holding(gone, name)
     assert set(before) >= {"subscribers", "deliveries", "test_sends", "events", "campaigns"}
 
     result = ok(cli("subscribers", "forget", gone.lower()))
     assert "1 test-send record(s)" in result.stderr
-    assert places_holding(project / "test.db", gone, name) == {}
-    assert one(db, "SELECT reason FROM suppressions") == "forgotten"
-    assert one(db, "SELECT email_hash FROM suppressions") == email_hash(gone.lower())
+    assert places_holding(gone, name) == {}
+    assert db.one("SELECT reason FROM suppressions") == "forgotten"
+    assert db.one("SELECT email_hash FROM suppressions") == email_hash(gone.lower())
     # The counts stay, and so does everyone else.
-    assert one(db, "SELECT count(*) FROM deliveries") == 3
-    assert one(db, "SELECT count(*) FROM events") == 2
-    assert places_holding(project / "test.db", "stays@example.com") == {
+    assert db.one("SELECT count(*) FROM deliveries") == 3
+    assert db.one("SELECT count(*) FROM events") == 2
+    assert places_holding("stays@example.com") == {
         "subscribers": {"email", "email_key"},
         "deliveries": {"email"},
     }
@@ -137,11 +128,11 @@ def test_forget_a_tester_who_never_subscribed(cli: Cli, stub: SesStub, project: 
     ok(cli("send-test", SAMPLE_ISSUE, "--to", "tester@example.com"))
     result = ok(cli("subscribers", "forget", "Tester@example.com"))
     assert "deleted 1 test-send record(s) of Tester@example.com" in result.stderr
-    assert places_holding(project / "test.db", "tester@example.com") == {}
+    assert places_holding("tester@example.com") == {}
 
 
 def test_forgetting_again_clears_what_an_earlier_forget_left(
-    cli: Cli, stub: SesStub, project: Path, db: sqlite3.Connection
+    cli: Cli, stub: SesStub, project: Path
 ) -> None:
     gone = "early@example.com"
     make_list(cli, "weekly", [("stays@example.com", "Stays"), (gone, "Early")])
@@ -149,29 +140,30 @@ def test_forgetting_again_clears_what_an_earlier_forget_left(
     assert "Traceback" not in send(cli).output
     stub.reject = []
     ok(cli("send-test", SAMPLE_ISSUE, "--to", gone))
-    # What forget did before it knew of test sends and SES's errors: blank and delete only.
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("UPDATE deliveries SET email = NULL, name = NULL WHERE email = ?", (gone,))
-    db.execute("DELETE FROM subscribers WHERE email_key = ?", (gone,))
-    db.execute(
-        "INSERT INTO suppressions VALUES (?, 'forgotten', '2024-06-01 00:00:00')",
-        (email_hash(gone),),
-    )
-    db.commit()
-    assert set(places_holding(project / "test.db", gone)) == {"deliveries", "test_sends"}
+    # What forget did before it knew of test sends and SES's errors: blank and delete only
+    # (in one transaction, on the store's own connection: SQLite's foreign keys are on).
+    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store, store.engine.begin() as conn:
+        for sql, value in [
+            ("UPDATE deliveries SET email = NULL, name = NULL WHERE email = :v", gone),
+            ("DELETE FROM subscribers WHERE email_key = :v", gone),
+            (
+                "INSERT INTO suppressions VALUES (:v, 'forgotten', '2024-06-01 00:00:00')",
+                email_hash(gone),
+            ),
+        ]:
+            conn.execute(sa.text(sql), {"v": value})
+    assert set(places_holding(gone)) == {"deliveries", "test_sends"}
 
     result = ok(cli("subscribers", "forget", gone))
     assert "was already forgotten and 1 test-send record(s)" in result.stderr
-    assert places_holding(project / "test.db", gone) == {}
-    assert places_holding(project / "test.db", "stays@example.com") == {
+    assert places_holding(gone) == {}
+    assert places_holding("stays@example.com") == {
         "subscribers": {"email", "email_key"},
         "deliveries": {"email"},
     }
 
 
-def test_export_for_excel_and_with_formulas(
-    cli: Cli, weekly: None, project: Path, db: sqlite3.Connection
-) -> None:
+def test_export_for_excel_and_with_formulas(cli: Cli, weekly: None, project: Path) -> None:
     (project / "in.csv").write_text('email,name\nkim@example.com,김민준\nf@example.com,"=1+2"\n')
     ok(cli("subscribers", "import", "in.csv", "-l", "weekly"))
     ok(cli("subscribers", "export", "-l", "weekly", "--excel", "--out", "excel.csv"))
@@ -180,7 +172,7 @@ def test_export_for_excel_and_with_formulas(
     )
     ok(cli("lists", "create", "copy"))
     ok(cli("subscribers", "import", "excel.csv", "-l", "copy"))
-    assert db.execute("SELECT name FROM subscribers ORDER BY id").fetchall() == [
+    assert [tuple(row) for row in db.rows("SELECT name FROM subscribers ORDER BY id")] == [
         ("김민준",),
         ("=1+2",),
     ]
@@ -202,14 +194,11 @@ def test_export_to_stdout_is_utf8_whatever_the_locale(
     assert done.stdout == "email,name\nkim@example.com,김민준\n".encode()
 
 
-def test_show_never_prints_control_characters_to_the_terminal(
-    cli: Cli, weekly: None, db: sqlite3.Connection
-) -> None:
+def test_show_never_prints_control_characters_to_the_terminal(cli: Cli, weekly: None) -> None:
     ok(cli("subscribers", "add", "kim@example.com", "-l", "weekly"))
     # A name stored before names were cleaned, and a consent record naming an odd file.
     db.execute("UPDATE subscribers SET name = 'Kim\x1b[2J\rBcc: x'")
     db.execute("UPDATE memberships SET source = 'import a\x1b[31m.csv'")
-    db.commit()
     shown = ok(cli("subscribers", "show", "kim@example.com")).stdout
     assert "\x1b" not in shown and "\r" not in shown
     assert "name: Kim\\x1b[2J\\rBcc: x" in shown and "(import a\\x1b[31m.csv)" in shown

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from pipeline.audience.store import Store
+from tests.support import db
 from tests.support.cli import SAMPLE_ISSUE
 from tests.support.sending import deliveries, make_list, ok, people, send, store, use_ses
 from tests.support.ses_stub import SesStub
@@ -86,7 +87,7 @@ def sent(project: Path, cli, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def status_of(email: str) -> str:
-    with store() as db, db.begin(write=False) as tx:
+    with store() as opened, opened.begin(write=False) as tx:
         found = tx.subscriber_by_key(email.lower())
         assert found is not None
         return found.status
@@ -108,9 +109,9 @@ def test_bounce_and_complaint_suppress_from_every_list(project, cli, sent) -> No
     assert f"{complained}: active -> complained" in result.stderr
     assert "3 event(s) recorded" in result.stderr
     assert status_of(bounced) == "bounced" and status_of(complained) == "complained"
-    with Store.open(project_db()) as db:
+    with Store.open(project_db()) as opened:
         for name in ("weekly", "announcements"):
-            receiving = {r.email for r in db.recipients(name)}
+            receiving = {r.email for r in opened.recipients(name)}
             assert bounced not in receiving and complained not in receiving
 
 
@@ -118,6 +119,23 @@ def project_db() -> str:
     import os
 
     return os.environ["NEWSLETTER_DATABASE_URL"]
+
+
+def fresh_queue_name() -> str:
+    """A queue of its own: moto's queues outlive its server, in the whole test process."""
+    import secrets
+
+    return f"ses-events-{secrets.token_hex(4)}"
+
+
+def message_ids_by_issue(email: str) -> dict[int, str]:
+    """Issue number -> the SES message id of `email`'s copy of it."""
+    rows = db.rows(
+        "SELECT c.issue_number, d.message_id FROM deliveries d "
+        "JOIN campaigns c ON c.id = d.campaign_id WHERE d.email = ?",
+        email,
+    )
+    return {number: message_id for number, message_id in rows}
 
 
 def test_the_same_events_twice_change_nothing(project, cli, sent) -> None:
@@ -187,12 +205,7 @@ def test_three_soft_bounces_in_a_row_make_an_address_bounced(project, cli, monke
                 )
             )
         assert stub.per_recipient()[email] == 3
-    with Store.open(project_db()) as db, db.begin(write=False) as tx:
-        rows = tx.conn.exec_driver_sql(
-            "SELECT c.issue_number, d.message_id FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id WHERE d.email = ?",
-            (email,),
-        ).all()
-        ids = dict(rows)
+    ids = message_ids_by_issue(email)
     for number in (26, 27):
         write_lines(project / f"soft{number}.jsonl", [bounce(ids[number], email, "Transient")])
         assert cli("events", "ingest", project / f"soft{number}.jsonl").code == 0
@@ -260,7 +273,7 @@ def test_poll_an_sqs_queue(project, cli, sent, monkeypatch) -> None:
         endpoint = f"http://{host}:{port}"
         monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", endpoint)
         sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint)
-        queue = sqs.create_queue(QueueName="ses-events")["QueueUrl"]
+        queue = sqs.create_queue(QueueName=fresh_queue_name())["QueueUrl"]
         email = MEMBERS[1][0]
         sqs.send_message(
             QueueUrl=queue, MessageBody=json.dumps(envelope(complaint(sent[email], email)))
@@ -356,14 +369,7 @@ def test_a_clean_campaign_between_soft_bounces_resets_the_count(project, cli, mo
         for number in numbers:
             ok(cli("send", _issue_copy(project, number), "--list", "weekly", "--yes"))
         assert stub.per_recipient()[email] == len(numbers)
-    with Store.open(project_db()) as db, db.begin(write=False) as tx:
-        ids = dict(
-            tx.conn.exec_driver_sql(
-                "SELECT c.issue_number, d.message_id FROM deliveries d "
-                "JOIN campaigns c ON c.id = d.campaign_id WHERE d.email = ?",
-                (email,),
-            ).all()
-        )
+    ids = message_ids_by_issue(email)
 
     def ingest(number: int, event: dict[str, Any]) -> str:
         result = cli("events", "ingest", write_lines(project / f"e{number}.jsonl", [event]))
@@ -380,7 +386,7 @@ def test_a_clean_campaign_between_soft_bounces_resets_the_count(project, cli, mo
     assert status_of(email) == "bounced"
 
 
-def test_poll_as_a_service_stops_cleanly_on_sigterm(project: Path) -> None:
+def test_poll_as_a_service_stops_cleanly_on_sigterm(project: Path, database_url: str) -> None:
     """`events poll` without --once, in its own process as a service manager runs it."""
     import os
     import signal
@@ -406,12 +412,12 @@ def test_poll_as_a_service_stops_cleanly_on_sigterm(project: Path) -> None:
             aws_access_key_id="test",
             aws_secret_access_key="test",
         )
-        queue = sqs.create_queue(QueueName="ses-events")["QueueUrl"]
+        queue = sqs.create_queue(QueueName=fresh_queue_name())["QueueUrl"]
         sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(envelope(simple(
             "Delivery", "unknown-id", "someone@example.com"))))  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEWSLETTER_"))}
         env |= {
-            "NEWSLETTER_DATABASE_URL": f"sqlite:///{project / 'poll.db'}",
+            "NEWSLETTER_DATABASE_URL": database_url,
             "NEWSLETTER_SECRET_KEY": "poll-test-secret-key-0123456789",
             "AWS_ENDPOINT_URL_SQS": endpoint,
             "AWS_REGION": "us-east-1",

@@ -3,6 +3,7 @@ placeholders, each call in its own short connection."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from typing import Any
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 _engines: dict[str, sa.Engine] = {}
+_copies = itertools.count(1)
 
 
 def engine(url: str | None = None) -> sa.Engine:
@@ -41,3 +43,28 @@ def execute(sql: str, *args: Any, url: str | None = None) -> None:
     statement, params = _statement(sql, args)
     with engine(url).begin() as conn:
         conn.execute(statement, params)
+
+
+def another_database(request: Any, name: str = "second") -> str:
+    """One more empty database of the test's backend, besides `database_url` (for a test
+    that moves data from one database to another): `name`.db in the test's folder, or a
+    new database on the test run's PostgreSQL server."""
+    if request.getfixturevalue("backend") == "postgresql":
+        return str(request.getfixturevalue("postgres_server").create_database())
+    return f"sqlite:///{request.getfixturevalue('tmp_path') / f'{name}.db'}"
+
+
+def copy_postgres_database(url: str) -> str:
+    """A new PostgreSQL database made from the database at `url` (as its template: nothing
+    may be connected to it meanwhile); its URL."""
+    source = sa.make_url(url)
+    target = f"{source.database}_copy_{next(_copies)}"
+    admin = sa.create_engine(source.set(database="postgres"), poolclass=NullPool)
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(
+                f'CREATE DATABASE "{target}" TEMPLATE "{source.database}" STRATEGY FILE_COPY'
+            )
+    finally:
+        admin.dispose()
+    return source.set(database=target).render_as_string(hide_password=False)

@@ -4,7 +4,7 @@ the app."""
 
 from __future__ import annotations
 
-import sqlite3
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +21,7 @@ from pipeline.audience.tokens import (
 from pipeline.errors import InputError
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app
+from tests.support import db
 from tests.support.cli import TEST_SECRET
 from tests.support.sending import ISSUE, make_list, ok, people, use_ses
 from tests.support.ses_stub import SesStub
@@ -29,12 +30,8 @@ SECRET = TEST_SECRET.encode()
 TABLES = ("subscribers", "memberships", "suppressions", "events", "deliveries")
 
 
-def snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in TABLES}
-    finally:
-        conn.close()
+def snapshot() -> dict[str, list[tuple[object, ...]]]:
+    return {t: [tuple(row) for row in db.rows(f"SELECT * FROM {t} ORDER BY 1, 2")] for t in TABLES}
 
 
 @pytest.fixture
@@ -52,7 +49,7 @@ def test_copy_link(project: Path, cli, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def client(project: Path, serve_app):
-    store = Store.open(f"sqlite:///{project / 'test.db'}")
+    store = Store.open(os.environ["NEWSLETTER_DATABASE_URL"])
     app = create_app(load_settings(), store, issues=project / "issues")
     with httpx.Client(base_url=serve_app(app), timeout=10) as http:
         yield http
@@ -64,7 +61,7 @@ def test_the_test_copy_link_answers_200_and_unsubscribes_nobody(
 ) -> None:
     path = urlsplit(test_copy_link).path
     assert path.startswith("/unsubscribe/") and "test-copy" not in path
-    before = snapshot(project / "test.db")
+    before = snapshot()
 
     page = client.get(path)
     assert page.status_code == 200, page.text
@@ -78,16 +75,9 @@ def test_the_test_copy_link_answers_200_and_unsubscribes_nobody(
     form = client.post(path, data={"action": "unsubscribe"})
     assert form.status_code == 200 and "테스트 메일" in form.text
 
-    assert snapshot(project / "test.db") == before
-    assert all(s == "subscribed" for (s,) in _memberships(project / "test.db"))
-
-
-def _memberships(db: Path) -> list[tuple[str]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT status FROM memberships").fetchall()
-    finally:
-        conn.close()
+    assert snapshot() == before
+    statuses = [status for (status,) in db.rows("SELECT status FROM memberships")]
+    assert statuses and all(s == "subscribed" for s in statuses)
 
 
 def _flip(token: str, at: int) -> str:

@@ -7,7 +7,6 @@ Screenshots go to /tmp/newsletter-unsubscribe-*.png for a human look (never comm
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pipeline.audience.store import Store
 from pipeline.feedback.sns_verify import SnsVerifier
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app, mask
+from tests.support import db
 from tests.support.sending import make_list, ok, send, use_ses
 from tests.support.ses_stub import SesStub
 from tests.support.sns_fixtures import LOOPBACK_HOSTS, TOPIC_ARN
@@ -34,7 +34,7 @@ SCREENSHOTS = Path("/tmp")
 @dataclass
 class Site:
     base_url: str
-    db: Path
+    url: str  # the database the app serves
     links: dict[str, str]  # address -> the URL in its List-Unsubscribe header, as sent
 
     def local(self, link: str) -> str:
@@ -45,11 +45,7 @@ class Site:
         return self.base_url + parts.path
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+        return [tuple(row) for row in db.rows(sql, *params, url=self.url)]
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         return {
@@ -87,7 +83,7 @@ def site(project: Path, cli, serve_app, monkeypatch: pytest.MonkeyPatch) -> Iter
             (url,) = [p.strip(" <>") for p in header.split(",") if "https://" in p]
             links[message.recipient_addresses[0]] = url
     base_url, store = start_app(project, serve_app)
-    yield Site(base_url, project / "test.db", links)
+    yield Site(base_url, os.environ["NEWSLETTER_DATABASE_URL"], links)
     store.close()
 
 

@@ -1,8 +1,8 @@
 """The web app behind `public_url` (`newsletter serve`), over real HTTP on 127.0.0.1.
 
-One campaign is sent once per module through the SES stub; each test gets a copy of that
-database, the app served by uvicorn, and a loopback HTTPS server playing SNS, so tokens
-come from real List-Unsubscribe headers and SES events name real message ids.
+One campaign is sent once per module and backend through the SES stub; each test gets a
+copy of that database, the app served by uvicorn, and a loopback HTTPS server playing SNS,
+so tokens come from real List-Unsubscribe headers and SES events name real message ids.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pipeline.audience.store import Store
@@ -32,6 +33,7 @@ from pipeline.feedback.sns_verify import SnsVerifier
 from pipeline.issue.source import read_issue
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app, mask
+from tests.support import db
 from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET, run_cli
 from tests.support.sending import deliveries, make_list, ok, people, refused, send, use_ses
 from tests.support.ses_stub import SesStub
@@ -64,7 +66,8 @@ ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
 @dataclass(frozen=True)
 class Sent:
-    db: Path
+    url: str  # the database the campaign was sent from (each test works on a copy)
+    folder: Path  # the project folder it was sent from
     message_ids: dict[str, str]  # address -> SES message id of their copy of issue 25
     links: dict[str, str]  # address -> the https URL in their List-Unsubscribe header
 
@@ -75,16 +78,37 @@ def list_unsubscribe_url(header: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def sent(tmp_path_factory: pytest.TempPathFactory) -> Sent:
+def sent_per_backend() -> dict[str, Sent]:
+    """The campaign of each backend, sent once per module (on the first test that needs it)."""
+    return {}
+
+
+@pytest.fixture
+def sent(
+    backend: str,
+    sent_per_backend: dict[str, Sent],
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Sent:
+    if backend not in sent_per_backend:
+        folder = tmp_path_factory.mktemp(f"sent-{backend}")
+        if backend == "sqlite":
+            url = f"sqlite:///{folder / 'test.db'}"
+        else:
+            url = str(request.getfixturevalue("postgres_server").create_database())
+        sent_per_backend[backend] = send_issue_25(folder, url)
+    return sent_per_backend[backend]
+
+
+def send_issue_25(folder: Path, url: str) -> Sent:
     """Issue 25 sent to `weekly` (everyone); `announcements` holds the first two too."""
-    folder = tmp_path_factory.mktemp("sent")
     shutil.copy(ROOT / "newsletter.toml", folder / "newsletter.toml")
     with pytest.MonkeyPatch.context() as mp, SesStub() as stub:
         mp.chdir(folder)
         for name in [n for n in os.environ if n.startswith("NEWSLETTER_")]:
             mp.delenv(name)
         mp.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
-        mp.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{folder / 'test.db'}")
+        mp.setenv("NEWSLETTER_DATABASE_URL", url)
         use_ses(mp, stub.endpoint_url)
         make_list(run_cli, "weekly", MEMBERS)
         make_list(run_cli, "announcements", MEMBERS[:2])
@@ -105,7 +129,8 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Sent:
         }
     assert set(links) == {email for email, _ in MEMBERS}
     return Sent(
-        folder / "test.db",
+        url,
+        folder,
         {email: row["message_id"] for email, row in rows.items()},
         links,
     )
@@ -129,7 +154,7 @@ class Web:
     client: httpx.Client
     sns: SnsTestServer
     sent: Sent
-    db: Path
+    url: str  # the test's copy of the sent database
     key: rsa.RSAPrivateKey
 
     def path(self, email: str) -> str:
@@ -151,11 +176,7 @@ class Web:
 
     # the database, read directly
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+        return [tuple(row) for row in db.rows(sql, *params, url=self.url)]
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         return {table: self.query(f"SELECT * FROM {table} ORDER BY 1, 2") for table in TABLES}
@@ -179,14 +200,21 @@ class Web:
         )
 
 
-def copy_database(source: Path, target: Path) -> None:
-    """A consistent copy of a WAL-mode database (the backup API, not a file copy)."""
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+@pytest.fixture
+def database_url(backend: str, sent: Sent, tmp_path: Path) -> str:
+    """Each test's database: a copy of the sent one (for `project`, which uses it)."""
+    if backend == "postgresql":
+        return db.copy_postgres_database(sent.url)
+    # A consistent copy of a WAL-mode database (the backup API, not a file copy).
+    target = tmp_path / "test.db"
+    src = sqlite3.connect(sa.make_url(sent.url).database or "")
+    dst = sqlite3.connect(target)
     try:
         src.backup(dst)
     finally:
         src.close()
         dst.close()
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture(scope="module")
@@ -201,10 +229,9 @@ def sns_server(signing_key: rsa.RSAPrivateKey) -> Iterator[SnsTestServer]:
 def start_web(
     project: Path, sent: Sent, serve_app, sns_server: SnsTestServer, signing_key
 ) -> Iterator[Callable[..., Web]]:
-    """Start the app on a copy of the sent database; keyword arguments override settings."""
-    db = project / "test.db"
-    copy_database(sent.db, db)
-    shutil.copytree(sent.db.parent / "issues", project / "issues", dirs_exist_ok=True)
+    """Start the app on a copy of the sent database (`database_url`); keyword arguments
+    override settings."""
+    shutil.copytree(sent.folder / "issues", project / "issues", dirs_exist_ok=True)
     sns_server.hits.clear()
     sns_server.confirmations.clear()
     opened: list[tuple[Store, httpx.Client]] = []
@@ -219,7 +246,7 @@ def start_web(
         app = create_app(settings, store, issues=project / "issues", verifier=verifier)
         client = httpx.Client(base_url=serve_app(app), follow_redirects=False, timeout=10)
         opened.append((store, client))
-        return Web(client, sns_server, sent, db, signing_key)
+        return Web(client, sns_server, sent, os.environ["NEWSLETTER_DATABASE_URL"], signing_key)
 
     yield start
     for store, client in opened:
@@ -705,7 +732,10 @@ def test_the_web_version_follows_an_edit_of_the_issue(web: Web, project: Path) -
     ],
 )
 def test_an_issue_that_was_not_sent_is_not_found(web: Web, number: str) -> None:
-    assert web.query("SELECT issue_number, dry_run FROM campaigns ORDER BY 1") == [(25, 0), (26, 1)]
+    assert web.query("SELECT issue_number, dry_run FROM campaigns ORDER BY 1") == [
+        (25, False),
+        (26, True),
+    ]
     response = web.client.get(f"/issues/{number}")
     assert response.status_code == 404
     assert "Article Weekly" not in response.text
