@@ -3,7 +3,8 @@ message bodies), read so that no document can crash us or anything downstream.
 
 `json.loads` alone raises RecursionError on deep nesting (100,000 `[` is a 100 KB body),
 accepts NaN and Infinity (not JSON), and returns lone surrogates (`"\\ud800"`) that no UTF-8
-encoder, hash or database driver accepts later. `load` refuses all of these with a short
+encoder, hash or database driver accepts later, and NUL characters that PostgreSQL's text
+cannot store. `load` refuses all of these with a short
 reason, as one exception type callers turn into a 400 or an invalid line.
 """
 
@@ -55,6 +56,8 @@ def _check_shape(document: Any) -> None:
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 raise JsonRefused("a string with a lone surrogate (\\ud800-\\udfff)") from None
+            if "\x00" in value:  # PostgreSQL's text cannot hold it
+                raise JsonRefused("a string with a NUL character (\\u0000)")
         elif isinstance(value, dict | list):
             if depth > MAX_DEPTH:
                 raise JsonRefused(f"nested more than {MAX_DEPTH} levels deep")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import urllib.request
 from collections.abc import Iterator
 from email.header import decode_header, make_header
@@ -19,6 +18,7 @@ import pytest
 
 from pipeline.audience.subscribers import forget, unsubscribe
 from pipeline.audience.tokens import verify_token
+from tests.support import db
 from tests.support.cli import TEST_SECRET
 from tests.support.sending import (
     ISSUE,
@@ -493,14 +493,13 @@ def test_send_test_prefixes_the_subject_and_is_logged_apart(
     assert all("List-Unsubscribe" in m.headers for m in stub.accepted)
 
     assert json.loads(ok(cli("log", "--format", "json")).stdout) == []  # no campaign
-    conn = sqlite3.connect(project / "test.db")
-    try:
-        logged = conn.execute(
+    logged = [
+        tuple(row)
+        for row in db.rows(
             "SELECT issue_number, email, status, message_id FROM test_sends ORDER BY id"
-        ).fetchall()
-        assert conn.execute("SELECT count(*) FROM deliveries").fetchone() == (0,)
-    finally:
-        conn.close()
+        )
+    ]
+    assert db.one("SELECT count(*) FROM deliveries") == 0
     ids = {m.recipient_addresses[0]: m.message_id for m in stub.accepted}
     assert [(n, e, s) for n, e, s, _ in logged] == [
         (25, "hong@example.com", "sent"),

@@ -95,7 +95,10 @@ def test_nesting_of_any_depth_is_read_or_refused(depth: int, opener: str) -> Non
         assert depth <= jsondoc.MAX_DEPTH
 
 
-@pytest.mark.parametrize("text", ["NaN", "-Infinity", "1e400", '"\\udc00"', '{"\\ud83d": 1}'])
+@pytest.mark.parametrize(
+    "text",
+    ["NaN", "-Infinity", "1e400", '"\\udc00"', '{"\\ud83d": 1}', '"a\\u0000b"', '{"k\\u0000": 1}'],
+)
 def test_what_json_loads_accepts_but_no_sender_means_is_refused(text: str) -> None:
     json.loads(text)  # the standard library reads it...
     with pytest.raises(jsondoc.JsonRefused):
