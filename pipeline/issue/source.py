@@ -36,6 +36,7 @@ from pipeline.issue import frontmatter
 from pipeline.issue.limits import (
     MAX_ARTICLES,
     MAX_FILE_BYTES,
+    MAX_FRONT_MATTER_BYTES,
     MAX_NESTING,
     MAX_PER_RULE,
     MAX_SHOWN,
@@ -198,6 +199,15 @@ class _Reader:
 
     def _front_matter(self, source: str) -> dict[str, Any] | None:
         """Validate the YAML front matter; line numbers are file lines (it starts on line 2)."""
+        size = len(source.encode("utf-8"))
+        if size > MAX_FRONT_MATTER_BYTES:
+            self.problem(
+                2,
+                1,
+                f"front matter is {size / 1024:.0f} KB; it can be at most "
+                f"{MAX_FRONT_MATTER_BYTES // 1024} KB (it holds a few short values)",
+            )
+            return None
         try:
             node = frontmatter.compose(source)
         except frontmatter.FrontMatterError as exc:

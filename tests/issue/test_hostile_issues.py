@@ -169,8 +169,9 @@ def test_a_broken_sibling_does_not_affect_the_checked_file(project: Path, kind: 
 def test_front_matter_number_never_raises_or_blocks(project: Path, kind: str) -> None:
     path = _sibling(project, kind)
     started = time.monotonic()
-    # A readable number is still the file's number when another value is broken.
-    readable = kind in ("impossible date", "impossible timestamp")
+    # A readable number is still the file's number when another value, or the body, is
+    # broken: only the front matter is read.
+    readable = kind in ("impossible date", "impossible timestamp", "bad UTF-8")
     assert front_matter_number(path) == (3 if readable else None)
     # An alias bomb expanded, or a FIFO opened, would take far longer than this.
     assert time.monotonic() - started < 30
@@ -448,3 +449,22 @@ def test_an_issue_far_past_the_clipping_limit_is_refused_before_css_inlining(
     assert "even before its CSS is inlined, far past Gmail's 102 KB clipping limit" in (
         error.message
     )
+
+
+def test_front_matter_is_bounded_and_the_scan_reads_only_the_head(project: Path) -> None:
+    from pipeline.issue.limits import MAX_FRONT_MATTER_BYTES
+
+    padding = "# " + "x" * 1000 + "\n"
+    big = "---\ntitle: T\nnumber: 5\n" + padding * (MAX_FRONT_MATTER_BYTES // 1000 + 2) + "---\n"
+    (error,) = errors_of(project, big + ARTICLE, "big.md")
+    assert (error.line, error.col) == (2, 1) and "at most 64 KB" in error.message
+    assert front_matter_number(project / "big.md") is None
+    # A long body after a short front matter does not hide the number from the scan.
+    _write(project, head(number="5") + ARTICLE + "- " + "word " * 100_000 + "\n", "long.md")
+    assert front_matter_number(project / "long.md") == 5
+
+
+@pytest.mark.parametrize("raw", ['"ko\\n"', "|\n  ko\n", '"ko\\r\\nX-Evil: 1"'])
+def test_lang_is_a_whole_language_tag(project: Path, raw: str) -> None:
+    (error,) = errors_of(project, head(lang=raw) + ARTICLE)
+    assert (error.line, error.col) == (4, 7) and "lang must be a language tag" in error.message
