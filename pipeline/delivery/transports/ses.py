@@ -80,10 +80,10 @@ def classify(code: str, message: str, status: int | None) -> SendFailure:
 
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?")  # after Punycode
+_PRINTABLE = re.compile(r"[ -~]*")
 # A plain local part (dot-atom): a quoted one such as `"a@x, b"@y` is no address of a
 # list member (imports refuse them), only a broken row.
-_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?")
-_PRINTABLE = re.compile(r"[ -~]*")
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
