@@ -337,3 +337,15 @@ def test_an_error_message_quoting_a_value_prints_it_literally(
     monkeypatch.setenv("NEWSLETTER_SNS_CERT_HOST_PATTERN", "[a-z0-9-")
     result = clean(run_cli("config"))
     assert r"like '^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$'" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["/etc/\x1b[2Jca.pem", "/etc/ca\n.pem", "/etc/\x9bca.pem"])
+def test_config_table_shows_control_characters_as_escapes(
+    project: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_SNS_CA_BUNDLE", value)
+    result = run_cli("config")
+    assert result.code == 0, result.output
+    assert not any(c in result.stdout for c in "\x1b\x9b") and "/etc/ca\n" not in result.stdout
+    assert value.encode("unicode_escape").decode("ascii") in result.stdout
+    assert config_json()["sns_ca_bundle"] == value  # scripts get the value exact

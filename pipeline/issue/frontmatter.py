@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from pipeline.issue.limits import (
+    MAX_FRONT_MATTER_BYTES,
     MAX_FRONT_MATTER_DEPTH,
     MAX_NUMBER,
     MAX_SHOWN,
@@ -181,14 +182,17 @@ def front_matter_number(path: Path) -> int | None:
     broken file is skipped here and gets its own errors when it is checked itself.
     """
     try:
-        text = read_regular_file(path).decode("utf-8").removeprefix("\ufeff")
-        lines = text.replace("\r\n", "\n").split("\n")
-        if lines[0].strip() != "---":
+        data = read_regular_file(path, head=MAX_FRONT_MATTER_BYTES + 8)
+        lines = data.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n").split(b"\n")
+        if lines[0].strip() != b"---":
             return None
-        end = closing_line(lines)
-        if end is None:
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() in (b"---", b"...")), None)
+        if end is None or (end == len(lines) - 1 and len(data) > MAX_FRONT_MATTER_BYTES):
+            return None  # not closed, or closed past the limit (the last line may be cut)
+        source = b"\n".join(lines[1:end]).decode("utf-8")
+        if len(source) > MAX_FRONT_MATTER_BYTES:
             return None
-        node = compose("\n".join(lines[1:end]))
+        node = compose(source)
         if not isinstance(node, yaml.MappingNode):
             return None
         for key_node, value_node in node.value:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pipeline.issue.source import Period
+from pipeline.issue.fields import Period
 
 STRINGS: dict[str, dict[str, str]] = {
     "ko": {

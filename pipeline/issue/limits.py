@@ -19,6 +19,9 @@ MAX_ARTICLES = 500
 # Lists and quotes inside one another. markdown-it stops parsing past its `maxNesting`
 # (which `source.markdown()` sets well above this) and drops the rest without a word.
 MAX_NESTING = 10
+# The front matter holds a few short values (the sample's is 150 bytes); bounding it lets a
+# scan over a folder read only the head of each file.
+MAX_FRONT_MATTER_BYTES = 64 * 1024
 # Nesting of the front matter's YAML (the deepest real value, period's dates, is 2).
 MAX_FRONT_MATTER_DEPTH = 4
 # The issue number names /issues/N and a database column: a weekly newsletter reaches
@@ -39,8 +42,9 @@ class UnreadableFile(Exception):
     """The path is not a regular file of a sane size; `str()` says why and what to do."""
 
 
-def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes.
+def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES, *, head: int | None = None) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (only the first `head` bytes
+    when given: a scan over many files needs only their front matter).
 
     A FIFO, a device or a folder is refused before it is opened: opening a FIFO blocks
     until a writer comes, and reading /dev/zero never ends.
@@ -63,6 +67,8 @@ def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise UnreadableFile("not a regular file (a folder, pipe or device): give a .md file")
+        if head is not None:
+            return handle.read(head)
         data = handle.read(limit + 1)  # a file that grew since the stat is still bounded
     if len(data) > limit:
         raise UnreadableFile(too_big(len(data), limit))

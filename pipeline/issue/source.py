@@ -24,7 +24,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,12 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from pipeline.issue import frontmatter
+from pipeline.issue import fields, frontmatter
+from pipeline.issue.fields import Period
 from pipeline.issue.limits import (
     MAX_ARTICLES,
     MAX_FILE_BYTES,
+    MAX_FRONT_MATTER_BYTES,
     MAX_NESTING,
     MAX_PER_RULE,
     MAX_SHOWN,
@@ -47,18 +48,10 @@ from pipeline.issue.problems import Problem, Severity
 
 FRONT_MATTER_KEYS = ("title", "number", "period", "subject", "preheader", "lang")
 _REQUIRED = ("title", "number")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 # Characters that XML, and so MJML, refuses (controls other than tab and line breaks, and
 # the noncharacters U+FFFE and U+FFFF): in the body they would fail the render.
 _UNRENDERABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _UNRENDERABLE_SHOWN = 10  # enough to see the pattern; the file may hold thousands
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    start: date
-    end: date
 
 
 @dataclass(slots=True)
@@ -198,6 +191,15 @@ class _Reader:
 
     def _front_matter(self, source: str) -> dict[str, Any] | None:
         """Validate the YAML front matter; line numbers are file lines (it starts on line 2)."""
+        size = len(source.encode("utf-8"))
+        if size > MAX_FRONT_MATTER_BYTES:
+            self.problem(
+                2,
+                1,
+                f"front matter is {size / 1024:.0f} KB; it can be at most "
+                f"{MAX_FRONT_MATTER_BYTES // 1024} KB (it holds a few short values)",
+            )
+            return None
         try:
             node = frontmatter.compose(source)
         except frontmatter.FrontMatterError as exc:
@@ -238,88 +240,10 @@ class _Reader:
         for key in _REQUIRED:
             if key not in values and key not in {p for p in positions}:
                 self.problem(2, 1, f"missing required front-matter key '{key}'")
-        meta = self._validate(values, positions)
+        meta = fields.validate(values, positions, self.problem)
         if len(self.problems) > errors_before:
             return None
         return meta
-
-    def _validate(self, values: dict[str, Any], at: dict[str, tuple[int, int]]) -> dict[str, Any]:
-        meta: dict[str, Any] = {}
-        for key in ("title", "subject", "preheader"):
-            if key not in values:
-                continue
-            value = values[key]
-            if isinstance(value, str):
-                # YAML reads "\ud83d\ude00" (JSON's way to write an emoji) as two lone
-                # surrogates; join such pairs. A lone one stays, and is refused below.
-                value = value.encode("utf-16-le", "surrogatepass").decode(
-                    "utf-16-le", "surrogatepass"
-                )
-            if not isinstance(value, str):
-                self.problem(*at[key], f"{key} must be text; put it in quotes")
-            elif not value.strip():
-                self.problem(*at[key], f"{key} is empty")
-            elif unsafe := frontmatter.header_unsafe(value.strip()):
-                # The subject (title by default) is a mail header; the preheader is the
-                # inbox line. A line break there is header injection or a broken message.
-                self.problem(
-                    *at[key],
-                    f"{key} contains {unsafe}: write it on one line, without control characters",
-                )
-            else:
-                meta[key] = value.strip()
-        if "number" in values:
-            number = values["number"]
-            if isinstance(number, str):
-                self.problem(*at["number"], number)
-            else:
-                meta["number"] = number
-        if "lang" in values:
-            value = values["lang"]
-            if not isinstance(value, str) or not _LANG.fullmatch(value):
-                self.problem(
-                    *at["lang"],
-                    f"lang must be a language tag like 'ko' or 'en', not {shown(value)}",
-                )
-            else:
-                meta["lang"] = value
-        if "period" in values:
-            meta_period = self._period(values["period"], at["period"])
-            if meta_period is not None:
-                meta["period"] = meta_period
-        return meta
-
-    def _period(self, value: Any, at: tuple[int, int]) -> Period | None:
-        if not isinstance(value, dict):
-            self.problem(*at, "period must be {start: YYYY-MM-DD, end: YYYY-MM-DD}")
-            return None
-        unknown = set(value) - {"start", "end"}
-        if unknown:
-            self.problem(
-                *at,
-                f"period has unknown key(s) {shown(', '.join(map(str, unknown)))}; "
-                "use start and end",
-            )
-        dates: dict[str, date] = {}
-        for key in ("start", "end"):
-            raw = value.get(key)
-            if raw is None:
-                self.problem(*at, f"period needs {key}: YYYY-MM-DD")
-                continue
-            text = raw if isinstance(raw, str) else shown(raw)
-            if not _DATE.match(text):
-                self.problem(*at, f"period {key} {shown(text)} is not a date; write YYYY-MM-DD")
-                continue
-            try:
-                dates[key] = date.fromisoformat(text)
-            except ValueError as exc:
-                self.problem(*at, f"period {key} {text!r} is not a valid date ({exc})")
-        if len(dates) < 2:
-            return None
-        if dates["end"] < dates["start"]:
-            self.problem(*at, f"period ends ({dates['end']}) before it starts ({dates['start']})")
-            return None
-        return Period(dates["start"], dates["end"])
 
     # -- body ------------------------------------------------------------------------
 

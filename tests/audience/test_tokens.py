@@ -82,3 +82,39 @@ def test_unsubscribe_url() -> None:
         "https://weekly.example.com/unsubscribe/TOKEN"
     )
     assert unsubscribe_url("https://x.example/", "T") == "https://x.example/unsubscribe/T"
+
+
+def test_a_subscribers_token_never_looks_like_a_test_token() -> None:
+    from pipeline.audience.tokens import looks_like_test_token, make_test_token
+
+    for subscriber_id, list_id in [(1, 1), (2**31, 7), (2**63 - 1, 2**31 - 1)]:
+        assert not looks_like_test_token(make_token(SECRET, subscriber_id, list_id))
+    assert looks_like_test_token(make_test_token(SECRET, 25))
+    assert not looks_like_test_token("")
+
+
+def test_the_messages_say_what_to_do() -> None:
+    from pipeline.audience.tokens import make_test_token, verify_test_token
+
+    with pytest.raises(InputError) as refused:
+        verify_token(SECRET, "not-a-token")
+    assert "not valid" in refused.value.message
+    assert refused.value.hint and "copy the whole link" in refused.value.hint
+    with pytest.raises(InputError) as refused:
+        verify_test_token(SECRET, make_test_token(b"another key", 25))
+    assert "test-copy link is not valid" in refused.value.message
+    assert refused.value.hint and "send-test" in refused.value.hint
+    for make in (lambda: make_token(b"", 1, 1), lambda: make_test_token(b"", 1)):
+        with pytest.raises(ValueError, match="empty secret"):
+            make()
+
+
+def test_unsubscribe_url_keeps_a_path_that_ends_in_letters() -> None:
+    assert unsubscribe_url("https://x.example/BOX/", "T") == "https://x.example/BOX/unsubscribe/T"
+
+
+@pytest.mark.parametrize("number", [1, 25, 128, 999_999, 2**63])
+def test_a_test_token_names_its_issue_whatever_its_number(number: int) -> None:
+    from pipeline.audience.tokens import make_test_token, verify_test_token
+
+    assert verify_test_token(SECRET, make_test_token(SECRET, number)) == number

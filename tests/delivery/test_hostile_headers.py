@@ -21,8 +21,18 @@ from hypothesis import strategies as st
 
 from pipeline.delivery.transports.base import SendFailure
 from pipeline.delivery.transports.ses import build_request
+from pipeline.errors import RenderError
 from pipeline.issue.build import build
-from pipeline.issue.message import Addressee, Message, one_line, personalise
+from pipeline.issue.message import (
+    WIRE,
+    Addressee,
+    HeaderError,
+    Message,
+    one_line,
+    personalise,
+    to_mime,
+    wire_value,
+)
 from pipeline.issue.render import Rendered
 from pipeline.settings import load_settings
 from tests.support import db
@@ -262,3 +272,36 @@ def test_the_plan_prints_a_subject_with_brackets_literally(
     make_list(cli, "weekly", people(1))
     result = ok(cli("send", issue, "--list", "weekly", "--yes", "--dry-run"))
     assert f"subject:    {subject}" in result.stderr
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(
+    name=st.sampled_from(["List-Id", "List-Unsubscribe", "Subject"]),
+    value=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1),
+)
+def test_a_header_value_is_written_as_the_email_package_writes_it(name: str, value: str) -> None:
+    """The quick path for plain ASCII must agree with the header machinery, byte for byte."""
+    folded = str(WIRE.header_factory(name, value).fold(policy=WIRE))
+    expected = folded.removeprefix(f"{name}: ").removesuffix("\r\n")
+    try:
+        written = wire_value(name, value)
+    except HeaderError:
+        assert not expected.isprintable()
+        return
+    assert written == expected
+
+
+@pytest.mark.parametrize("subject", ["Hello\r\nBcc: x@evil.example", "Hello\nWorld", "Bell\x07"])
+def test_the_eml_of_a_message_with_a_broken_header_is_a_clean_render_error(
+    project: Path, subject: str
+) -> None:
+    message = Message(
+        from_address="Weekly <weekly@example.com>",
+        to="reader@example.com",
+        subject=subject,
+        html="<p>x</p>",
+        text="x",
+    )
+    with pytest.raises(RenderError) as caught:
+        to_mime(message)
+    assert "the Subject header cannot be written" in caught.value.message

@@ -19,6 +19,7 @@ import os
 import re
 import threading
 from email.headerregistry import Address
+from email.utils import formataddr
 from typing import Any
 
 from pipeline.delivery.transports.base import Gate, NotSent, Quota, SendFailure
@@ -79,29 +80,40 @@ def classify(code: str, message: str, status: int | None) -> SendFailure:
 
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?")  # after Punycode
+_PRINTABLE = re.compile(r"[ -~]*")
 # A plain local part (dot-atom): a quoted one such as `"a@x, b"@y` is no address of a
 # list member (imports refuse them), only a broken row.
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 def encode_address(address: str, field: str = "To") -> str:
-    """`Name <local@domain>` as SES takes it: 7-bit ASCII, the name as RFC 2047 words and an
-    internationalised domain in Punycode (SES documents both), written by the `email`
-    package's address header machinery. Exactly one address: a value that parses as
-    several (`a@x, b@y`) would add recipients. SES cannot send to a non-ASCII mailbox
-    name at all: that recipient fails, the campaign goes on."""
+    """`Name <local@domain>` as SES takes it (see `encode_mailbox`), from one header value
+    parsed by the `email` package's address header machinery. Exactly one address: a
+    value that parses as several (`a@x, b@y`) would add recipients."""
     if _CONTROLS.search(address):
         raise SendFailure("permanent", f"{field}: a line break or control character in it")
     header = WIRE.header_factory(field, address)
     if len(header.addresses) != 1:
         raise SendFailure("permanent", f"{field}: not one valid email address: {address[:80]!r}")
     parsed: Address = header.addresses[0]
-    local, domain = parsed.username, parsed.domain
-    email = parsed.addr_spec
+    if parsed.username.isascii() and header.defects:
+        raise SendFailure("permanent", f"{field}: not one valid email address: {address[:80]!r}")
+    return encode_mailbox(parsed.display_name, parsed.addr_spec, field)
+
+
+def encode_mailbox(name: str, email: str, field: str = "To") -> str:
+    """A display name and an address as SES takes them: 7-bit ASCII on one line, the name
+    quoted or RFC 2047-encoded by `email.utils.formataddr`, an internationalised domain in
+    Punycode (SES documents both). SES cannot send to a non-ASCII mailbox name at all:
+    that recipient fails, the campaign goes on."""
+    if _CONTROLS.search(name) or _CONTROLS.search(email):
+        raise SendFailure("permanent", f"{field}: a line break or control character in it")
+    local, _, domain = email.rpartition("@")
     if not local.isascii():
         raise SendFailure("permanent", f"{email}: SES cannot send to a non-ASCII mailbox name")
-    if header.defects or not _DOT_ATOM.fullmatch(local) or not domain:
-        raise SendFailure("permanent", f"{field}: not one valid email address: {address[:80]!r}")
+    if not _DOT_ATOM.fullmatch(local) or not domain:
+        raise SendFailure("permanent", f"{field}: not a valid email address: {email[:80]!r}")
     if not domain.isascii():
         import idna  # what email-validator checked the domain with (IDNA 2008, UTS 46)
 
@@ -109,16 +121,24 @@ def encode_address(address: str, field: str = "To") -> str:
             domain = idna.encode(domain, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
             raise SendFailure("permanent", f"{email}: not a valid domain name: {exc}") from None
-    try:
-        return wire_value(field, str(Address(parsed.display_name, local, domain)))
-    except (HeaderError, ValueError) as exc:
-        raise SendFailure("permanent", f"{field}: cannot be written: {exc}") from None
+    if not _DOMAIN.fullmatch(domain):
+        raise SendFailure("permanent", f"{field}: not a valid domain name: {domain[:80]!r}")
+    written = formataddr((name, f"{local}@{domain}"), charset="utf-8")
+    if not _PRINTABLE.fullmatch(written):  # the last guard: one printable ASCII line
+        raise SendFailure("permanent", f"{field}: cannot be written on one line: {email!r}")
+    return written
 
 
 @functools.lru_cache(maxsize=8)
 def _sender(address: str, field: str) -> str:
     """From and Reply-To are the same on every message of a campaign: encode them once."""
     return encode_address(address, field)
+
+
+def _recipient(message: Message) -> str:
+    if message.to_mailbox is not None:  # the parts personalise() had: nothing to parse
+        return encode_mailbox(*message.to_mailbox)
+    return encode_address(message.to)
 
 
 def build_request(
@@ -151,7 +171,7 @@ def _build_request(
         )
     request: dict[str, Any] = {
         "FromEmailAddress": _sender(message.from_address, "From"),
-        "Destination": {"ToAddresses": [encode_address(message.to)]},
+        "Destination": {"ToAddresses": [_recipient(message)]},
         "Content": {
             "Simple": {
                 "Subject": {"Data": message.subject, "Charset": "UTF-8"},
