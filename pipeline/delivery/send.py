@@ -22,9 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pipeline.audience.tokens import make_token, unsubscribe_url
+from pipeline.delivery.claims import Claimed, Outcome
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.senders import LEASE_SECONDS
-from pipeline.delivery.sendlog import Claimed, Outcome, SendLog
+from pipeline.delivery.sendlog import SendLog
 from pipeline.delivery.transports.base import NotSent, SendFailure, Transport
 from pipeline.issue.message import Addressee, Message, personalise
 from pipeline.issue.render import Rendered
