@@ -54,6 +54,8 @@ bench: install
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_send.py
+	$(BIN)/python bench/bench_senders.py
+	$(BIN)/python bench/bench_events.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -250,7 +250,7 @@ def run(
 
     def beat() -> int:
         sharing, joined, lost = lease.beat(sent=runner.progress.sent, rate=runner.pace.rate)
-        runner.pace.set_limit(options.rate * RATE_HEADROOM / sharing)
+        runner.pace.set_limit(shared_rate(options.rate, sharing))
         for sender in joined:
             note(f"another sender joined this campaign: {sender.who}")
         for gone in lost:
@@ -294,6 +294,16 @@ def run(
         stopped_by_user=result.stopped_by_user,
         pause_reason=result.pause_reason,
     )
+
+
+def shared_rate(account_rate: float, senders: int) -> float:
+    """One sender's pace when `senders` share the account. Each sender's slots are evenly
+    spaced, but their clocks are not in step: in any one second each may send one message
+    more than its rate, so half a message per second each is kept back, besides the
+    headroom every pace has."""
+    if senders <= 1:
+        return account_rate * RATE_HEADROOM
+    return max(account_rate * RATE_HEADROOM / senders - 0.5, account_rate * 0.5 / senders)
 
 
 def _wait_for_the_others(lease: Lease, note: Callable[[str], None]) -> None:

@@ -66,17 +66,6 @@ def settle(stub: SesStub, timeout: float = 10) -> None:
     raise AssertionError("the stub did not settle")
 
 
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    """Sends started by a test; killed at the end should a failing test leave one behind."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
 def slow_send(
     cli: Cli, stub: SesStub, processes: list[subprocess.Popen[str]], concurrency: int = CONCURRENCY
 ) -> subprocess.Popen[str]:

@@ -44,16 +44,6 @@ def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
         yield running
 
 
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
 def start(processes: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
     process = spawn_send("--rate", "1000", "--concurrency", "2", *args)
     processes.append(process)
@@ -172,3 +162,15 @@ def test_the_account_rate_is_divided_among_the_running_senders(cli: Cli, project
     two.finish(sent=0)
     assert one.beat(sent=9, rate=20.0)[0] == 1
     assert one.others_running() == 0
+
+
+@pytest.mark.parametrize("senders_running", [1, 2, 3, 5])
+def test_the_shares_of_the_account_leave_room_for_clocks_out_of_step(
+    senders_running: int,
+) -> None:
+    from pipeline.delivery.campaign import shared_rate
+
+    share = shared_rate(100.0, senders_running)
+    # In any one second each sender may send one more than its rate: still under 100.
+    assert senders_running * (share + 1) <= 100.0
+    assert senders_running * share >= 90.0  # and together they still use >= 0.9 R
