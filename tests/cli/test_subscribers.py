@@ -14,7 +14,7 @@ from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
 from pipeline.audience.tokens import make_token, verify_token
 from tests.support import db
-from tests.support.cli import TEST_SECRET, Result
+from tests.support.cli import TEST_SECRET, Result, ok, refused
 
 Cli = Callable[..., Result]
 SECRET = TEST_SECRET.encode()
@@ -41,20 +41,6 @@ def set_status(project: Path, email: str, value: str) -> None:
         sub = tx.subscriber_by_key(email)
         assert sub is not None
         tx.set_subscriber_status(sub.id, value, datetime.now(UTC))
-
-
-def ok(result: Result) -> Result:
-    assert result.code == 0, result.output
-    return result
-
-
-def failed(result: Result, *words: str) -> Result:
-    assert result.code != 0, result.output
-    assert "Traceback" not in result.output
-    assert "error:" in result.stderr, result.output
-    for word in words:
-        assert word in result.stderr, result.stderr
-    return result
 
 
 @pytest.fixture
@@ -84,7 +70,7 @@ def test_every_command_has_help(cli: Cli, project: Path) -> None:
 def test_lists_create_and_count(cli: Cli, project: Path) -> None:
     assert "no lists yet" in ok(cli("lists")).stderr
     assert "created list 'weekly'" in ok(cli("lists", "create", "weekly")).stderr
-    failed(cli("lists", "create", "weekly"), "already exists", "--exist-ok")
+    refused(cli("lists", "create", "weekly"), "already exists", "--exist-ok")
     assert "already exists" in ok(cli("lists", "create", "weekly", "--exist-ok")).stderr
     ok(cli("lists", "create", "empty"))
     for email in ("a@example.com", "b@example.com", "c@example.com", "d@example.com"):
@@ -133,8 +119,8 @@ def test_add(cli: Cli, weekly: None) -> None:
 
 
 def test_clear_errors(cli: Cli, weekly: None) -> None:
-    failed(cli("subscribers", "add", "not-an-address", "--list", "weekly"), "not-an-address")
-    failed(cli("subscribers", "add", "a@example.com", "--list", "nope"), "'nope'", "weekly")
+    refused(cli("subscribers", "add", "not-an-address", "--list", "weekly"), "not-an-address")
+    refused(cli("subscribers", "add", "a@example.com", "--list", "nope"), "'nope'", "weekly")
     for command in (
         ("show", "ghost@example.com"),
         ("remove", "ghost@example.com", "--list", "weekly"),
@@ -142,11 +128,11 @@ def test_clear_errors(cli: Cli, weekly: None) -> None:
         ("resubscribe", "ghost@example.com", "--list", "weekly"),
         ("forget", "ghost@example.com"),
     ):
-        failed(cli("subscribers", *command), "ghost@example.com")
-    failed(cli("subscribers", "export", "--list", "nope"), "'nope'")
-    failed(cli("subscribers", "import", "missing.csv", "--list", "weekly"), "missing.csv")
-    failed(cli("lists", "delete", "nope"), "'nope'")
-    failed(cli("subscribers", "unsubscribe"), "--token")
+        refused(cli("subscribers", *command), "ghost@example.com")
+    refused(cli("subscribers", "export", "--list", "nope"), "'nope'")
+    refused(cli("subscribers", "import", "missing.csv", "--list", "weekly"), "missing.csv")
+    refused(cli("lists", "delete", "nope"), "'nope'")
+    refused(cli("subscribers", "unsubscribe"), "--token")
 
 
 def test_import_reports_and_lists_invalid_rows(cli: Cli, weekly: None, project: Path) -> None:
@@ -168,7 +154,7 @@ def test_import_reports_and_lists_invalid_rows(cli: Cli, weekly: None, project: 
 
 def test_import_strict_and_dry_run(cli: Cli, weekly: None, project: Path) -> None:
     (project / "people.csv").write_text("email\na@example.com\nbad@\n")
-    failed(cli("subscribers", "import", "people.csv", "-l", "weekly", "--strict"), "--strict")
+    refused(cli("subscribers", "import", "people.csv", "-l", "weekly", "--strict"), "--strict")
     assert db.one("SELECT count(*) FROM subscribers") == 0
     result = ok(cli("subscribers", "import", "people.csv", "-l", "weekly", "--dry-run"))
     assert "dry run, nothing written: 1 added" in result.stderr
@@ -234,7 +220,9 @@ def test_unsubscribe_from_one_list_or_everything(cli: Cli, weekly: None) -> None
     assert status("a@example.com") == "unsubscribed"
     # a list created later does not bring them back either
     ok(cli("lists", "create", "later"))
-    failed(cli("subscribers", "add", "a@example.com", "-l", "later"), "unsubscribed", "resubscribe")
+    refused(
+        cli("subscribers", "add", "a@example.com", "-l", "later"), "unsubscribed", "resubscribe"
+    )
 
 
 def test_unsubscribe_by_token_acts_on_its_own_list_only(cli: Cli, weekly: None) -> None:
@@ -257,10 +245,10 @@ def test_unsubscribe_by_token_acts_on_its_own_list_only(cli: Cli, weekly: None) 
 def test_forged_and_tampered_tokens_are_refused(cli: Cli, weekly: None) -> None:
     ok(cli("subscribers", "add", "a@example.com", "-l", "weekly"))
     forged = make_token(b"someone-elses-secret-key-1234", 1, 1)
-    failed(cli("subscribers", "unsubscribe", "--token", forged), "not valid")
+    refused(cli("subscribers", "unsubscribe", "--token", forged), "not valid")
     real = make_token(SECRET, 1, 1)
     tampered = real[:-3] + ("AAA" if real[-3:] != "AAA" else "BBB")
-    failed(cli("subscribers", "unsubscribe", "--token", tampered), "not valid")
+    refused(cli("subscribers", "unsubscribe", "--token", tampered), "not valid")
     assert membership("a@example.com", "weekly") == "subscribed"
 
 
@@ -278,8 +266,8 @@ def test_resubscribe_rules(cli: Cli, weekly: None, project: Path) -> None:
     )
     for who in ("bounced", "complained"):
         email = f"{who}@example.com"
-        failed(cli("subscribers", "add", email, "-l", "weekly"), who)
-        failed(cli("subscribers", "resubscribe", email, "-l", "weekly"), who, "--force")
+        refused(cli("subscribers", "add", email, "-l", "weekly"), who)
+        refused(cli("subscribers", "resubscribe", email, "-l", "weekly"), who, "--force")
         assert status(email) == who
         ok(cli("subscribers", "resubscribe", email, "-l", "weekly", "--force"))
         assert status(email) == "active"
@@ -294,10 +282,10 @@ def test_remove(cli: Cli, weekly: None) -> None:
     )
     assert membership("a@example.com", "weekly") is None
     assert status("a@example.com") == "active"  # the person stays, only the membership goes
-    failed(cli("subscribers", "remove", "a@example.com", "-l", "weekly"), "not on the list")
+    refused(cli("subscribers", "remove", "a@example.com", "-l", "weekly"), "not on the list")
     # an unsubscribe is a choice to honour: removing it would let an import add them back
     ok(cli("subscribers", "unsubscribe", "b@example.com", "-l", "weekly"))
-    failed(cli("subscribers", "remove", "b@example.com", "-l", "weekly"), "unsubscribed")
+    refused(cli("subscribers", "remove", "b@example.com", "-l", "weekly"), "unsubscribed")
     assert membership("b@example.com", "weekly") == "unsubscribed"
 
 
@@ -315,12 +303,12 @@ def test_forget(cli: Cli, weekly: None, project: Path) -> None:
         == "forgotten"
     )
     assert "already forgotten" in ok(cli("subscribers", "forget", "gone@example.com")).stderr
-    failed(cli("subscribers", "show", "gone@example.com"), "forgotten")
+    refused(cli("subscribers", "show", "gone@example.com"), "forgotten")
 
     (project / "again.csv").write_text("email\nGONE@example.com\n")
     result = ok(cli("subscribers", "import", "again.csv", "-l", "weekly"))
     assert "1 kept suppressed" in result.stderr
-    failed(cli("subscribers", "add", "gone@example.com", "-l", "weekly"), "forgotten")
+    refused(cli("subscribers", "add", "gone@example.com", "-l", "weekly"), "forgotten")
     assert db.one("SELECT count(*) FROM subscribers") == 0
 
     ok(cli("subscribers", "resubscribe", "gone@example.com", "-l", "weekly"))
@@ -343,7 +331,7 @@ def test_lists_delete(cli: Cli, weekly: None) -> None:
     assert db.one("SELECT count(*) FROM memberships") == 0
     assert db.one("SELECT count(*) FROM subscribers") == 1
 
-    failed(cli("lists", "delete", "sent"), "sent campaign", "--force")
+    refused(cli("lists", "delete", "sent"), "sent campaign", "--force")
     ok(cli("lists", "delete", "sent", "--force"))
     assert db.one("SELECT count(*) FROM lists") == 0
     assert db.one("SELECT count(*) FROM campaigns WHERE list_id IS NULL") == 1  # record kept

@@ -15,9 +15,8 @@ import sqlalchemy as sa
 
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
-from tests.cli.test_subscribers import failed, ok
 from tests.support import db
-from tests.support.cli import ROOT, SAMPLE_ISSUE, Result
+from tests.support.cli import ROOT, SAMPLE_ISSUE, Result, ok, refused
 from tests.support.sending import make_list, send, use_ses
 from tests.support.ses_stub import SesStub, default_account
 from tests.support.sns_fixtures import bounce_transient, click
@@ -35,7 +34,7 @@ def test_names_with_line_breaks_are_cleaned_and_said_on_add_and_import(
 ) -> None:
     result = ok(cli("subscribers", "add", "a@example.com", "-l", "weekly", "--name", "A\nBcc: x"))
     assert "(name cleaned: line break replaced by a space)" in result.stderr
-    failed(cli("subscribers", "add", "b@example.com", "-l", "weekly", "--name", "x" * 201), "200")
+    refused(cli("subscribers", "add", "b@example.com", "-l", "weekly", "--name", "x" * 201), "200")
     (project / "people.csv").write_bytes(
         b'email,name\r\nc@example.com,"C\r\nBcc: x"\r\nd@example.com,"D\x00\tE"\r\n'
     )
@@ -176,7 +175,7 @@ def test_export_for_excel_and_with_formulas(cli: Cli, weekly: None, project: Pat
         ("김민준",),
         ("=1+2",),
     ]
-    failed(cli("subscribers", "export", "-l", "weekly", "--excel", "-f", "jsonl"), "--excel")
+    refused(cli("subscribers", "export", "-l", "weekly", "--excel", "-f", "jsonl"), "--excel")
 
 
 def test_export_to_stdout_is_utf8_whatever_the_locale(

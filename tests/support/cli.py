@@ -42,3 +42,20 @@ def run_cli(*args: object, input: str | None = None) -> Result:
     finally:
         sys.argv, sys.stdin = old_argv, old_stdin
     return Result(code, out.getvalue(), errs.getvalue())
+
+
+def ok(result: Result) -> Result:
+    """A command that succeeded, and printed no traceback."""
+    assert result.code == 0, result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+def refused(result: Result, *words: str) -> Result:
+    """A clean refusal: non-zero exit, an `error:` line naming the problem, no traceback."""
+    assert result.code != 0, result.output
+    assert "Traceback" not in result.output
+    assert "error:" in result.stderr, result.output
+    for word in words:
+        assert word in result.stderr, result.output
+    return result

@@ -20,7 +20,8 @@ from pipeline.audience.store import Store
 from pipeline.db.schema import DELIVERY_STATUSES
 from pipeline.delivery.sendlog import Campaign, SendLog
 from tests.support import db
-from tests.support.cli import ROOT, SAMPLE_ISSUE, Result
+from tests.support.cli import ROOT, SAMPLE_ISSUE, Result, ok
+from tests.support.cli import refused as refused  # re-exported: the send tests take both from here
 from tests.support.ses_stub import SesStub
 
 Cli = Callable[..., Result]
@@ -41,22 +42,6 @@ def use_ses(monkeypatch: pytest.MonkeyPatch, endpoint_url: str) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)
-
-
-def ok(result: Result) -> Result:
-    assert result.code == 0, result.output
-    assert "Traceback" not in result.output
-    return result
-
-
-def refused(result: Result, *words: str) -> Result:
-    """A clean refusal: non-zero exit, an `error:` line naming the problem, no traceback."""
-    assert result.code != 0, result.output
-    assert "Traceback" not in result.output
-    assert "error:" in result.stderr, result.output
-    for word in words:
-        assert word in result.stderr, result.output
-    return result
 
 
 def people(n: int, domain: str = "example.com", prefix: str = "reader") -> list[tuple[str, str]]:
