@@ -162,16 +162,18 @@ class Lease:
                 .values(heartbeat_at=now, sent=sent, rate=rate)
             )
             lost = expire(tx.conn, self.lease_seconds)
-            live = sa.select(senders).where(senders.c.state == "running")
-            running = [_sender(r) for r in tx.conn.execute(live).all()]
-            dry = set(
-                tx.conn.scalars(sa.select(campaigns.c.id).where(campaigns.c.dry_run.is_(True)))
+            live = (
+                sa.select(senders, campaigns.c.dry_run)
+                .join(campaigns, campaigns.c.id == senders.c.campaign_id)
+                .where(senders.c.state == "running")
             )
+            rows = tx.conn.execute(live).all()
+        running = [_sender(r) for r in rows]
         joined = [
             s for s in running if s.campaign_id == self.campaign_id and s.id not in self._known
         ]
         self._known.update(s.id for s in joined)
-        sharing = sum(1 for s in running if s.campaign_id not in dry)
+        sharing = sum(1 for r in rows if not r.dry_run)  # a dry run takes nothing from SES
         return max(1, sharing), joined, lost
 
     def others_running(self) -> int:

@@ -159,6 +159,9 @@ def test_the_account_rate_is_divided_among_the_running_senders(cli: Cli, project
     two = senders.Lease(store(), started.id)
     sharing, joined, lost = one.beat(sent=5, rate=40.0)
     assert sharing == 2 and [s.id for s in joined] == [two.id] and lost == []
+    rehearsal, _ = log.start(25, mailing_list, "subject", dry_run=True)
+    senders.Lease(store(), rehearsal.id)  # a dry run's sender takes nothing from SES
+    assert one.beat(sent=7, rate=20.0)[0] == 2
     two.finish(sent=0)
     assert one.beat(sent=9, rate=20.0)[0] == 1
     assert one.others_running() == 0
