@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: a real browser, SpamAssassin and a PostgreSQL server.
 SYSTEM_PACKAGES := chromium spamassassin postgresql
 
-.PHONY: install system-deps demo test lint format golden bench clean
+.PHONY: install system-deps demo test lint format golden bench vendor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ test: install system-deps lint
 # Regenerate the golden files of the sample issue; review the diff before committing.
 golden: install
 	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/issue/test_golden.py
+
+# Refresh the vendored axe-core that the browser tests run (MPL-2.0, kept with its licence).
+AXE_VERSION := 4.14.1
+vendor:
+	rm -rf build/vendor && mkdir -p build/vendor
+	cd build/vendor && npm pack --silent axe-core@$(AXE_VERSION) && tar xzf axe-core-$(AXE_VERSION).tgz
+	cp build/vendor/package/axe.min.js build/vendor/package/LICENSE tests/support/vendor/axe-core/
+	echo $(AXE_VERSION) > tests/support/vendor/axe-core/VERSION
 
 bench: install
 	$(BIN)/python bench/bench_render.py

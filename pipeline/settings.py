@@ -18,8 +18,9 @@ from email.policy import SMTP
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -60,6 +61,7 @@ _ONE_LINE = (
     "unsubscribe_mailto",
     "configuration_set",
     "database_url",
+    "timezone",
 )
 
 
@@ -104,6 +106,19 @@ class Settings(BaseSettings):
     sns_cert_host_pattern: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
     # A CA file for fetching them over TLS; default: the system's.
     sns_ca_bundle: str | None = None
+    # Signup (double opt-in): how long a confirmation link works, how often one address
+    # may be sent a confirmation however many signups arrive, and the per-IP limit.
+    confirm_link_days: int = Field(7, ge=1, le=90)
+    confirmation_period_hours: float = Field(24.0, gt=0, le=24 * 30)
+    signup_ip_limit: int = Field(10, ge=1)
+    signup_ip_window: int = Field(3600, ge=1)  # seconds
+    # A Markdown file in the issue format, sent once to each reader who confirms.
+    welcome: str | None = None
+    # Schedules: the zone `--at` is read in (default: the machine's), and how late a
+    # scheduled campaign may still start after its time (the server was down) before it
+    # is marked `missed` instead of being sent late in silence.
+    timezone: str | None = None
+    schedule_grace: int = Field(3600, ge=0)  # seconds
 
     @field_validator(*_ONE_LINE, mode="before")
     @classmethod
@@ -209,6 +224,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"must be a regular expression for host names ({exc}), "
                 r"like '^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$'"
+            ) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "must be a time zone name from the tz database, like 'Asia/Seoul' or 'UTC'"
             ) from None
         return value
 

@@ -15,6 +15,8 @@ class MailingList:
     id: int
     name: str
     created_at: datetime
+    public: bool = False  # offered on the signup form
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,8 @@ def subscriber_from_row(row: sa.Row[Any]) -> Subscriber:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
     )
+
+
+def mailing_list_from_row(row: sa.Row[Any]) -> MailingList:
+    m = row._mapping
+    return MailingList(m["id"], m["name"], m["created_at"], bool(m["public"]), m["description"])

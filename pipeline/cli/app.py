@@ -64,11 +64,13 @@ def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
 
 
 def _register() -> None:
-    from pipeline.cli import events, issue, send, subscribers
+    from pipeline.cli import events, issue, lists, send, serve, subscribers
 
     issue.register(app)
+    lists.register(app)
     subscribers.register(app)
     send.register(app)
+    serve.register(app)
     events.register(app)
 
 

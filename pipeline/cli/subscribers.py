@@ -1,4 +1,4 @@
-"""Commands for the publisher's lists: `newsletter lists ...` and `newsletter subscribers ...`.
+"""Commands for the people on the lists: `newsletter subscribers ...`.
 
 Parsing and printing only; the rules are in `subscribers.py`. Listings go to stdout,
 what changed goes to stderr.
@@ -22,13 +22,8 @@ from pipeline.audience import subscribers as lib
 from pipeline.audience.store import Store
 from pipeline.cli import kit
 from pipeline.errors import InputError
-from pipeline.output import Format, emit_object, emit_rows
+from pipeline.output import Format, emit_object
 
-lists_app = typer.Typer(
-    help="Mailing lists: `newsletter lists` shows them with counts per status.",
-    no_args_is_help=False,
-    rich_markup_mode=None,
-)
 subscribers_app = typer.Typer(
     help="The people on your lists: add, import, export, unsubscribe, forget.",
     no_args_is_help=True,
@@ -45,7 +40,7 @@ class ExportFormat(StrEnum):
     jsonl = "jsonl"
 
 
-def _say(message: str) -> None:
+def _say(message: str) -> None:  # also used by cli/lists.py
     # markup=False: addresses, list names and CSV text may contain [brackets]
     kit.err.print(message, highlight=False, markup=False)
 
@@ -72,54 +67,6 @@ def _visible(value: object) -> object:
 def _when(moment: datetime | None) -> str:
     """A timestamp short enough for a table (JSON output keeps the full ISO form)."""
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
-
-
-# --- lists -------------------------------------------------------------------------------
-
-LIST_COLUMNS = ["name", "subscribed", "unsubscribed", "bounced", "complained", "total"]
-
-
-@lists_app.callback(invoke_without_command=True)
-def lists_show(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None:
-    """Show the lists with their members counted by status (`subscribed` ones receive mail)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    with _store(ctx) as store:
-        rows = lib.list_summaries(store)
-    if fmt is Format.table:
-        if not rows:
-            _say("no lists yet; `newsletter lists create NAME` makes one")
-            return
-        emit_rows(rows, LIST_COLUMNS, fmt, title="Lists")  # fits 80 columns
-        return
-    emit_rows(rows, [*LIST_COLUMNS, "created_at"], fmt)
-
-
-@lists_app.command("create")
-def lists_create(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The new list's name, e.g. weekly.")],
-    exist_ok: Annotated[
-        bool, typer.Option("--exist-ok", help="Succeed quietly if the list already exists.")
-    ] = False,
-) -> None:
-    """Create an empty list."""
-    with _store(ctx) as store:
-        _report(lib.create_list(store, name, exist_ok=exist_ok))
-
-
-@lists_app.command("delete")
-def lists_delete(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The list to delete.")],
-    force: Annotated[
-        bool, typer.Option("--force", help="Delete even if campaigns were sent to it.")
-    ] = False,
-) -> None:
-    """Delete a list and its memberships (the subscribers stay). Refuses a list with sent
-    campaigns unless --force."""
-    with _store(ctx) as store:
-        _report(lib.delete_list(store, name, force=force))
 
 
 # --- subscribers -------------------------------------------------------------------------
@@ -365,5 +312,4 @@ def forget(ctx: typer.Context, email: EmailArg) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(lists_app, name="lists")
     app.add_typer(subscribers_app, name="subscribers")

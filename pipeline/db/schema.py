@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "complained")
-MEMBERSHIP_STATUSES = ("subscribed", "unsubscribed")
+# unconfirmed: signed up on the form, waiting for the confirmation link (double opt-in)
+MEMBERSHIP_STATUSES = ("subscribed", "unsubscribed", "unconfirmed")
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -69,8 +70,16 @@ subscribers = sa.table(
     *(sa.column(c) for c in ("id", "email", "email_key", "name", "attributes", "status")),
     sa.column("created_at", ts),
     sa.column("updated_at", ts),
+    sa.column("confirmation_sent_at", ts),
 )
-lists = sa.table("lists", sa.column("id"), sa.column("name"), sa.column("created_at", ts))
+lists = sa.table(
+    "lists",
+    sa.column("id"),
+    sa.column("name"),
+    sa.column("created_at", ts),
+    sa.column("public", sa.Boolean()),
+    sa.column("description"),
+)
 memberships = sa.table(
     "memberships",
     sa.column("subscriber_id"),
@@ -126,6 +135,47 @@ senders = sa.table(
     sa.column("heartbeat_at", ts),
     sa.column("finished_at", ts),
 )
+consents = sa.table(
+    "consents",
+    *(sa.column(c) for c in ("id", "subscriber_id", "list_id", "method", "detail", "ip")),
+    sa.column("user_agent"),
+    sa.column("requested_at", ts),
+    sa.column("confirmed_at", ts),
+)
+signup_requests = sa.table(
+    "signup_requests",
+    *(sa.column(c) for c in ("id", "email", "name", "lists", "ip", "user_agent", "outcome")),
+    sa.column("received_at", ts),
+    sa.column("handled_at", ts),
+)
+rate_limits = sa.table(
+    "rate_limits", sa.column("key"), sa.column("window_start", ts), sa.column("hits")
+)
+outbox = sa.table(
+    "outbox",
+    *(sa.column(c) for c in ("id", "kind", "subscriber_id", "email", "status", "message_id")),
+    sa.column("error"),
+    sa.column("attempts"),
+    sa.column("created_at", ts),
+    sa.column("claimed_at", ts),
+    sa.column("sent_at", ts),
+)
+schedules = sa.table(
+    "schedules",
+    *(sa.column(c) for c in ("id", "issue_number", "list_id", "timezone", "state")),
+    *(sa.column(c) for c in ("source_path", "source_sha256", "subject", "rendered")),
+    sa.column("campaign_id"),
+    sa.column("note"),
+    sa.column("send_at", ts),
+    sa.column("created_at", ts),
+    sa.column("updated_at", ts),
+)
+web_versions = sa.table(
+    "web_versions",
+    *(sa.column(c) for c in ("campaign_id", "issue_number", "title", "subject", "preheader")),
+    *(sa.column(c) for c in ("lang", "period", "html")),
+    sa.column("stored_at", ts),
+)
 QUERY_TABLES = (
     subscribers,
     lists,
@@ -136,4 +186,10 @@ QUERY_TABLES = (
     test_sends,
     events,
     senders,
+    consents,
+    signup_requests,
+    rate_limits,
+    outbox,
+    schedules,
+    web_versions,
 )

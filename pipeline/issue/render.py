@@ -85,6 +85,9 @@ class Rendered:
     html: PersonalTemplate  # final email HTML, CSS inlined
     text: PersonalTemplate  # plain-text part
     web_url: str
+    # The web version, when it was rendered with the rest (a schedule stores it); else the
+    # campaign renders it from `issue` when it starts.
+    web_html: str | None = None
 
     @property
     def html_bytes(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from pipeline.db.schema import MEMBERSHIP_STATUSES, SUBSCRIBER_STATUSES, ts
+from pipeline.db.schema import SUBSCRIBER_STATUSES, ts
 
 revision = "0001"
 down_revision = None
@@ -58,7 +58,8 @@ def upgrade() -> None:
         sa.Column("subscribed_at", ts, nullable=False),
         sa.Column("unsubscribed_at", ts),
         sa.Column("updated_at", ts, nullable=False),
-        sa.CheckConstraint(f"status IN {MEMBERSHIP_STATUSES!r}", name="membership_status"),
+        # The statuses as they were at this revision (0006 added `unconfirmed`).
+        sa.CheckConstraint("status IN ('subscribed', 'unsubscribed')", name="membership_status"),
     )
     sa.Table(
         "suppressions",

@@ -1,0 +1,67 @@
+"""Commands for the publisher's lists: `newsletter lists ...`. Parsing and printing only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipeline.audience import subscribers as lib
+from pipeline.cli import kit
+from pipeline.cli.subscribers import _report, _say, _store
+from pipeline.output import Format, emit_rows
+
+lists_app = typer.Typer(
+    help="Mailing lists: `newsletter lists` shows them with counts per status.",
+    no_args_is_help=False,
+    rich_markup_mode=None,
+)
+
+LIST_COLUMNS = ["name", "subscribed", "unsubscribed", "bounced", "complained", "total"]
+
+
+@lists_app.callback(invoke_without_command=True)
+def lists_show(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None:
+    """Show the lists with their members counted by status (`subscribed` ones receive mail)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _store(ctx) as store:
+        rows = lib.list_summaries(store)
+    if fmt is Format.table:
+        if not rows:
+            _say("no lists yet; `newsletter lists create NAME` makes one")
+            return
+        emit_rows(rows, LIST_COLUMNS, fmt, title="Lists")  # fits 80 columns
+        return
+    emit_rows(rows, [*LIST_COLUMNS, "created_at"], fmt)
+
+
+@lists_app.command("create")
+def lists_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The new list's name, e.g. weekly.")],
+    exist_ok: Annotated[
+        bool, typer.Option("--exist-ok", help="Succeed quietly if the list already exists.")
+    ] = False,
+) -> None:
+    """Create an empty list."""
+    with _store(ctx) as store:
+        _report(lib.create_list(store, name, exist_ok=exist_ok))
+
+
+@lists_app.command("delete")
+def lists_delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The list to delete.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete even if campaigns were sent to it.")
+    ] = False,
+) -> None:
+    """Delete a list and its memberships (the subscribers stay). Refuses a list with sent
+    campaigns unless --force."""
+    with _store(ctx) as store:
+        _report(lib.delete_list(store, name, force=force))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lists_app, name="lists")
