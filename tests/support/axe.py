@@ -32,9 +32,7 @@ def describe(found: list[dict[str, Any]]) -> str:
     lines = []
     for violation in found:
         targets = [", ".join(node["target"]) for node in violation["nodes"][:3]]
-        lines.append(
-            f"{violation['id']} ({violation['impact']}): {violation['help']} -> {targets}"
-        )
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} -> {targets}")
     return "\n".join(lines)
 
 
