@@ -64,14 +64,27 @@ def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
 
 
 def _register() -> None:
-    from pipeline.cli import events, issue, lists, send, serve, subscribers
+    from pipeline.cli import (
+        archive,
+        events,
+        issue,
+        lists,
+        schedule,
+        send,
+        serve,
+        signup,
+        subscribers,
+    )
 
     issue.register(app)
     lists.register(app)
     subscribers.register(app)
+    signup.register(app)
     send.register(app)
+    schedule.register(app)
     serve.register(app)
     events.register(app)
+    archive.register(app)
 
 
 _register()
