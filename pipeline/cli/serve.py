@@ -1,4 +1,5 @@
-"""`newsletter serve`: the web app behind `public_url`."""
+"""`newsletter serve`: the web app behind `public_url`, with the background loops (the
+scheduler, see background.py); `newsletter worker`: the background loops alone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 import typer
 
 from pipeline.audience.store import Store
-from pipeline.cli import kit
+from pipeline.cli import background, kit
 from pipeline.errors import InputError
 
 
@@ -47,7 +48,8 @@ def serve(
         )
     kit.say(f"serving on http://{host}:{port}/ for {settings.public_url} (Ctrl-C to stop)")
     try:
-        server.run(app, host=host, port=port, proxy_headers=True)
+        with background.running(background.loops(settings)):
+            server.run(app, host=host, port=port, proxy_headers=True)
     finally:
         store.close()
 
@@ -70,9 +72,34 @@ def _serve_workers(
         os.environ["NEWSLETTER_CONFIG"] = str(config.resolve())
     os.environ[ISSUES_ENV] = str(issues.resolve())
     kit.say(f"serving on http://{host}:{port}/ with {workers} workers (Ctrl-C to stop)")
-    server.run_workers("pipeline.web.workers:create", workers, host=host, port=port,
-                       proxy_headers=True)  # fmt: skip
+    # The background loops run once, here in the supervisor, not in every worker.
+    with background.running(background.loops(kit.settings(ctx))):
+        server.run_workers("pipeline.web.workers:create", workers, host=host, port=port,
+                           proxy_headers=True)  # fmt: skip
+
+
+def worker(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Log every scheduled message; call no SES.")
+    ] = False,
+) -> None:
+    """Run the background work without the web app: the scheduler, which starts each
+    scheduled campaign at its time. Stops cleanly on Ctrl-C or SIGTERM (a campaign in
+    flight is paused; `newsletter send` resumes it)."""
+    settings = kit.settings(ctx)
+    if not dry_run:
+        settings.require_secret_key()
+    Store.open(settings.database_url).close()  # migrate once, and fail here if it cannot open
+    named = background.loops(settings, dry_run=dry_run)
+    mode = "dry run: nothing is sent to SES" if dry_run else "sending through SES"
+    kit.say(f"worker running {', '.join(n for n, _ in named)} ({mode}); Ctrl-C to stop")
+    with background.running(named) as stop:
+        while not stop.wait(1.0):
+            pass
+    kit.say("worker stopped")
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("worker")(worker)

@@ -1,0 +1,99 @@
+"""The background loops of `newsletter serve` and `newsletter worker`, each in its own
+thread, all stopped together on Ctrl-C or SIGTERM.
+
+A loop is a `Callable[[threading.Event], None]` that works until the event is set, then
+returns. `loops()` is the one list of them: adding a loop is adding a line there.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from pipeline.delivery.transports.base import Transport
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Loop = Callable[[threading.Event], None]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+JOIN_SECONDS = 60.0  # a campaign in flight finishes what SES holds, then pauses
+
+
+def loops(settings: Settings, *, dry_run: bool = False) -> list[tuple[str, Loop]]:
+    """Every background loop, by name."""
+    from pipeline.delivery.scheduler import Scheduler
+
+    return [
+        ("scheduler", _with_store(settings, lambda store: Scheduler(
+            store, settings, _transport(settings, dry_run), dry_run=dry_run).loop)),
+    ]  # fmt: skip
+
+
+def _transport(settings: Settings, dry_run: bool) -> Callable[[], Transport]:
+    from pipeline.delivery.transports.dryrun import DryRunTransport
+    from pipeline.delivery.transports.ses import SesTransport
+
+    def make() -> Transport:
+        if dry_run:
+            return DryRunTransport()
+        return SesTransport(configuration_set=settings.configuration_set, max_connections=16)
+
+    return make
+
+
+def _with_store(settings: Settings, make: Callable[..., Loop]) -> Loop:
+    """A loop with a store of its own, opened in its thread and closed when it ends."""
+    from pipeline.audience.store import Store
+
+    def run(stop: threading.Event) -> None:
+        with Store.open(settings.database_url) as store:
+            make(store)(stop)
+
+    return run
+
+
+@contextmanager
+def running(named: list[tuple[str, Loop]]) -> Iterator[threading.Event]:
+    """Start every loop in its own thread; on leaving (or on SIGINT/SIGTERM), set the stop
+    event and wait for each loop to return. Yields the stop event."""
+    stop = threading.Event()
+    previous: dict[int, object] = {}
+
+    def handler(number: int, frame: FrameType | None) -> None:
+        log.info("%s: stopping", signal.Signals(number).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        previous = {number: signal.signal(number, handler) for number in STOP_SIGNALS}
+    threads = [
+        threading.Thread(target=_guarded(name, loop), args=(stop,), name=name, daemon=True)
+        for name, loop in named
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(JOIN_SECONDS)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0f s; leaving it", thread.name,
+                            JOIN_SECONDS)  # fmt: skip
+        for number, before in previous.items():
+            signal.signal(number, before)  # type: ignore[arg-type]
+
+
+def _guarded(name: str, loop: Loop) -> Loop:
+    def run(stop: threading.Event) -> None:
+        try:
+            loop(stop)
+        except Exception:  # one loop's crash is logged; the others and the web app go on
+            log.exception("background loop %s stopped with an error", name)
+
+    return run

@@ -1,0 +1,336 @@
+"""Schedules: a campaign to start at a given time, with the issue as it was rendered.
+
+A schedule moves `scheduled` -> `running` (its campaign started) -> `sent` (the campaign
+finished). It becomes `missed` when nobody started it within the grace period after its
+time, and `cancelled` by `schedule cancel`. Several schedulers may share one database: the
+move to `running` is one conditional UPDATE, and only the scheduler whose UPDATE changed
+the row starts the campaign (`claim`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.audience.store import MailingList, Store
+from pipeline.db.schema import campaigns, lists, schedules
+from pipeline.delivery import snapshot
+from pipeline.errors import InputError, NewsletterError, NotFoundError
+from pipeline.issue.build import Build
+
+log = logging.getLogger(__name__)
+
+STATES = ("scheduled", "running", "sent", "missed", "cancelled")
+CHANGED = "changed since scheduled: run `schedule` again"
+
+
+class ScheduleError(NewsletterError):
+    """A schedule that cannot be made, changed or started."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: int
+    issue_number: int
+    list_id: int
+    list_name: str
+    send_at: datetime  # UTC
+    timezone: str
+    state: str
+    source_path: str
+    source_sha256: str
+    subject: str
+    campaign_id: int | None
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+    campaign_status: str | None = None  # running | paused | finished, once it started
+    pause_reason: str | None = None
+
+    def file_changed(self) -> bool:
+        """The file differs from the one rendered (or is gone)."""
+        return snapshot.sha256_of(Path(self.source_path)) != self.source_sha256
+
+    def as_dict(self) -> dict[str, Any]:
+        changed = self.file_changed()
+        return {
+            "issue": self.issue_number,
+            "list": self.list_name,
+            "at": self.send_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "timezone": self.timezone,
+            "state": self.state,
+            "subject": self.subject,
+            "source": self.source_path,
+            "file_changed": changed,
+            "campaign": self.campaign_id,
+            "campaign_status": self.campaign_status,
+            "note": self.status_note(changed),
+        }
+
+    def status_note(self, changed: bool | None = None) -> str | None:
+        """What a person should know: the campaign paused, the file changed, why missed."""
+        notes = []
+        if self.state == "running" and self.campaign_status == "paused":
+            why = f": {self.pause_reason}" if self.pause_reason else ""
+            notes.append(
+                f"campaign paused{why}; resume with `newsletter send {self.source_path} "
+                f"--list {self.list_name}`"
+            )
+        elif self.note:
+            notes.append(self.note)
+        if self.state == "scheduled" and (self.file_changed() if changed is None else changed):
+            notes.append(CHANGED)
+        return "; ".join(notes) or None
+
+
+_COLUMNS = (
+    schedules.c.id,
+    schedules.c.issue_number,
+    schedules.c.list_id,
+    lists.c.name,
+    schedules.c.send_at,
+    schedules.c.timezone,
+    schedules.c.state,
+    schedules.c.source_path,
+    schedules.c.source_sha256,
+    schedules.c.subject,
+    schedules.c.campaign_id,
+    schedules.c.note,
+    schedules.c.created_at,
+    schedules.c.updated_at,
+    campaigns.c.status,
+    campaigns.c.pause_reason,
+)
+_FROM = schedules.join(lists, lists.c.id == schedules.c.list_id).outerjoin(
+    campaigns, campaigns.c.id == schedules.c.campaign_id
+)
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(*_COLUMNS).select_from(_FROM)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def save(
+    store: Store,
+    built: Build,
+    mailing_list: MailingList,
+    send_at: datetime,
+    zone: str,
+    web_html: str,
+    *,
+    source_sha256: str,
+    now: datetime | None = None,
+) -> tuple[Schedule, Schedule | None]:
+    """Store the schedule with the rendering, replacing the issue's schedule to this list
+    (one transaction). Returns the new schedule and the one it replaced."""
+    assert built.issue is not None and built.rendered is not None
+    now = now or _now()
+    if send_at <= now:
+        raise InputError(f"{send_at:%Y-%m-%d %H:%M} UTC is in the past", hint="give a later time")
+    number = built.issue.number
+    with store.begin() as tx:
+        started = tx.conn.execute(
+            sa.select(campaigns.c.status).where(
+                campaigns.c.issue_number == number,
+                campaigns.c.list_id == mailing_list.id,
+                campaigns.c.dry_run.is_(False),
+            )
+        ).scalar()
+        if started is not None:
+            raise ScheduleError(
+                f"issue {number} has a {started} campaign to list {mailing_list.name!r} already",
+                hint=f"`newsletter send {built.path} --list {mailing_list.name}` resumes an "
+                "unfinished one; `newsletter log` shows it",
+            )
+        previous = _find(tx.conn, number, mailing_list.id)
+        tx.conn.execute(
+            sa.delete(schedules).where(
+                schedules.c.issue_number == number, schedules.c.list_id == mailing_list.id
+            )
+        )
+        tx.conn.execute(
+            sa.insert(schedules).values(
+                issue_number=number,
+                list_id=mailing_list.id,
+                send_at=send_at,
+                timezone=zone,
+                state="scheduled",
+                source_path=str(built.path.resolve()),
+                source_sha256=source_sha256,
+                subject=built.rendered.subject,
+                rendered=snapshot.dump(built.rendered, web_html),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        saved = _find(tx.conn, number, mailing_list.id)
+    assert saved is not None
+    return saved, previous
+
+
+def _find(conn: sa.Connection, issue_number: int, list_id: int) -> Schedule | None:
+    row = conn.execute(
+        _select().where(schedules.c.issue_number == issue_number, schedules.c.list_id == list_id)
+    ).first()
+    return Schedule(*row) if row else None
+
+
+def find(store: Store, issue_number: int, list_id: int) -> Schedule | None:
+    with store.begin(write=False) as tx:
+        return _find(tx.conn, issue_number, list_id)
+
+
+def listing(store: Store) -> list[Schedule]:
+    """Every schedule, soonest first."""
+    query = _select().order_by(schedules.c.send_at, schedules.c.id)
+    with store.begin(write=False) as tx:
+        return [Schedule(*row) for row in tx.conn.execute(query)]
+
+
+def rendering(store: Store, schedule: Schedule) -> Build:
+    """The Build the campaign is made from: the stored rendering."""
+    with store.begin(write=False) as tx:
+        stored = tx.conn.execute(
+            sa.select(schedules.c.rendered).where(schedules.c.id == schedule.id)
+        ).scalar_one()
+    return snapshot.load(stored, f"schedule of issue {schedule.issue_number}")
+
+
+def cancel(store: Store, issue_number: int, mailing_list: MailingList) -> Schedule:
+    """A scheduled (or missed) schedule becomes `cancelled`; a started one cannot be."""
+    now = _now()
+    with store.begin() as tx:
+        found = _find(tx.conn, issue_number, mailing_list.id)
+        if found is None:
+            raise NotFoundError(
+                f"issue {issue_number} is not scheduled to list {mailing_list.name!r}",
+                hint="`newsletter schedule list` shows the schedules",
+            )
+        if found.state in ("running", "sent"):
+            raise ScheduleError(
+                f"the schedule of issue {issue_number} to {mailing_list.name!r} is "
+                f"{found.state}: its campaign has started",
+                hint="stop a running send with Ctrl-C; `newsletter log` shows the campaign",
+            )
+        tx.conn.execute(
+            sa.update(schedules)
+            .where(schedules.c.id == found.id)
+            .values(state="cancelled", note=f"cancelled at {now:%Y-%m-%d %H:%M} UTC")
+            .values(updated_at=now)
+        )
+        cancelled = _find(tx.conn, issue_number, mailing_list.id)
+    assert cancelled is not None
+    return cancelled
+
+
+def mark_missed(store: Store, now: datetime, grace_seconds: int) -> list[Schedule]:
+    """Schedules still waiting more than `grace_seconds` after their time become `missed`:
+    never sent late in silence. Returns them."""
+    late = now - timedelta(seconds=grace_seconds)
+    with store.begin() as tx:
+        overdue = [
+            Schedule(*row)
+            for row in tx.conn.execute(
+                _select().where(schedules.c.state == "scheduled", schedules.c.send_at < late)
+            )
+        ]
+        missed = []
+        for found in overdue:
+            deadline = found.send_at + timedelta(seconds=grace_seconds)
+            note = (
+                f"missed: not started by {deadline:%Y-%m-%d %H:%M} UTC (schedule_grace "
+                f"{grace_seconds} s after its time; was the scheduler down?); nothing was sent. "
+                f"`newsletter send {found.source_path} --list {found.list_name}` sends it now, "
+                "`newsletter schedule` again sets a new time"
+            )
+            changed = tx.conn.execute(
+                sa.update(schedules)
+                .where(schedules.c.id == found.id, schedules.c.state == "scheduled")
+                .values(state="missed", note=note, updated_at=now)
+            ).rowcount
+            if changed:
+                missed.append(found)
+    return missed
+
+
+def due(store: Store, now: datetime) -> list[Schedule]:
+    query = _select().where(schedules.c.state == "scheduled", schedules.c.send_at <= now)
+    with store.begin(write=False) as tx:
+        return [Schedule(*row) for row in tx.conn.execute(query.order_by(schedules.c.send_at))]
+
+
+def claim(store: Store, schedule: Schedule, now: datetime, who: str) -> bool:
+    """scheduled -> running, as one conditional UPDATE: true for exactly one claimant,
+    whatever the number of schedulers racing for it (PostgreSQL re-checks the WHERE of
+    a row another transaction changed; SQLite has one writer at a time)."""
+    with store.begin() as tx:
+        changed = tx.conn.execute(
+            sa.update(schedules)
+            .where(schedules.c.id == schedule.id, schedules.c.state == "scheduled")
+            .values(state="running", note=f"started by {who}", updated_at=now)
+        ).rowcount
+    return bool(changed == 1)
+
+
+def update(
+    store: Store,
+    schedule_id: int,
+    state: str,
+    *,
+    note: str | None = None,
+    campaign_id: int | None = None,
+    only_from: tuple[str, ...] | None = None,
+) -> None:
+    values: dict[str, Any] = {"state": state, "note": note, "updated_at": _now()}
+    if campaign_id is not None:
+        values["campaign_id"] = campaign_id
+    where = [schedules.c.id == schedule_id]
+    if only_from:
+        where.append(schedules.c.state.in_(only_from))
+    with store.begin() as tx:
+        tx.conn.execute(sa.update(schedules).where(*where).values(values))
+
+
+def settle_finished(store: Store) -> int:
+    """Running schedules whose campaign finished (whoever sent its last rows) become
+    `sent`. Returns how many."""
+    finished = sa.select(campaigns.c.id).where(campaigns.c.status == "finished")
+    with store.begin() as tx:
+        changed = tx.conn.execute(
+            sa.update(schedules)
+            .where(schedules.c.state == "running", schedules.c.campaign_id.in_(finished))
+            .values(state="sent", updated_at=_now())
+        ).rowcount
+    return int(changed or 0)
+
+
+def follow_send(store: Store, issue_number: int, list_id: int, campaign_id: int) -> None:
+    """`newsletter send` took over the issue's schedule to this list (missed, waiting, or
+    running after a crash): it now follows that campaign, `sent` when it finishes."""
+    with store.begin() as tx:
+        found = _find(tx.conn, issue_number, list_id)
+        if found is None or found.state == "cancelled":
+            return
+        status = tx.conn.execute(
+            sa.select(campaigns.c.status).where(campaigns.c.id == campaign_id)
+        ).scalar_one()
+        state = "sent" if status == "finished" else "running"
+        note = found.note
+        if found.state in ("missed", "scheduled"):
+            note = "sent by `newsletter send`" + (
+                " after it was missed" if found.state == "missed" else " before its time"
+            )
+        tx.conn.execute(
+            sa.update(schedules)
+            .where(schedules.c.id == found.id)
+            .values(state=state, campaign_id=campaign_id, note=note, updated_at=_now())
+        )

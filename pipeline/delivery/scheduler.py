@@ -1,0 +1,202 @@
+"""The scheduler: starts each due campaign from its stored rendering, once.
+
+`Scheduler.loop` is one of the background loops of `newsletter serve` and `newsletter
+worker` (a `Callable[[threading.Event], None]`). Each pass (`tick`) marks schedules missed
+beyond the grace period, settles the ones whose campaign finished, then claims each due
+schedule and sends its campaign. The clock is injected, so that tests drive it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pipeline.audience.store import Store
+from pipeline.delivery import campaign as campaigns
+from pipeline.delivery import schedule as schedules
+from pipeline.delivery.send import Progress, SendOptions
+from pipeline.delivery.sendlog import Campaign, SendLog
+from pipeline.delivery.transports.base import Transport
+from pipeline.errors import NewsletterError
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 10.0  # between passes: schedules are set to the minute
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Tick:
+    """What one pass did (for logs and tests)."""
+
+    missed: list[schedules.Schedule] = field(default_factory=list)
+    started: list[tuple[schedules.Schedule, campaigns.Report]] = field(default_factory=list)
+    failed: list[tuple[schedules.Schedule, str]] = field(default_factory=list)
+    settled: int = 0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        transport: Callable[[], Transport],
+        *,
+        dry_run: bool = False,
+        now: Callable[[], datetime] = _utc_now,
+        concurrency: int = 16,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.transport = transport
+        self.dry_run = dry_run
+        self.now = now
+        self.concurrency = concurrency
+        self.who = f"scheduler {socket.gethostname()}:{os.getpid()}"
+        self.stop = threading.Event()
+
+    def loop(self, stop: threading.Event, interval: float = INTERVAL_SECONDS) -> None:
+        """Pass after pass until `stop` is set; a failed pass (the database away) is logged
+        and tried again at the next."""
+        self.stop = stop
+        log.info("scheduler started (%s)", "dry run" if self.dry_run else "SES")
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler pass failed; trying again in %.0f s", interval)
+            stop.wait(interval)
+        log.info("scheduler stopped")
+
+    def tick(self) -> Tick:
+        now = self.now()
+        result = Tick()
+        result.settled = schedules.settle_finished(self.store)
+        for missed in schedules.mark_missed(self.store, now, self.settings.schedule_grace):
+            log.warning(
+                "the schedule of issue %s to %r at %s was missed (more than %s s late): "
+                "not sent; `newsletter send` or `newsletter schedule` again",
+                missed.issue_number,
+                missed.list_name,
+                f"{missed.send_at:%Y-%m-%d %H:%M} UTC",
+                self.settings.schedule_grace,
+            )
+            result.missed.append(missed)
+        for found in schedules.due(self.store, now):
+            if self.stop.is_set():
+                break
+            if not schedules.claim(self.store, found, now, self.who):
+                continue  # another scheduler won it: it starts the campaign
+            try:
+                result.started.append((found, self._send(found)))
+            except NewsletterError as exc:
+                reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
+                log.error("scheduled issue %s to %r: %s", found.issue_number, found.list_name,
+                          reason)  # fmt: skip
+                result.failed.append((found, reason))
+        return result
+
+    def _send(self, found: schedules.Schedule) -> campaigns.Report:
+        built = schedules.rendering(self.store, found)
+        transport = self.transport()
+        try:
+            the_plan = campaigns.plan(
+                self.store,
+                built,
+                found.list_name,
+                transport,
+                rate=1e9 if self.dry_run else None,
+                dry_run=self.dry_run,
+            )
+        except NewsletterError as exc:
+            # Nothing started: waiting again, retried at the next pass until the grace
+            # period runs out, then `missed` with this reason in view.
+            schedules.update(
+                self.store,
+                found.id,
+                "scheduled",
+                note=f"could not start: {exc.message}",
+                only_from=("running",),
+            )
+            raise
+        log.info(
+            "starting scheduled issue %s to %r: %s message(s)",
+            found.issue_number,
+            found.list_name,
+            the_plan.to_send,
+        )
+        for warning in the_plan.warnings:
+            log.warning("issue %s: %s", found.issue_number, warning)
+        options = SendOptions(
+            rate=the_plan.rate,
+            concurrency=2 if self.dry_run else self.concurrency,
+            window=500 if self.dry_run else None,
+        )
+
+        def started(campaign: Campaign, to_send: int) -> None:
+            note = f"started by {self.who}" + (" (dry run: nothing sent to SES)" * self.dry_run)
+            schedules.update(self.store, found.id, "running", note=note, campaign_id=campaign.id)
+
+        try:
+            report = campaigns.run(
+                self.store,
+                self.settings,
+                the_plan,
+                transport,
+                options,
+                on_start=started,
+                on_progress=self._stop_when_asked(),
+                on_note=lambda text: log.info("issue %s: %s", found.issue_number, text),
+            )
+        except KeyboardInterrupt:
+            # Our stop, raised after the campaign's loop had ended (its last progress
+            # report): every outcome is recorded; settle what the campaign could not.
+            current = schedules.find(self.store, found.issue_number, found.list_id)
+            if current is None or current.campaign_id is None:
+                raise
+            log_ = SendLog(self.store)
+            log_.settle(current.campaign_id, reason="stopped with the scheduler")
+            report = campaigns.Report(
+                campaign=log_.get(current.campaign_id),
+                counts=log_.counts(current.campaign_id),
+                progress=Progress(total=the_plan.to_send),
+                stopped_by_user=True,
+                pause_reason=None,
+            )
+        if report.campaign.status == "finished":
+            schedules.update(self.store, found.id, "sent", note=None, only_from=("running",))
+            log.info("scheduled issue %s to %r sent", found.issue_number, found.list_name)
+        else:
+            why = report.pause_reason or "stopped with the scheduler"
+            log.warning(
+                "scheduled issue %s to %r paused: %s; resume with `newsletter send %s --list %s`",
+                found.issue_number,
+                found.list_name,
+                why,
+                found.source_path,
+                found.list_name,
+            )
+        return report
+
+    def _stop_when_asked(self) -> Callable[[Progress], None]:
+        """The campaign's progress callback, called every 0.1 s from its loop: when the
+        scheduler is asked to stop, it raises KeyboardInterrupt there once, which the
+        campaign takes as a Ctrl-C (finish what is in flight, record it, pause). A signal
+        cannot do it: only the main thread receives signals."""
+        raised = [False]
+
+        def check(progress: Progress) -> None:
+            if self.stop.is_set() and not raised[0]:
+                raised[0] = True
+                raise KeyboardInterrupt
+
+        return check

@@ -1,0 +1,118 @@
+"""When a schedule fires: `--at` read in a time zone from zoneinfo, refused when the
+local time does not exist (the hour skipped when clocks go forward), is ambiguous (the
+hour repeated when they go back) or is already past."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipeline.errors import InputError
+
+FORMATS_HINT = "write it as 'YYYY-MM-DD HH:MM', e.g. --at '2024-06-23 09:00'"
+
+
+@dataclass(frozen=True)
+class When:
+    utc: datetime  # aware, UTC
+    zone: str  # the zone name it was read in (and is shown in)
+
+    def local(self) -> datetime:
+        return self.utc.astimezone(ZoneInfo(self.zone))
+
+
+def zone(name: str, where: str = "--tz") -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"{where}: unknown time zone {name[:64]!r}",
+            hint="give an IANA zone name such as Asia/Seoul, Europe/Berlin or UTC",
+        ) from None
+
+
+def machine_zone() -> str:
+    """The machine's zone name: TZ, else where /etc/localtime points, else /etc/timezone,
+    else UTC. A name, not an offset: a schedule next month must follow DST changes."""
+    candidates: list[str] = []
+    if tz := os.environ.get("TZ", "").lstrip(":"):
+        candidates.append(tz)
+    try:
+        target = str(Path("/etc/localtime").resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    for name in candidates:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        return name
+    return "UTC"
+
+
+def parse_at(text: str, zone_name: str, now: datetime) -> When:
+    """`--at` as an aware UTC time. A time with its own offset (`2024-11-03 01:30-04:00`)
+    is taken as given; a wall-clock time is read in `zone_name`."""
+    tz = zone(zone_name)
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"--at {text[:40]!r} is not a date and time", hint=FORMATS_HINT) from None
+    if parsed.tzinfo is not None:
+        utc = parsed.astimezone(UTC)
+    else:
+        utc = _wall_clock(parsed, tz, zone_name)
+    if utc <= now:
+        shown = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        raise InputError(
+            f"--at {text.strip()[:40]} ({_show(utc, tz)}) is in the past",
+            hint=f"give a later time: it is now {shown} in {zone_name}",
+        )
+    return When(utc=utc, zone=zone_name)
+
+
+def _wall_clock(local: datetime, tz: ZoneInfo, zone_name: str) -> datetime:
+    early = local.replace(tzinfo=tz, fold=0)
+    late = local.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return early.astimezone(UTC)
+    # Two offsets: the wall time is in a DST transition. It is a gap when neither
+    # reading comes back to the same wall time after a round trip through UTC.
+    at = local.strftime("%Y-%m-%d %H:%M")
+    round_trip = early.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    if round_trip != local:
+        # In the gap, the two readings land on either side of it: an hour sooner or later.
+        sooner, later = sorted(
+            (early.astimezone(UTC).astimezone(tz), late.astimezone(UTC).astimezone(tz))
+        )
+        raise InputError(
+            f"--at {at} does not exist in {zone_name}: the clocks skip that hour "
+            "(daylight saving time begins)",
+            hint=f"pick a time that exists, e.g. --at '{sooner:%Y-%m-%d %H:%M}' ({sooner:%Z}) "
+            f"or --at '{later:%Y-%m-%d %H:%M}' ({later:%Z})",
+        )
+    first, second = early.astimezone(UTC), late.astimezone(UTC)
+    raise InputError(
+        f"--at {at} happens twice in {zone_name} (daylight saving time ends): "
+        f"at {first:%H:%M} UTC and at {second:%H:%M} UTC",
+        hint=f"say which, with its offset: --at '{early.isoformat(' ', 'minutes')}' "
+        f"or --at '{late.isoformat(' ', 'minutes')}'",
+    )
+
+
+def _show(utc: datetime, tz: ZoneInfo) -> str:
+    return f"{utc:%Y-%m-%d %H:%M} UTC, {utc.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+
+
+def describe(when: When) -> str:
+    """`2024-06-23 00:00 UTC (2024-06-23 09:00 KST, Asia/Seoul)`."""
+    local = when.local()
+    return f"{when.utc:%Y-%m-%d %H:%M} UTC ({local:%Y-%m-%d %H:%M %Z}, {when.zone})"
