@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +15,7 @@ from pipeline.errors import IssueError, NewsletterError
 from pipeline.files import write_atomic
 from pipeline.issue.build import Build, build, sample_recipient
 from pipeline.issue.message import personalise, to_mime
-from pipeline.issue.problems import Problem, Severity, has_errors
+from pipeline.issue.problems import Problem, Severity, has_errors, sort_problems
 from pipeline.issue.render import render_web
 from pipeline.output import Format, dumps
 
@@ -23,13 +25,13 @@ IssueArg = Annotated[
 ]
 
 
-def _summary(builds: list[Build], strict: bool) -> str:
-    errors = sum(len(b.errors) for b in builds)
-    warnings = sum(len(b.warnings) for b in builds)
+def _summary(problems: list[Problem], files: int, strict: bool) -> str:
+    errors = sum(p.severity is Severity.ERROR for p in problems)
+    warnings = len(problems) - errors
     if strict:
         errors, warnings = errors + warnings, 0
-    plural = "s" if len(builds) != 1 else ""
-    return f"{errors} error(s), {warnings} warning(s) in {len(builds)} file{plural}"
+    plural = "s" if files != 1 else ""
+    return f"{errors} error(s), {warnings} warning(s) in {files} file{plural}"
 
 
 def _build_alone(path: Path, ctx: typer.Context) -> tuple[Build, bool]:
@@ -49,19 +51,97 @@ def _build_alone(path: Path, ctx: typer.Context) -> tuple[Build, bool]:
         return Build(path, None, None, [Problem(str(path), 1, 1, Severity.ERROR, message)]), True
 
 
+def _link_problems(builds: list[Build], timeout: float) -> dict[str, list[Problem]]:
+    """The broken links and redirects of every file that could be read, by path: one
+    fetch per distinct URL across all the files."""
+    from pipeline.issue.links import check_links
+
+    issues = [b.issue for b in builds if b.issue is not None]
+    if not issues:
+        return {}
+    kit.say(f"checking the links of {len(issues)} file(s)...")
+    return {checked.path: checked.problems() for checked in check_links(issues, timeout=timeout)}
+
+
+def _as_data(problem: Problem) -> dict[str, object]:
+    """Every field of a problem, whatever fields it has, as JSON values."""
+    return {f.name: _json_value(getattr(problem, f.name)) for f in dataclasses.fields(problem)}
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list | set | frozenset):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def _report(builds: list[Build], per_file: list[list[Problem]], strict: bool) -> dict[str, object]:
+    """The whole check as one JSON document for CI: each file with its problems, then the
+    totals and whether the check failed (the exit status says the same)."""
+    files = []
+    for result, problems in zip(builds, per_file, strict=True):
+        errors = sum(p.severity is Severity.ERROR for p in problems)
+        files.append(
+            {
+                "path": str(result.path),
+                "errors": errors,
+                "warnings": len(problems) - errors,
+                "problems": [_as_data(p) for p in problems],
+            }
+        )
+    every = [p for problems in per_file for p in problems]
+    errors = sum(p.severity is Severity.ERROR for p in every)
+    return {
+        "files": files,
+        "summary": {
+            "files": len(builds),
+            "errors": errors,
+            "warnings": len(every) - errors,
+            "strict": strict,
+            "failed": has_errors(every, strict=strict),
+        },
+    }
+
+
 def check(
     ctx: typer.Context,
     issues: Annotated[list[Path], typer.Argument(help="Issue files to check.")],
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    links: Annotated[
+        bool,
+        typer.Option(
+            "--links",
+            help="Also fetch every link and image (uses the network): a 404 or other 4xx, a "
+            "name missing from DNS or a TLS error is an error; a redirect, 401/403/429, 5xx, "
+            "timeout or refused connection is a warning.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds each link may take (--links).")
+    ] = 10.0,
     fmt: kit.FormatOption = Format.table,
 ) -> None:
     """Check issue files and print every problem at once, as PATH:LINE:COL: severity: message.
 
-    Exits 1 when any file has an error (or, with --strict, a warning).
+    Exits 1 when any file has an error (or, with --strict, a warning). `--format json` prints
+    one document for CI: {"files": [{"path", "errors", "warnings", "problems": [...]}],
+    "summary": {"files", "errors", "warnings", "strict", "failed"}}.
     """
     outcomes = [_build_alone(path, ctx) for path in issues]
     builds = [b for b, _ in outcomes]
-    problems = [p for b in builds for p in b.problems]
+    linked = _link_problems(builds, timeout) if links else {}
+    per_file = [
+        sort_problems([*b.problems, *linked.get(str(b.issue.path), [])])
+        if b.issue is not None
+        else b.problems
+        for b in builds
+    ]
+    problems = [p for file_problems in per_file for p in file_problems]
     if fmt is Format.table:
         for problem in problems:
             severity = "error" if strict else str(problem.severity)
@@ -69,14 +149,14 @@ def check(
                 f"{problem.path}:{problem.line}:{problem.col}: {severity}: {problem.message}"
             )
     elif fmt is Format.json:
-        typer.echo(dumps([p.as_dict() for p in problems]))
+        typer.echo(dumps(_report(builds, per_file, strict)))
     else:
         from pipeline.output import emit_rows
 
         emit_rows(
-            (p.as_dict() for p in problems), ["path", "line", "col", "severity", "message"], fmt
+            (_as_data(p) for p in problems), ["path", "line", "col", "severity", "message"], fmt
         )
-    kit.say(_summary(builds, strict))
+    kit.say(_summary(problems, len(builds), strict))
     if any(crashed for _, crashed in outcomes):
         raise typer.Exit(70)  # a bug, not the author's mistake: said so above
     if has_errors(problems, strict=strict):
