@@ -14,8 +14,10 @@ from rich.markup import escape
 
 from pipeline.audience.store import Store
 from pipeline.cli import kit
+from pipeline.cli import schedule as schedule_cli
 from pipeline.cli.issue import IssueArg, _checked
 from pipeline.delivery import campaign as campaigns
+from pipeline.delivery import schedule as schedules
 from pipeline.delivery import senders
 from pipeline.delivery.send import Progress, SendOptions
 from pipeline.delivery.sendlog import Campaign, SendLog
@@ -149,7 +151,12 @@ def send(
     built: Build = _checked(issue, ctx)
     assert built.issue is not None
     with Store.open(settings.database_url) as store:
-        SendLog(store).list_of(list_name)  # names a wrong --list before anything else
+        mailing_list = SendLog(store).list_of(list_name)  # a wrong --list is named first
+        scheduled = None if dry_run else schedule_cli.take_over(store, built, mailing_list.id)
+        if scheduled is not None and scheduled.state == "running":
+            # The scheduled campaign started from the stored rendering: the rest of the
+            # list gets the same issue, whatever became of the file since.
+            built = schedules.rendering(store, scheduled)
         # After the list: a typo in --list is named before anything about AWS.
         transport = _transport(ctx, dry_run, concurrency)
         the_plan = campaigns.plan(
@@ -180,6 +187,11 @@ def send(
             # Nothing leaves the machine in a dry run: claim big batches.
             window=500 if dry_run else None,
         )
+
+        def follow(campaign: Campaign, to_send: int) -> None:
+            if scheduled is not None:
+                schedules.follow_send(store, scheduled.issue_number, mailing_list.id, campaign.id)
+
         try:
             with _progress_display(the_plan.to_send) as on_progress:
                 report = campaigns.run(
@@ -189,6 +201,7 @@ def send(
                     transport,
                     options,
                     on_progress=on_progress,
+                    on_start=follow,
                     on_note=lambda text: kit.say(escape(text)),
                 )
         except KeyboardInterrupt:  # a second Ctrl-C: left without waiting
@@ -199,6 +212,10 @@ def send(
                 f" --list {escape(list_name)}"
             )
             raise
+        if scheduled is not None:
+            schedules.follow_send(
+                store, scheduled.issue_number, mailing_list.id, report.campaign.id
+            )
     _show_report(report, issue)
     if report.campaign.status != "finished":
         raise typer.Exit(3 if report.stopped_by_user else 4)
@@ -300,6 +317,7 @@ def log_cmd(
     number = _issue_number(issue) if issue is not None else None
     with Store.open(settings.database_url) as store:
         sendlog = SendLog(store)
+        schedule_cli.say_schedules(store, number, list_name)
         found = sendlog.campaigns(issue_number=number, list_name=list_name)
         if number is None:
             rows = [

@@ -1,0 +1,188 @@
+"""Scheduled campaigns end to end: `schedule`, then the scheduler (its clock driven by the
+test) sends the stored rendering through SES (our stub, over real HTTP) at its time, not
+before; cancel; missed after the grace period, then `send` recovers it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.scheduling import (
+    NEW_SUBJECT,
+    OLD_SUBJECT,
+    Clock,
+    at,
+    edit_subject,
+    issue_copy,
+    listed,
+    only,
+    scheduler,
+    tomorrow,
+)
+from tests.support.sending import (
+    Cli,
+    counts,
+    make_list,
+    ok,
+    people,
+    received,
+    refused,
+    store,
+    use_ses,
+)
+from tests.support.ses_stub import SesStub, default_account
+
+READERS = people(5)
+
+
+@pytest.fixture
+def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
+    with SesStub(account=default_account(max_send_rate=1000)) as running:
+        use_ses(monkeypatch, running.endpoint_url)
+        yield running
+
+
+@pytest.fixture
+def issue(project: Path, cli: Cli) -> Path:
+    make_list(cli, "weekly", READERS)
+    return issue_copy(project)
+
+
+def test_sends_the_stored_rendering_at_its_time_and_not_before(
+    cli: Cli, issue: Path, stub: SesStub
+) -> None:
+    when = tomorrow()
+    scheduled = ok(cli("schedule", issue, "--list", "weekly", "--at", at(when), "--tz", "UTC"))
+    assert f"{when:%Y-%m-%d %H:%M} UTC" in scheduled.stderr
+    entry = only(cli)
+    assert entry["state"] == "scheduled"
+    assert entry["at"] == when.isoformat().replace("+00:00", "Z")
+    assert entry["file_changed"] is False
+
+    # The author edits the file after scheduling: the schedule says so, and what goes out
+    # is still what was checked and rendered.
+    edit_subject(issue)
+    entry = only(cli)
+    assert entry["file_changed"] is True
+    assert "changed since scheduled: run `schedule` again" in entry["note"]
+    table = ok(cli("schedule", "list")).stdout
+    assert "changed since scheduled" in table
+
+    with store() as db:
+        clock = Clock(when - timedelta(minutes=1))
+        sender = scheduler(db, clock)
+        early = sender.tick()
+        assert early.started == [] and stub.accepted == []
+        assert only(cli)["state"] == "scheduled"
+
+        clock.set(when)
+        due = sender.tick()
+    assert len(due.started) == 1
+    assert received(stub) == {email: 1 for email, _ in READERS}
+    assert {m.subject for m in stub.accepted} == {OLD_SUBJECT}
+    assert all(NEW_SUBJECT not in (m.html or "") + (m.text or "") for m in stub.accepted)
+    assert all("Maintaining large-scale AI capacity at Meta" in (m.html or "")
+               for m in stub.accepted)  # fmt: skip
+    assert counts()["sent"] == len(READERS)
+    entry = only(cli)
+    assert entry["state"] == "sent"
+    assert entry["campaign_status"] == "finished"
+
+    # Nothing is sent twice: a later pass finds nothing due.
+    with store() as db:
+        clock.set(when + timedelta(minutes=5))
+        assert scheduler(db, clock).tick().started == []
+    assert len(stub.accepted) == len(READERS)
+
+
+def test_a_cancelled_schedule_sends_nothing(cli: Cli, issue: Path, stub: SesStub) -> None:
+    when = tomorrow()
+    ok(cli("schedule", issue, "--list", "weekly", "--at", at(when), "--tz", "UTC"))
+    cancelled = ok(cli("schedule", "cancel", "25", "--list", "weekly"))
+    assert "cancelled" in cancelled.stderr
+    assert only(cli)["state"] == "cancelled"
+    with store() as db:
+        assert scheduler(db, Clock(when + timedelta(seconds=1))).tick().started == []
+    assert stub.accepted == []
+    refused(cli("schedule", "cancel", "26", "--list", "weekly"), "not scheduled")
+
+
+def test_missed_after_the_grace_period_is_said_and_send_recovers_it(
+    cli: Cli, issue: Path, stub: SesStub
+) -> None:
+    when = tomorrow()
+    ok(cli("schedule", issue, "--list", "weekly", "--at", at(when), "--tz", "UTC"))
+    with store() as db:
+        # The server was down: it comes back just over an hour (schedule_grace) late.
+        clock = Clock(when + timedelta(seconds=3601))
+        late = scheduler(db, clock).tick()
+        assert [m.issue_number for m in late.missed] == [25]
+        assert late.started == []
+        clock.set(when + timedelta(hours=3))
+        assert scheduler(db, clock).tick().started == []  # and never later either
+    assert stub.accepted == []
+    entry = only(cli)
+    assert entry["state"] == "missed"
+    assert "missed" in entry["note"] and "newsletter send" in entry["note"]
+    log = ok(cli("log"))
+    assert "missed schedule" in log.stderr and "issue 25" in log.stderr
+
+    sent = ok(cli("send", issue, "--list", "weekly", "--yes", "--rate", "1000"))
+    assert "was missed" in sent.stderr
+    assert received(stub) == {email: 1 for email, _ in READERS}
+    entry = only(cli)
+    assert entry["state"] == "sent"
+    assert "after it was missed" in entry["note"]
+    assert "missed schedule" not in ok(cli("log")).stderr
+
+
+def test_within_the_grace_period_it_still_goes_out(cli: Cli, issue: Path, stub: SesStub) -> None:
+    when = tomorrow()
+    ok(cli("schedule", issue, "--list", "weekly", "--at", at(when), "--tz", "UTC"))
+    with store() as db:
+        done = scheduler(db, Clock(when + timedelta(seconds=3599))).tick()
+    assert len(done.started) == 1 and done.missed == []
+    assert len(stub.accepted) == len(READERS)
+
+
+def test_scheduling_again_replaces_the_schedule_and_takes_the_new_file(
+    cli: Cli, issue: Path, stub: SesStub
+) -> None:
+    first, second = tomorrow(), tomorrow(48)
+    ok(cli("schedule", issue, "--list", "weekly", "--at", at(first), "--tz", "UTC"))
+    edit_subject(issue)
+    again = ok(cli("schedule", issue, "--list", "weekly", "--at", at(second), "--tz", "UTC"))
+    assert "replaced" in again.stderr
+    entry = only(cli)
+    assert entry["at"].startswith(f"{second:%Y-%m-%dT%H:%M}")
+    assert entry["file_changed"] is False and entry["subject"] == NEW_SUBJECT
+    with store() as db:
+        clock = Clock(first)
+        assert scheduler(db, clock).tick().started == []
+        clock.set(second)
+        assert len(scheduler(db, clock).tick().started) == 1
+    assert {m.subject for m in stub.accepted} == {NEW_SUBJECT}
+
+
+def test_a_crash_leaves_it_running_and_send_resumes_the_stored_rendering(
+    cli: Cli, issue: Path, stub: SesStub
+) -> None:
+    """The scheduler claimed it and died before its campaign ended: `send` resumes the
+    campaign with the issue as scheduled, and the schedule settles as sent."""
+    from pipeline.delivery import schedule as schedules
+
+    when = tomorrow()
+    ok(cli("schedule", issue, "--list", "weekly", "--at", at(when), "--tz", "UTC"))
+    with store() as db:
+        (due,) = schedules.due(db, when)
+        assert schedules.claim(db, due, when, "a scheduler that then died")
+    assert only(cli)["state"] == "running"
+    edit_subject(issue)
+    resumed = ok(cli("send", issue, "--list", "weekly", "--yes", "--rate", "1000"))
+    assert "as it was scheduled" in resumed.stderr
+    assert {m.subject for m in stub.accepted} == {OLD_SUBJECT}
+    assert only(cli)["state"] == "sent"
+    assert listed(cli)[0]["campaign_status"] == "finished"
