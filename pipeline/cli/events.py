@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape as markup_escape
 
 from pipeline.audience.store import Store
 from pipeline.cli import kit
@@ -16,6 +19,7 @@ from pipeline.delivery.sendlog import SendLog
 from pipeline.delivery.transports.ses import aws_region
 from pipeline.errors import InputError, NotFoundError
 from pipeline.feedback import ingest as feedback
+from pipeline.feedback import report_html
 from pipeline.feedback.report import reports
 from pipeline.output import Format, dumps, emit_rows
 
@@ -103,12 +107,31 @@ def report(
         bool,
         typer.Option("--missing", help="Everyone targeted who did not get the issue, and why."),
     ] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Write one campaign's report as a self-contained HTML page (charts, rates "
+            "against SES's and Gmail's thresholds, the list week by week) to this file.",
+        ),
+    ] = None,
     fmt: kit.FormatOption = Format.table,
 ) -> None:
     """Per campaign: targeted, sent, delivered, bounced, complained, unsubscribed, opens and
     clicks (approximate), failed, unknown; rates flagged against SES's and Gmail's limits."""
     settings = kit.settings(ctx)
     number = _issue_number(issue) if issue is not None else None
+    if html is not None:
+        if number is None:
+            raise InputError("--html needs an issue", hint="newsletter report ISSUE --html FILE")
+        with Store.open(settings.database_url) as store:
+            reported, page = report_html.build(
+                store, number, list_name, name=settings.name, lang=settings.lang
+            )
+        write_atomically(html, page)
+        where = markup_escape(f"{reported['list']} written to {html.resolve()}")
+        kit.say(f"report of issue {number} to {where}")
+        return
     with Store.open(settings.database_url) as store:
         if list_name is not None:
             SendLog(store).list_of(list_name)  # a clear error for an unknown list
@@ -182,6 +205,35 @@ def _print_report(r: dict[str, Any]) -> None:
             out.print(
                 f"    {link['unique_clicks']:>5}  {link['link']}", highlight=False, markup=False
             )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside the target and rename over it: an error leaves no half-written file."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(
+            f"{path}: the folder {folder} does not exist", hint="create it or choose another path"
+        )
+    if path.is_dir():
+        raise InputError(f"{path} is a folder", hint="give a file name, like report.html")
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as handle:
+            temporary = Path(handle.name)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.chmod(0o644)  # a page to share or host, not a secret (mkstemp gives 0600)
+        os.replace(temporary, path)
+    except OSError as exc:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        raise InputError(
+            f"{path}: cannot write the report: {exc.strerror or exc}",
+            hint="check the folder's permissions and free space",
+        ) from exc
 
 
 def register(app: typer.Typer) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from pipeline.audience.store import Store
+from pipeline.db.schema import deliveries, events
 from pipeline.delivery.sendlog import Campaign, SendLog
+from pipeline.errors import InputError, NotFoundError
 from pipeline.feedback.eventstore import EventStore
 
 # (warning, danger) rates: SES reviews an account at a 5% bounce rate and a 0.1% complaint
@@ -83,3 +87,42 @@ def reports(
 ) -> list[dict[str, Any]]:
     found = SendLog(store).campaigns(issue_number=issue_number, list_name=list_name)
     return [campaign_report(store, c, counts) for c, counts in found if not c.dry_run]
+
+
+def event_totals(store: Store, campaign_id: int) -> dict[str, int]:
+    """Every event of a campaign per kind, repeats included (two opens by one reader are
+    two), beside the unique counts of `EventStore.event_counts`."""
+    query = (
+        sa.select(events.c.event_type, sa.func.count())
+        .join(deliveries, deliveries.c.id == events.c.delivery_id)
+        .where(deliveries.c.campaign_id == campaign_id)
+        .group_by(events.c.event_type)
+    )
+    with store.begin(write=False) as tx:
+        return {str(kind): int(n) for kind, n in tx.conn.execute(query)}
+
+
+def one_campaign(store: Store, issue_number: int, list_name: str | None) -> dict[str, Any]:
+    """The report of the issue's one real campaign (to `list_name` when given); an error
+    naming the lists when the issue went to several and none was chosen."""
+    if list_name is not None:
+        SendLog(store).list_of(list_name)  # a clear error for an unknown list
+    found = reports(store, issue_number=issue_number, list_name=list_name)
+    if not found:
+        where = f" to {list_name}" if list_name else ""
+        raise NotFoundError(
+            f"issue {issue_number} has no campaign{where} to report on",
+            hint="`newsletter log` lists the campaigns",
+        )
+    if len(found) > 1:
+        names = ", ".join(str(r["list"]) for r in found)
+        raise InputError(
+            f"issue {issue_number} went to several lists: {names}",
+            hint="choose one with --list NAME",
+        )
+    record = found[0]
+    campaign = SendLog(store).get(record["campaign"])
+    record["subject"] = campaign.subject
+    record["list_id"] = campaign.list_id  # None once the list is deleted
+    record["event_totals"] = event_totals(store, record["campaign"])
+    return record
