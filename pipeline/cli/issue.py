@@ -215,26 +215,71 @@ def render_cmd(
     )
 
 
+def _reader_line(ctx: typer.Context, email: str, list_name: str | None) -> str:
+    """Who `--as` names, checked before the server starts: an unknown address or an
+    ambiguous list is a clean error now, not a message in a page later."""
+    from pipeline.audience.store import Store
+    from pipeline.web.preview_reader import find_reader
+
+    settings = kit.settings(ctx)
+    with Store.open(settings.database_url) as store:
+        reader = find_reader(store, settings, email, list_name)
+    person = reader.addressee
+    line = f"as {person.name or '(no name)'} <{person.email}> on the list {reader.list_name!r}"
+    return line + (f" ({reader.note})" if reader.note else "")
+
+
 def preview(
     ctx: typer.Context,
     issue: IssueArg,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[
+        str, typer.Option(help="Loopback address to listen on (127.0.0.1, ::1 or localhost).")
+    ] = "127.0.0.1",
+    as_email: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="EMAIL",
+            help="Open with the copy this subscriber from the store would get: their name and "
+            "their own unsubscribe link.",
+        ),
+    ] = None,
+    list_name: Annotated[
+        str | None,
+        typer.Option(
+            "--list", help="The list whose copy --as shows (default: the only list they are on)."
+        ),
+    ] = None,
 ) -> None:
     """Serve a live preview: phone and desktop widths, text part, inbox line, size, warnings.
 
-    Rebuilds when the issue or a template changes; the open page reloads itself.
+    Rebuilds when the issue or a template changes; the open page reloads itself. The page
+    also shows the frames in dark mode, the copy of any subscriber (--as, or its field) and
+    a link check. It shows subscriber data from the store (names, addresses, unsubscribe
+    links), so it listens on this machine only (127.0.0.1) and answers only requests made
+    to it by that name.
     """
     from pipeline.web import server
-    from pipeline.web.preview import create_app
+    from pipeline.web.preview import create_app, is_loopback
 
+    if not is_loopback(host):
+        raise NewsletterError(
+            f"--host {host}: the preview shows subscriber data, so it listens on loopback only",
+            hint="use 127.0.0.1 (the default); to look from another machine, forward the "
+            "port over SSH (ssh -L 8025:127.0.0.1:8025 HOST)",
+        )
+    if list_name is not None and as_email is None:
+        raise NewsletterError("--list names the list of --as EMAIL", hint="add --as EMAIL")
     if not issue.exists():
         raise NewsletterError(f"{issue}: no such file")
+    who = _reader_line(ctx, as_email, list_name) if as_email is not None else "as a sample reader"
     server.ensure_port_free(host, port)
-    kit.say(f"previewing {issue} at http://{host}:{port}/ (Ctrl-C to stop)")
-    server.run(create_app(issue, kit.settings(ctx)), host=host, port=port, log_level="warning")
+    kit.say(f"previewing {issue} {who} at http://{host}:{port}/ (Ctrl-C to stop)")
+    app = create_app(
+        issue, kit.settings(ctx), default_as=as_email or "", default_list=list_name or ""
+    )
+    server.run(app, host=host, port=port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:
