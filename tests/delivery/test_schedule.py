@@ -137,6 +137,10 @@ def test_missed_after_the_grace_period_is_said_and_send_recovers_it(
     assert entry["state"] == "sent"
     assert "after it was missed" in entry["note"]
     assert "missed schedule" not in ok(cli("log")).stderr
+    # Sent is sent: scheduling it to the same list again is refused.
+    again = cli("schedule", issue, "--list", "weekly", "--at", at(tomorrow(48)), "--tz", "UTC")
+    refused(again, "finished campaign")
+    assert only(cli)["state"] == "sent"
 
 
 def test_within_the_grace_period_it_still_goes_out(cli: Cli, issue: Path, stub: SesStub) -> None:

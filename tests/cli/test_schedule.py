@@ -1,0 +1,128 @@
+"""`newsletter schedule`: the time read in a zone from zoneinfo (Asia/Seoul, UTC, a DST gap
+and a repeated hour in America/New_York), shown in UTC and in the zone; refused in the
+past, with a broken issue, or for a campaign that started already."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import Result, ok, refused
+from tests.support.scheduling import Cli, at, issue_copy, listed, only, tomorrow
+from tests.support.sending import make_list, people
+
+
+def schedule(cli: Cli, issue: Path, when: str, tz: str | None = None) -> Result:
+    """`newsletter schedule ISSUE --list weekly --at WHEN [--tz TZ]`."""
+    zone = ["--tz", tz] if tz else []
+    return cli("schedule", issue, "--list", "weekly", "--at", when, *zone)
+
+
+@pytest.fixture
+def issue(project: Path, cli: Cli) -> Path:
+    make_list(cli, "weekly", people(2))
+    return issue_copy(project)
+
+
+def _sunday(year: int, month: int, nth: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(6 - first.weekday()) % 7 + 7 * (nth - 1))
+
+
+NEXT_YEAR = datetime.now(UTC).year + 1
+DST_STARTS = _sunday(NEXT_YEAR, 3, 2)  # America/New_York: 02:00 -> 03:00
+DST_ENDS = _sunday(NEXT_YEAR, 11, 1)  # America/New_York: 02:00 -> 01:00
+
+
+def test_seoul_time_is_stored_in_utc_and_shown_in_both(cli: Cli, issue: Path) -> None:
+    day = tomorrow(48).date()
+    done = ok(schedule(cli, issue, f"{day} 09:00", "Asia/Seoul"))
+    assert f"{day} 00:00 UTC" in done.stderr
+    assert f"{day} 09:00 KST, Asia/Seoul" in done.stderr
+    entry = only(cli)
+    assert entry["at"] == f"{day}T00:00:00Z"
+    assert entry["timezone"] == "Asia/Seoul"
+    assert "09:00 KST" in ok(cli("schedule", "list")).stdout
+
+
+def test_the_timezone_setting_is_the_default_zone(
+    cli: Cli, issue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_TIMEZONE", "Asia/Seoul")
+    day = tomorrow(48).date()
+    ok(cli("schedule", issue, "--list", "weekly", "--at", f"{day} 09:00"))
+    assert only(cli)["at"] == f"{day}T00:00:00Z"
+    # --tz wins over the setting
+    ok(schedule(cli, issue, f"{day} 09:00", "UTC"))
+    assert only(cli)["at"] == f"{day}T09:00:00Z"
+
+
+def test_a_time_in_the_dst_gap_is_refused_with_times_that_exist(cli: Cli, issue: Path) -> None:
+    gap = refused(
+        schedule(cli, issue, f"{DST_STARTS} 02:30", "America/New_York"),
+        "does not exist in America/New_York",
+    )
+    assert f"{DST_STARTS} 01:30" in gap.stderr and f"{DST_STARTS} 03:30" in gap.stderr
+    assert listed(cli) == []
+    # Either side of the gap is fine, and is 06:59 / 07:00 UTC.
+    ok(schedule(cli, issue, f"{DST_STARTS} 03:00", "America/New_York"))
+    assert only(cli)["at"] == f"{DST_STARTS}T07:00:00Z"
+    ok(schedule(cli, issue, f"{DST_STARTS} 01:59", "America/New_York"))
+    assert only(cli)["at"] == f"{DST_STARTS}T06:59:00Z"
+
+
+def test_a_repeated_hour_is_refused_until_the_offset_says_which(cli: Cli, issue: Path) -> None:
+    twice = refused(
+        schedule(cli, issue, f"{DST_ENDS} 01:30", "America/New_York"),
+        "happens twice",
+    )
+    assert "05:30 UTC" in twice.stderr and "06:30 UTC" in twice.stderr
+    assert "-04:00" in twice.stderr and "-05:00" in twice.stderr
+    ok(schedule(cli, issue, f"{DST_ENDS} 01:30-05:00", "America/New_York"))
+    assert only(cli)["at"] == f"{DST_ENDS}T06:30:00Z"
+
+
+def test_a_time_in_the_past_is_refused_with_the_time_now(cli: Cli, issue: Path) -> None:
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    result = refused(schedule(cli, issue, at(past), "UTC"), "in the past")
+    assert "it is now" in result.stderr
+    assert listed(cli) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--at", "next tuesday", "--tz", "UTC"], ["not a date and time"]),
+        (["--at", "2099-01-01 09:00", "--tz", "Mars/Olympus"], ["unknown time zone"]),
+        (["--at", "2099-01-01 09:00", "--list", "nope"], ["nope"]),
+    ],
+)
+def test_bad_input_is_refused_cleanly(
+    cli: Cli, issue: Path, args: list[str], words: list[str]
+) -> None:
+    command = ["schedule", issue, *args]
+    if "--list" not in args:
+        command += ["--list", "weekly"]
+    refused(cli(*command), *words)
+    assert listed(cli) == []
+
+
+def test_an_issue_with_errors_is_not_scheduled(cli: Cli, issue: Path) -> None:
+    text = issue.read_text(encoding="utf-8")
+    issue.write_text(text.replace("number: 25", "number: -3"), encoding="utf-8")
+    refused(schedule(cli, issue, at(tomorrow()), "UTC"), "error")
+    assert listed(cli) == []
+
+
+def test_a_dry_run_does_not_stand_in_the_way_of_a_schedule(cli: Cli, issue: Path) -> None:
+    ok(cli("send", issue, "--list", "weekly", "--dry-run"))  # a dry run does not count
+    ok(schedule(cli, issue, at(tomorrow()), "UTC"))
+    ok(cli("schedule", "cancel", str(issue), "--list", "weekly"))
+    assert only(cli)["state"] == "cancelled"
+
+
+def test_schedule_list_is_empty_at_first(cli: Cli, project: Path) -> None:
+    assert listed(cli) == []
+    assert "no schedules" in ok(cli("schedule", "list")).stderr
