@@ -22,6 +22,7 @@ from pipeline.delivery.send import RATE_HEADROOM, CampaignRunner, Progress, Send
 from pipeline.delivery.senders import HEARTBEAT_SECONDS, Lease, expire
 from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Quota, SendFailure, Transport
+from pipeline.delivery.webversions import web_page
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.build import Build
 from pipeline.issue.message import WIRE, Addressee, personalise
@@ -215,12 +216,16 @@ def run(
     issue = the_plan.rendered.issue
     campaign = the_plan.campaign
     if campaign is None:
+        # The archive keeps the web version as it went out; a campaign joined or resumed
+        # keeps the one stored when it first started.
+        web = None if the_plan.dry_run else web_page(the_plan.rendered, settings)
         try:
             campaign, to_send = sendlog.start(
                 issue.number,
                 the_plan.mailing_list,
                 the_plan.rendered.subject,
                 dry_run=the_plan.dry_run,
+                web=web,
             )
         except sa.exc.IntegrityError:  # another sender started it a moment ago: join it
             campaign = sendlog.find(issue.number, the_plan.mailing_list.id)

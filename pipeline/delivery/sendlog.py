@@ -25,6 +25,7 @@ from pipeline.db.schema import (
 )
 from pipeline.delivery.claims import Claimed, Outcome, record, take
 from pipeline.delivery.senders import LEASE_SECONDS, expire
+from pipeline.delivery.webversions import WebPage, insert_web_version
 
 ACTIVE_STATUSES = ("pending", "sending")
 
@@ -85,10 +86,17 @@ class SendLog:
             return Campaign(*tx.conn.execute(query).one())
 
     def start(
-        self, issue_number: int, mailing_list: MailingList, subject: str, *, dry_run: bool
+        self,
+        issue_number: int,
+        mailing_list: MailingList,
+        subject: str,
+        *,
+        dry_run: bool,
+        web: WebPage | None = None,
     ) -> tuple[Campaign, int]:
-        """Create the campaign and fix its recipients (active, subscribed members) in one
-        transaction; returns the campaign and how many were targeted. A new dry run
+        """Create the campaign, store its web version (`web`, for a real campaign: the
+        archive shows what was sent) and fix its recipients (active, subscribed members),
+        in one transaction; returns the campaign and how many were targeted. A new dry run
         replaces the previous dry run of the same issue and list."""
         now = _now()
         with self.store.begin() as tx:
@@ -115,6 +123,8 @@ class SendLog:
                 )
                 .returning(campaigns.c.id)
             ).scalar_one()
+            if web is not None and not dry_run:
+                insert_web_version(tx.conn, campaign_id, issue_number, web, now)
             members = (
                 sa.select(
                     sa.literal(campaign_id),

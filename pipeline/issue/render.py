@@ -20,6 +20,7 @@ from mjml import mjml2html
 from premailer import Premailer
 
 from pipeline.errors import RenderError
+from pipeline.issue.archive import archive_strings
 from pipeline.issue.i18n import format_period, strings
 from pipeline.issue.limits import MAX_HTML_BEFORE_INLINING
 from pipeline.issue.plaintext import blocks_text
@@ -149,18 +150,25 @@ def _context(issue: Issue, settings: Settings, *, web: bool) -> dict[str, object
             {"title": title, "url": url, "html": Markup(body)} for title, url, body in articles
         ],
         "web_url": web_url(issue, settings),
+        "archive_url": archive_url(settings),
         "postal_address": settings.postal_address,
         "fields": {name: Markup(placeholder(name)) for name in PERSONAL_FIELDS},
         "t": {
             **t,
             "reason": Markup(reason),
             "web_footer": t["web_footer"].format(name=settings.name),
+            "archive": archive_strings(issue.lang)["all_issues"],
         },
     }
 
 
 def web_url(issue: Issue, settings: Settings) -> str:
     return f"{settings.public_url}/issues/{issue.number}"
+
+
+def archive_url(settings: Settings) -> str:
+    """The list of every sent issue, linked from each web version."""
+    return f"{settings.public_url}/issues"
 
 
 def _mjml_error(exc: Exception, source: str) -> RenderError:
@@ -293,9 +301,13 @@ def render(issue: Issue, settings: Settings) -> Rendered:
     )
 
 
+# The web version's landmark tags, written as comments in the template (see there).
+_LANDMARK = re.compile(r'<!--nl:((?:</?(?:nav|main|footer)(?: role="contentinfo")?>)+)-->')
+
+
 def render_web(issue: Issue, settings: Settings) -> str:
     """The web version for the "view in browser" link: no personal field at all."""
-    document = render_document(issue, settings, web=True)
+    document = _LANDMARK.sub(r"\1", render_document(issue, settings, web=True))
     if _PLACEHOLDER.search(document):
         raise RenderError("the web version must not contain personal fields")
     _refuse_incomplete(missing_parts(document, settings, web=True), "web version")

@@ -6,15 +6,24 @@ import logging
 import os
 import stat
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.issue.frontmatter import front_matter_number
 from pipeline.issue.limits import MAX_FILE_BYTES
 from pipeline.issue.render import render_web
-from pipeline.issue.source import read_issue
+from pipeline.issue.source import Issue, read_issue
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FolderIssue:
+    """An issue file as it is today, and its web version rendered from it."""
+
+    issue: Issue
+    html: str
 
 
 class IssueCache:
@@ -28,8 +37,8 @@ class IssueCache:
     def __init__(self, folder: Path, settings: Settings) -> None:
         self.folder = folder
         self.settings = settings
-        # path -> (modification stamp, issue number or None, rendered page or None)
-        self._files: dict[Path, tuple[int, int | None, str | None]] = {}
+        # path -> (modification stamp, issue number or None, rendered issue or None)
+        self._files: dict[Path, tuple[int, int | None, FolderIssue | None]] = {}
         self._lock = threading.Lock()
 
     def _read_number(self, path: Path, info: os.stat_result) -> int | None:
@@ -56,17 +65,17 @@ class IssueCache:
             self._files[path] = (stamp, number, None)
         return number
 
-    def _render(self, path: Path) -> str | None:
+    def _render(self, path: Path) -> FolderIssue | None:
         try:
             issue, _ = read_issue(path, self.settings.lang)
             if issue is None or not issue.front_matter_ok:
                 return None
-            return render_web(issue, self.settings)
+            return FolderIssue(issue, render_web(issue, self.settings))
         except Exception:  # a guard, as in _read_number
             log.exception("issue folder: %s: its web version failed to render", path)
             return None
 
-    def get(self, number: int) -> str | None:
+    def get(self, number: int) -> FolderIssue | None:
         for path in sorted(self.folder.glob("*.md")):
             try:
                 info = path.stat()
