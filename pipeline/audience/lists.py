@@ -1,4 +1,4 @@
-"""The queries on lists: find, create, delete, count their members by status.
+"""The queries on lists: find, create, update, delete, count their members by status.
 
 `store.Tx` inherits them, so a transaction has every query of the audience.
 """
@@ -35,11 +35,24 @@ class ListQueries(Transaction):
             )
         return found
 
-    def create_list(self, name: str, now: datetime) -> MailingList:
+    def create_list(
+        self, name: str, now: datetime, *, public: bool = False, description: str | None = None
+    ) -> MailingList:
         new_id = self.conn.execute(
-            sa.insert(lists).values(name=name, created_at=now).returning(lists.c.id)
+            sa.insert(lists)
+            .values(name=name, created_at=now, public=public, description=description)
+            .returning(lists.c.id)
         ).scalar_one()
-        return MailingList(new_id, name, now)
+        return MailingList(new_id, name, now, public, description)
+
+    def update_list(self, list_id: int, **values: object) -> None:
+        """Set `public` and/or `description` of one list."""
+        self.conn.execute(sa.update(lists).where(lists.c.id == list_id).values(**values))
+
+    def public_lists(self) -> list[MailingList]:
+        """The lists offered on the signup form, by name."""
+        query = sa.select(lists).where(lists.c.public.is_(True)).order_by(lists.c.name)
+        return [mailing_list_from_row(row) for row in self.conn.execute(query)]
 
     def delete_list(self, list_id: int) -> None:
         self.conn.execute(sa.delete(lists).where(lists.c.id == list_id))

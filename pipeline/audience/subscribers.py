@@ -5,15 +5,16 @@ Every function takes a `Store`, does its work in one transaction and returns wha
 anything the user should fix. The rule that matters most: once someone unsubscribed,
 bounced, complained or was forgotten, only an explicit `resubscribe` mails them again.
 Addresses are checked and compared as `addresses.py` says; bulk import and export live in
-`bulk.py` and are re-exported here, so this module is the whole library API.
+`bulk.py`, the lists' rules in `mailinglists.py`; both are re-exported here, so this
+module is the whole library API.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.audience import consents
 from pipeline.audience.addresses import Address, email_hash, normalise_email
 from pipeline.audience.bulk import (
     CleanedRow,
@@ -25,6 +26,8 @@ from pipeline.audience.bulk import (
 )
 from pipeline.audience.cleaning import clean_name
 from pipeline.audience.erasure import erase
+from pipeline.audience.mailinglists import create_list, delete_list, list_summaries, update_list
+from pipeline.audience.outcome import Outcome
 from pipeline.audience.store import MailingList, Store, Subscriber, Tx
 from pipeline.audience.tokens import make_token, unsubscribe_url, verify_token
 from pipeline.errors import InputError, NotFoundError
@@ -50,15 +53,8 @@ __all__ = [
     "show",
     "unsubscribe",
     "unsubscribe_by_token",
+    "update_list",
 ]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a command did, in a sentence, and whether the database changed."""
-
-    changed: bool
-    message: str
 
 
 def _now() -> datetime:
@@ -79,74 +75,6 @@ def _require_subscriber(tx: Tx, email: str) -> Subscriber:
         hint="addresses are matched ignoring case; `newsletter subscribers export --list NAME` "
         "shows who is on a list",
     )
-
-
-# --- lists -------------------------------------------------------------------------------
-
-
-def create_list(store: Store, name: str, *, exist_ok: bool = False) -> Outcome:
-    clean = name.strip()
-    if not clean or len(clean) > 200 or not clean.isprintable():
-        raise InputError(f"{name!r} is not a usable list name", hint="use up to 200 characters")
-    with store.begin() as tx:
-        if tx.list_by_name(clean) is not None:
-            if exist_ok:
-                return Outcome(False, f"list {clean!r} already exists")
-            raise InputError(
-                f"list {clean!r} already exists", hint="add --exist-ok to accept an existing list"
-            )
-        tx.create_list(clean, _now())
-    return Outcome(True, f"created list {clean!r}")
-
-
-def delete_list(store: Store, name: str, *, force: bool = False) -> Outcome:
-    with store.begin() as tx:
-        mlist = tx.require_list(name)
-        started = tx.campaigns_started(mlist.id)
-        if started and not force:
-            raise InputError(
-                f"list {name!r} has {started} sent campaign(s); not deleted",
-                hint="add --force to delete it anyway (the campaign records are kept)",
-            )
-        members, unsubscribed = tx.count_members(mlist.id)
-        tx.delete_list(mlist.id)
-    return Outcome(
-        True,
-        f"deleted list {name!r} and its {members} membership(s) ({unsubscribed} unsubscribed); "
-        "the subscribers themselves are kept",
-    )
-
-
-def list_summaries(store: Store) -> list[dict[str, Any]]:
-    """Every list with its members counted once each: `subscribed` are the ones who receive
-    it; `bounced` / `complained` go by the person's global status; the rest `unsubscribed`."""
-    summaries: dict[int, dict[str, Any]] = {}
-    with store.begin(write=False) as tx:
-        counts = tx.list_counts()
-    for mlist, membership, status, count in counts:
-        summary = summaries.setdefault(
-            mlist.id,
-            {
-                "name": mlist.name,
-                "subscribed": 0,
-                "unsubscribed": 0,
-                "bounced": 0,
-                "complained": 0,
-                "total": 0,
-                "created_at": mlist.created_at,
-            },
-        )
-        if membership is None:
-            continue  # an empty list
-        if status in ("bounced", "complained"):
-            bucket = status
-        elif membership == "subscribed" and status == "active":
-            bucket = "subscribed"
-        else:
-            bucket = "unsubscribed"
-        summary[bucket] += count
-        summary["total"] += count
-    return list(summaries.values())
 
 
 # --- one subscriber ----------------------------------------------------------------------
@@ -185,6 +113,7 @@ def _add(store: Store, address: Address, list_name: str, name: str | None, sourc
                 )
             ids = tx.insert_subscribers([(address.email, address.key, name, {})], now)
             tx.insert_memberships(mlist.id, ids.values(), now, source)
+            _command_consent(tx, ids[address.key], mlist.id, now, source)
             return Outcome(True, f"added {address.email} to {mlist.name!r}")
         if sub.status != "active":
             raise InputError(f"{sub.email} is {sub.status}; not added", hint=resubscribe_hint)
@@ -200,8 +129,22 @@ def _add(store: Store, address: Address, list_name: str, name: str | None, sourc
             if renamed:
                 return Outcome(True, f"{sub.email} is already on {mlist.name!r}; name updated")
             return Outcome(False, f"{sub.email} is already on {mlist.name!r}; nothing changed")
+        _command_consent(tx, sub.id, mlist.id, now, source)
+        if membership == "unconfirmed":
+            # They signed up on the form; the publisher's add is the confirmation.
+            tx.set_membership_status(sub.id, mlist.id, "subscribed", now)
+            return Outcome(True, f"added {sub.email} to {mlist.name!r} (was unconfirmed)")
         tx.insert_memberships(mlist.id, [sub.id], now, source)
     return Outcome(True, f"added {sub.email} to {mlist.name!r}")
+
+
+def _command_consent(tx: Tx, subscriber_id: int, list_id: int, now: datetime, how: str) -> None:
+    """The publisher's word that this person agreed (recorded as given on the command)."""
+    consents.record(
+        tx.conn,
+        subscriber_id,
+        [consents.Consent(list_id, "command", now, confirmed_at=now, detail=how)],
+    )
 
 
 def remove(store: Store, email: str, list_name: str) -> Outcome:
@@ -287,6 +230,7 @@ def resubscribe(store: Store, email: str, list_name: str, *, force: bool = False
             tx.delete_suppression(email_hash(address.key))
             ids = tx.insert_subscribers([(address.email, address.key, None, {})], now)
             tx.insert_memberships(mlist.id, ids.values(), now, "resubscribe")
+            _command_consent(tx, ids[address.key], mlist.id, now, "resubscribe")
             return Outcome(
                 True,
                 f"resubscribed {address.email} to {mlist.name!r} "
@@ -302,6 +246,7 @@ def resubscribe(store: Store, email: str, list_name: str, *, force: bool = False
             tx.insert_memberships(mlist.id, [sub.id], now, "resubscribe")
         else:
             tx.set_membership_status(sub.id, mlist.id, "subscribed", now)
+        _command_consent(tx, sub.id, mlist.id, now, "resubscribe")
     was = "" if sub.status == "active" else f" (was {sub.status})"
     return Outcome(True, f"resubscribed {sub.email} to {mlist.name!r}{was}")
 
@@ -321,6 +266,7 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
         sub = _require_subscriber(tx, email)
         memberships = tx.memberships_of(sub.id)
         history = tx.history(sub.id)
+        consent_records = consents.of(tx.conn, sub.id)
     lists = [
         {
             "name": m.list_name,
@@ -343,6 +289,8 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
         "updated_at": sub.updated_at,
         "lists": lists,
         "history": history,
+        # The proof of consent: when, how (form, import, command), from where, confirmed when.
+        "consents": consent_records,
     }
 
 

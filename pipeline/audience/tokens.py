@@ -9,6 +9,10 @@ Test copies (`send-test`) carry a test token instead: a signed issue number, for
 works for the tester and unsubscribes nobody. It can never pass for a subscriber's token,
 nor one for it: another HMAC purpose, another kind byte and another length (36 characters,
 not 44), so each verifier refuses the other's tokens on their shape alone.
+
+Confirmation links (double opt-in) carry a third kind: a signed (subscriber id, issue time)
+pair, under its own purpose and 48 characters long, which expires: `verify_confirm_token`
+refuses it after the given age (`ExpiredLink`), and refuses any of the other two kinds.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import hmac
 import re
 import struct
+from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import InputError
 
@@ -113,3 +118,61 @@ def verify_test_token(secret: bytes, token: str) -> int:
 
 def unsubscribe_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/unsubscribe/{token}"
+
+
+# --- confirmation links (double opt-in) --------------------------------------------------
+
+_CONFIRM_KIND = 0x63  # "c"
+_CONFIRM_PAYLOAD = struct.Struct(">BQQ")  # kind, subscriber id, issue time (Unix seconds)
+_CONFIRM_TAG_BYTES = 19  # 152 bits, and 36 bytes in all: 48 base64 characters
+_CONFIRM_TOKEN = re.compile(r"[A-Za-z0-9_-]{48}")
+_CONFIRM_PURPOSE = b"newsletter/confirm-signup\x00"
+
+
+class ExpiredLink(InputError):
+    """A confirmation link we signed, but older than confirm_link_days."""
+
+
+def _confirm_tag(secret: bytes, payload: bytes) -> bytes:
+    digest = hmac.new(secret, _CONFIRM_PURPOSE + payload, hashlib.sha256).digest()
+    return digest[:_CONFIRM_TAG_BYTES]
+
+
+def make_confirm_token(secret: bytes, subscriber_id: int, issued_at: datetime) -> str:
+    """The token of a confirmation link: who signed up, and when the link was made."""
+    if not secret:
+        raise ValueError("an empty secret cannot sign tokens")
+    payload = _CONFIRM_PAYLOAD.pack(_CONFIRM_KIND, subscriber_id, int(issued_at.timestamp()))
+    return base64.urlsafe_b64encode(payload + _confirm_tag(secret, payload)).decode("ascii")
+
+
+def verify_confirm_token(
+    secret: bytes, token: str, *, now: datetime, max_age: timedelta
+) -> tuple[int, datetime]:
+    """(subscriber id, issue time) of a confirmation link; InputError if we did not sign
+    it, ExpiredLink if it is older than `max_age` (or dated in the future)."""
+    invalid = InputError(
+        "this confirmation link is not valid (altered, cut short or signed with another key)",
+        hint="copy the whole link from the email, or sign up again",
+    )
+    if not isinstance(token, str) or not _CONFIRM_TOKEN.fullmatch(token):
+        raise invalid
+    raw = base64.urlsafe_b64decode(token)  # the shape check leaves nothing to fail on
+    payload, tag = raw[: _CONFIRM_PAYLOAD.size], raw[_CONFIRM_PAYLOAD.size :]
+    if not hmac.compare_digest(tag, _confirm_tag(secret, payload)):
+        raise invalid
+    kind, subscriber_id, stamp = _CONFIRM_PAYLOAD.unpack(payload)
+    if kind != _CONFIRM_KIND:  # only reachable with our own key
+        raise invalid
+    issued_at = datetime.fromtimestamp(stamp, UTC)
+    # A minute of slack for clocks of several machines that disagree a little.
+    if issued_at > now + timedelta(minutes=1) or now - issued_at > max_age:
+        raise ExpiredLink(
+            f"this confirmation link expired (it was sent {issued_at:%Y-%m-%d %H:%M} UTC)",
+            hint="sign up again to get a new link",
+        )
+    return int(subscriber_id), issued_at
+
+
+def confirm_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/confirm/{token}"

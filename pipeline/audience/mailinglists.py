@@ -1,0 +1,141 @@
+"""The rules for lists: make one, offer it on the signup form or not, delete it, count its
+members by state (the library behind `newsletter lists`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.audience.outcome import Outcome
+from pipeline.audience.store import Store
+from pipeline.errors import InputError
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+MAX_DESCRIPTION = 500  # characters: a line or two under the list's checkbox
+
+
+def _description(text: str | None) -> str | None:
+    """A list's description as the signup form shows it: one paragraph of visible text."""
+    if text is None:
+        return None
+    cleaned = " ".join(text.split())
+    if len(cleaned) > MAX_DESCRIPTION or not cleaned.isprintable():
+        raise InputError(
+            "the description must be printable text of at most "
+            f"{MAX_DESCRIPTION} characters (it has {len(cleaned)})",
+            hint="write a sentence or two; the signup page shows it under the list's name",
+        )
+    return cleaned or None
+
+
+def create_list(
+    store: Store,
+    name: str,
+    *,
+    exist_ok: bool = False,
+    public: bool = False,
+    description: str | None = None,
+) -> Outcome:
+    """Make a list; a public one is offered on the signup form, with its description."""
+    clean = name.strip()
+    if not clean or len(clean) > 200 or not clean.isprintable():
+        raise InputError(f"{name!r} is not a usable list name", hint="use up to 200 characters")
+    description = _description(description)
+    with store.begin() as tx:
+        if tx.list_by_name(clean) is not None:
+            if exist_ok:
+                return Outcome(False, f"list {clean!r} already exists")
+            raise InputError(
+                f"list {clean!r} already exists", hint="add --exist-ok to accept an existing list"
+            )
+        tx.create_list(clean, _now(), public=public, description=description)
+    kind = "public list (offered on the signup form)" if public else "list"
+    return Outcome(True, f"created {kind} {clean!r}")
+
+
+def update_list(
+    store: Store, name: str, *, public: bool | None = None, description: str | None = None
+) -> Outcome:
+    """Offer a list on the signup form or take it off (`public`), or change its description
+    (an empty one removes it)."""
+    values: dict[str, object] = {}
+    if public is not None:
+        values["public"] = public
+    if description is not None:
+        values["description"] = _description(description)
+    if not values:
+        raise InputError("nothing to change", hint="pass --public, --private or --description TEXT")
+    with store.begin() as tx:
+        mlist = tx.require_list(name)
+        current = {"public": mlist.public, "description": mlist.description}
+        changes = {k: v for k, v in values.items() if current[k] != v}
+        if not changes:
+            return Outcome(False, f"list {mlist.name!r} is already so; nothing changed")
+        tx.update_list(mlist.id, **changes)
+    said = []
+    if "public" in changes:
+        said.append("now public (offered on the signup form)" if public else "now private")
+    if "description" in changes:
+        said.append("description set" if changes["description"] else "description removed")
+    return Outcome(True, f"list {mlist.name!r}: {', '.join(said)}")
+
+
+def delete_list(store: Store, name: str, *, force: bool = False) -> Outcome:
+    with store.begin() as tx:
+        mlist = tx.require_list(name)
+        started = tx.campaigns_started(mlist.id)
+        if started and not force:
+            raise InputError(
+                f"list {name!r} has {started} sent campaign(s); not deleted",
+                hint="add --force to delete it anyway (the campaign records are kept)",
+            )
+        members, unsubscribed = tx.count_members(mlist.id)
+        tx.delete_list(mlist.id)
+    return Outcome(
+        True,
+        f"deleted list {name!r} and its {members} membership(s) ({unsubscribed} unsubscribed); "
+        "the subscribers themselves are kept",
+    )
+
+
+def list_summaries(store: Store) -> list[dict[str, Any]]:
+    """Every list with its members counted once each: `subscribed` are the ones who receive
+    it; `unconfirmed` signed up and have not used their confirmation link (they receive
+    nothing and are not subscribers); `bounced` / `complained` go by the person's global
+    status; the rest `unsubscribed`."""
+    summaries: dict[int, dict[str, Any]] = {}
+    with store.begin(write=False) as tx:
+        counts = tx.list_counts()
+    for mlist, membership, status, count in counts:
+        summary = summaries.setdefault(
+            mlist.id,
+            {
+                "name": mlist.name,
+                "public": mlist.public,
+                "subscribed": 0,
+                "unconfirmed": 0,
+                "unsubscribed": 0,
+                "bounced": 0,
+                "complained": 0,
+                "total": 0,
+                "created_at": mlist.created_at,
+                "description": mlist.description,
+            },
+        )
+        if membership is None:
+            continue  # an empty list
+        if status in ("bounced", "complained"):
+            bucket = status
+        elif membership == "subscribed" and status == "active":
+            bucket = "subscribed"
+        elif membership == "unconfirmed":
+            bucket = "unconfirmed"
+        else:
+            bucket = "unsubscribed"
+        summary[bucket] += count
+        summary["total"] += count
+    return list(summaries.values())

@@ -1,0 +1,128 @@
+"""Transactional mail of the signup: the confirmation email (double opt-in) and the welcome.
+
+The confirmation is rendered from `templates/confirm.mjml.j2` with the same MJML compiler
+and CSS inliner as an issue, in the newsletter's language (Korean for `ko`, else English),
+with an HTML and a text part. It is transactional: it carries no List-Unsubscribe header
+and no unsubscribe link, since it goes once to someone who asked for it, and whoever did
+not sign up hears no more by ignoring it. The welcome is an issue-format Markdown file,
+built and personalised exactly like an issue (so it carries the reader's own unsubscribe
+link and headers). This module knows no database: the caller brings the addresses.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import jinja2
+from mjml import mjml2html
+
+from pipeline.errors import RenderError
+from pipeline.issue.build import build
+from pipeline.issue.message import Addressee, Message, format_address, one_line, personalise
+from pipeline.issue.render import REPO_TEMPLATES, inline_css
+from pipeline.settings import Settings
+
+CONFIRM_TEMPLATE = "confirm.mjml.j2"
+
+_STRINGS: dict[str, dict[str, str]] = {
+    "ko": {
+        "subject": "{name} 구독을 확인해 주세요",
+        "heading": "구독 신청을 확인해 주세요",
+        "intro": "{email} 주소로 {name} 구독 신청을 받았습니다. 아래 단추를 누르면 구독이 "
+        "시작됩니다.",
+        "lists": "신청하신 목록:",
+        "button": "구독 확인하기",
+        "link_hint": "단추가 보이지 않으면 이 링크를 여세요 ({days}일 동안 쓸 수 있습니다):",
+        "ignore": "신청하지 않으셨다면 이 메일을 무시하세요. 확인하지 않으면 더 이상 메일을 "
+        "보내지 않습니다.",
+    },
+    "en": {
+        "subject": "Please confirm your subscription to {name}",
+        "heading": "Confirm your subscription",
+        "intro": "We received a request to subscribe {email} to {name}. Press the button to "
+        "start receiving it.",
+        "lists": "The lists you asked for:",
+        "button": "Confirm my subscription",
+        "link_hint": "If the button does not show, open this link (it works for {days} days):",
+        "ignore": "Did not sign up? Ignore this email: without a confirmation, we send "
+        "nothing more.",
+    },
+}
+
+
+def strings(lang: str) -> dict[str, str]:
+    return _STRINGS["ko"] if lang.lower().startswith("ko") else _STRINGS["en"]
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        # The project's own templates/ first, then the ones shipped here.
+        loader=jinja2.FileSystemLoader([str(Path("templates")), str(REPO_TEMPLATES)]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def confirmation(
+    settings: Settings, *, email: str, name: str | None, lists: list[str], confirm_url: str
+) -> Message:
+    """The confirmation email for one person: the link confirms their signup."""
+    t = strings(settings.lang)
+    subject = t["subject"].format(name=one_line(settings.name))
+    context = {
+        "lang": settings.lang,
+        "subject": subject,
+        "name": settings.name,
+        "heading": t["heading"],
+        "intro": t["intro"].format(email=email, name=settings.name),
+        "lists": lists,
+        "button": t["button"],
+        "link_hint": t["link_hint"].format(days=settings.confirm_link_days),
+        "ignore": t["ignore"],
+        "confirm_url": confirm_url,
+        "postal_address": settings.postal_address,
+    }
+    try:
+        source = _environment().get_template(CONFIRM_TEMPLATE).render(context)
+        document = inline_css(mjml2html(source, disable_comments=False, fonts={}))
+    except (jinja2.TemplateError, ValueError) as exc:
+        raise RenderError(
+            f"the confirmation email cannot be rendered: {exc}",
+            hint=f"check the template {CONFIRM_TEMPLATE}",
+        ) from None
+    if html.escape(confirm_url) not in document:
+        raise RenderError(
+            "the rendered confirmation email lacks its link", hint=f"check {CONFIRM_TEMPLATE}"
+        )
+    listed = "".join(f"- {item}\n" for item in lists)
+    text = (
+        f"{settings.name}\n\n{t['heading']}\n\n{context['intro']}\n\n"
+        + (f"{t['lists']}\n{listed}\n" if lists else "")
+        + f"{context['link_hint']}\n{confirm_url}\n\n{t['ignore']}\n\n--\n"
+        + f"{settings.postal_address}\n"
+    )
+    return Message(
+        from_address=settings.from_address,
+        to=format_address(email, name or ""),
+        to_mailbox=(one_line(name or ""), email),
+        subject=subject,
+        html=document,
+        text=text,
+        headers={},  # transactional: no List-Unsubscribe, no List-Id
+        reply_to=settings.reply_to,
+    )
+
+
+def welcome(settings: Settings, path: Path, recipient: Addressee) -> Message:
+    """The welcome message: an issue-format file, built and checked like an issue, for one
+    reader (their own unsubscribe link). RenderError when it has errors."""
+    built = build(path, settings)
+    if built.errors or built.rendered is None:
+        first = built.errors[0] if built.errors else None
+        where = f"{first.path}:{first.line}: {first.message}" if first else str(path)
+        raise RenderError(
+            f"the welcome message {path} has errors ({where})",
+            hint=f"run `newsletter check {path}`",
+        )
+    return personalise(built.rendered, recipient, settings)
