@@ -21,7 +21,7 @@ from pipeline.errors import InputError, NewsletterError
 from pipeline.feedback import ingest as feedback
 from pipeline.feedback import sns, sns_verify
 from pipeline.settings import Settings
-from pipeline.web import archive, unsubscribe
+from pipeline.web import archive, signup, unsubscribe
 from pipeline.web.pages import Site, TooLarge, mask, read_body
 
 __all__ = ["create_app", "mask"]
@@ -90,6 +90,7 @@ def create_app(
             *unsubscribe.routes(site),
             Route("/ses/events", ses_events, methods=["POST"]),
             *archive.routes(site),
+            *signup.routes(site),
             Route("/healthz", healthz, methods=["GET"]),
         ]
     )

@@ -1,0 +1,287 @@
+"""The signup pages: the hosted form (`GET /subscribe`), what a form on any site posts to
+(`POST /subscribe`), and the page behind the confirmation link (`/confirm/<token>`).
+
+A bare fetch of the confirmation link never confirms: mail security gateways fetch every
+link in a message. The GET shows what would be confirmed and a form with one button that
+POSTs to the same URL; a small inline script (allowed by its hash in the page's
+Content-Security-Policy, nothing else may run) submits that form as soon as the page has
+loaded. A reader with scripts on needs no click after opening the link; with scripts off,
+exactly one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import logging
+from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qs
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from pipeline.audience import confirmation, signup
+from pipeline.audience.records import MailingList
+from pipeline.audience.tokens import ExpiredLink
+from pipeline.errors import NewsletterError
+from pipeline.web.pages import (
+    FORM_LIMIT,
+    SECURITY_HEADERS,
+    Site,
+    TooLarge,
+    form_fields,
+    mask,
+    page,
+    read_body,
+)
+
+log = logging.getLogger(__name__)
+
+HONEYPOT = "website"  # a field people never see; bots fill every field they find
+_AUTO_SUBMIT = 'document.getElementById("confirm-form").submit();'
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(_AUTO_SUBMIT.encode()).digest()).decode()
+CONFIRM_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"]
+    + f"; script-src 'sha256-{_SCRIPT_HASH}'",
+}
+
+_WORDS = {
+    "ko": {
+        "title": "{name} 구독하기",
+        "email": "이메일 주소",
+        "name": "이름 (선택)",
+        "lists": "받아 볼 목록",
+        "submit": "구독 신청",
+        "honeypot": "이 칸은 비워 두세요",
+        "note": "신청하면 확인 메일을 보내 드립니다. 메일의 링크를 열어야 구독이 시작됩니다.",
+        "none": "지금은 신청을 받는 목록이 없습니다.",
+        "problem": "신청서를 확인해 주세요",
+        "sent_title": "메일함을 확인해 주세요",
+        "sent": "확인 메일을 보냈습니다. 메일의 링크를 열면 구독이 시작됩니다. 몇 분 안에 "
+        "오지 않으면 스팸함을 확인해 주세요.",
+        "limited_title": "잠시 후에 다시 시도해 주세요",
+        "limited": "이 네트워크에서 들어온 신청이 너무 많습니다. 나중에 다시 시도해 주세요.",
+        "confirm_title": "구독 확인",
+        "confirm": "{who} 주소로 다음 목록의 구독을 확인합니다:",
+        "confirm_button": "구독 확인하기",
+        "confirming": "확인하는 중입니다...",
+        "done_title": "구독이 확인되었습니다",
+        "done": "{who} 주소로 다음 목록을 보내 드립니다:",
+        "already_title": "이미 확인되었습니다",
+        "already": "{who} 주소의 구독은 이미 확인되었습니다. 더 하실 일은 없습니다.",
+        "bad_title": "잘못된 링크",
+        "bad": "이 확인 링크는 올바르지 않습니다. 메일에 있는 링크 전체를 복사하거나 다시 "
+        "신청해 주세요.",
+        "expired_title": "만료된 링크",
+        "expired": "이 확인 링크는 기한이 지났습니다. 다시 신청하시면 새 링크를 보내 드립니다.",
+        "refused_title": "확인할 수 없습니다",
+        "refused": "{who} 주소로 보낸 메일이 반송되었거나 스팸으로 신고되어 여기서는 구독을 "
+        "확인할 수 없습니다.",
+        "again": "다시 신청하기",
+    },
+    "en": {
+        "title": "Subscribe to {name}",
+        "email": "Email address",
+        "name": "Name (optional)",
+        "lists": "Lists",
+        "submit": "Subscribe",
+        "honeypot": "Leave this field empty",
+        "note": "We will send you an email to confirm: your subscription starts when you "
+        "open its link.",
+        "none": "No list is open for signup at the moment.",
+        "problem": "Please check the form",
+        "sent_title": "Check your inbox",
+        "sent": "We sent you an email to confirm. Open its link to start your subscription. "
+        "If it does not arrive within a few minutes, look in your spam folder.",
+        "limited_title": "Please try again later",
+        "limited": "Too many signups came from your network. Please try again later.",
+        "confirm_title": "Confirm your subscription",
+        "confirm": "Confirm that {who} subscribes to:",
+        "confirm_button": "Confirm my subscription",
+        "confirming": "Confirming...",
+        "done_title": "You are subscribed",
+        "done": "{who} will receive:",
+        "already_title": "Already confirmed",
+        "already": "The subscription of {who} is already confirmed. There is nothing more to do.",
+        "bad_title": "This link is not valid",
+        "bad": "This confirmation link is not valid. Copy the whole link from the email, or "
+        "sign up again.",
+        "expired_title": "This link has expired",
+        "expired": "This confirmation link has expired. Sign up again and we will send a new one.",
+        "refused_title": "Cannot confirm",
+        "refused": "Mail to {who} bounced or was reported as spam, so the subscription cannot "
+        "be confirmed here.",
+        "again": "Sign up again",
+    },
+}
+
+
+def words(lang: str) -> dict[str, str]:
+    return _WORDS["ko"] if lang.lower().startswith("ko") else _WORDS["en"]
+
+
+def form_html(
+    lang: str,
+    public: list[MailingList],
+    *,
+    action: str = "/subscribe",
+    values: Mapping[str, Sequence[str]] | None = None,
+    problems: Mapping[str, str] | None = None,
+) -> str:
+    """The signup form: labels for every field, the public lists as checkboxes with their
+    descriptions, and the honeypot (off-screen, hidden from assistive technology, not in
+    the tab order, never autofilled). Also what `newsletter form` prints."""
+    w, esc = words(lang), html.escape
+    values, problems = values or {}, problems or {}
+
+    def problem(field: str) -> tuple[str, str]:
+        if field not in problems:
+            return "", ""
+        note = f'<p class="error" id="{field}-error">{esc(problems[field])}</p>'
+        return note, f' aria-invalid="true" aria-describedby="{field}-error"'
+
+    email_note, email_attrs = problem("email")
+    name_note, name_attrs = problem("name")
+    list_note, _ = problem("list")
+    chosen = set(values.get("list", [])) or ({public[0].name} if len(public) == 1 else set())
+    boxes = []
+    for index, mlist in enumerate(public):
+        box_id = f"list-{index}"
+        described = f' aria-describedby="{box_id}-about"' if mlist.description else ""
+        about = (
+            f'<br><span class="muted" id="{box_id}-about">{esc(mlist.description)}</span>'
+            if mlist.description
+            else ""
+        )
+        checked = " checked" if mlist.name in chosen else ""
+        boxes.append(
+            f'<p><input type="checkbox" name="list" id="{box_id}" value="{esc(mlist.name)}"'
+            f'{checked}{described}> <label for="{box_id}">{esc(mlist.name)}</label>{about}</p>'
+        )
+    email = esc((values.get("email") or [""])[0])
+    name = esc((values.get("name") or [""])[0])
+    return (
+        f'<form method="post" action="{esc(action)}">'
+        f'<p><label for="signup-email">{w["email"]}</label><br>'
+        f'<input type="email" id="signup-email" name="email" autocomplete="email" required '
+        f'value="{email}"{email_attrs}></p>{email_note}'
+        f'<p><label for="signup-name">{w["name"]}</label><br>'
+        f'<input type="text" id="signup-name" name="name" autocomplete="name" '
+        f'value="{name}"{name_attrs}></p>{name_note}'
+        f"<fieldset><legend>{w['lists']}</legend>{''.join(boxes)}{list_note}</fieldset>"
+        '<div aria-hidden="true" style="position:absolute;left:-10000px;top:auto;width:1px;'
+        'height:1px;overflow:hidden">'
+        f'<label for="signup-{HONEYPOT}">{w["honeypot"]}</label>'
+        f'<input type="text" id="signup-{HONEYPOT}" name="{HONEYPOT}" tabindex="-1" '
+        'autocomplete="off" value=""></div>'
+        f'<p><button type="submit">{w["submit"]}</button></p>'
+        f'<p class="muted">{w["note"]}</p></form>'
+    )
+
+
+def _fields(content_type: str, body: bytes) -> dict[str, list[str]]:
+    """Every value of every field (a form may repeat `list`)."""
+    if content_type.startswith("multipart/form-data"):
+        return {k: [v] for k, v in form_fields(content_type, body).items()}
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def routes(site: Site) -> list[Route]:
+    settings, store, secret, lang = site.settings, site.store, site.secret, site.lang
+    w = words(lang)
+    title = w["title"].format(name=settings.name)
+
+    def public_lists() -> list[MailingList]:
+        with store.begin(write=False) as tx:
+            return tx.public_lists()
+
+    async def signup_page(request: Request) -> Response:
+        public = await run_in_threadpool(public_lists)
+        if not public:
+            return page(title, f"<p>{w['none']}</p>", lang)
+        return page(title, form_html(lang, public), lang)
+
+    async def signup_post(request: Request) -> Response:
+        try:
+            body = await read_body(request, FORM_LIMIT)
+        except TooLarge:
+            return PlainTextResponse("request body too large\n", status_code=413)
+        fields = _fields(request.headers.get("content-type", ""), body)
+        client = signup.Client(
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+        try:
+            received = await run_in_threadpool(signup.receive, store, settings, fields, client)
+        except signup.FormProblems as exc:
+            public = await run_in_threadpool(public_lists)
+            form = form_html(lang, public, values=fields, problems=exc.problems)
+            return page(w["problem"], form, lang, status=400)
+        if received is signup.Received.limited:
+            response = page(w["limited_title"], f"<p>{w['limited']}</p>", lang, status=429)
+            response.headers["Retry-After"] = str(settings.signup_ip_window)
+            return response
+        # The same answer whatever became of it (accepted or honeypot): no enumeration.
+        return page(w["sent_title"], f"<p>{w['sent']}</p>", lang)
+
+    def link_problem(exc: NewsletterError) -> Response:
+        log.info("refused a confirmation link: %s", exc.message)
+        again = f'<p><a href="/subscribe">{w["again"]}</a></p>'
+        if isinstance(exc, ExpiredLink):
+            return page(w["expired_title"], f"<p>{w['expired']}</p>{again}", lang, status=410)
+        return page(w["bad_title"], f"<p>{w['bad']}</p>{again}", lang, status=400)
+
+    def listed(names: list[str]) -> str:
+        return "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in names) + "</ul>"
+
+    async def confirm_page(request: Request) -> Response:
+        token = request.path_params["token"]
+        try:
+            found = await run_in_threadpool(confirmation.pending, store, settings, secret, token)
+        except NewsletterError as exc:
+            return link_problem(exc)
+        who = html.escape(mask(found.email))
+        if found.refused:
+            return page(w["refused_title"], f"<p>{w['refused'].format(who=who)}</p>", lang, 409)
+        if not found.lists:
+            return page(w["already_title"], f"<p>{w['already'].format(who=who)}</p>", lang)
+        body = (
+            f"<p>{w['confirm'].format(who=who)}</p>{listed(found.lists)}"
+            '<form method="post" id="confirm-form">'
+            '<input type="hidden" name="action" value="confirm">'
+            f'<button type="submit">{w["confirm_button"]}</button></form>'
+            f"<script>{_AUTO_SUBMIT}</script>"
+        )
+        text = page(w["confirm_title"], body, lang).body
+        return HTMLResponse(text, headers=CONFIRM_HEADERS)
+
+    async def confirm_post(request: Request) -> Response:
+        token = request.path_params["token"]
+        try:
+            await read_body(request, FORM_LIMIT)
+        except TooLarge:
+            return PlainTextResponse("request body too large\n", status_code=413)
+        try:
+            done = await run_in_threadpool(confirmation.confirm, store, settings, secret, token)
+        except confirmation.Refused as exc:
+            who = html.escape(mask(exc.email))
+            return page(w["refused_title"], f"<p>{w['refused'].format(who=who)}</p>", lang, 409)
+        except NewsletterError as exc:
+            return link_problem(exc)
+        who = html.escape(mask(done.email))
+        if not done.lists:
+            return page(w["already_title"], f"<p>{w['already'].format(who=who)}</p>", lang)
+        return page(
+            w["done_title"], f"<p>{w['done'].format(who=who)}</p>{listed(done.lists)}", lang
+        )
+
+    return [
+        Route("/subscribe", signup_page, methods=["GET"]),
+        Route("/subscribe", signup_post, methods=["POST"]),
+        Route("/confirm/{token}", confirm_page, methods=["GET"]),
+        Route("/confirm/{token}", confirm_post, methods=["POST"]),
+    ]
