@@ -17,12 +17,22 @@ lists_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-LIST_COLUMNS = ["name", "subscribed", "unsubscribed", "bounced", "complained", "total"]
+LIST_COLUMNS = [
+    "name",
+    "public",
+    "subscribed",
+    "unconfirmed",
+    "unsubscribed",
+    "bounced",
+    "complained",
+    "total",
+]
 
 
 @lists_app.callback(invoke_without_command=True)
 def lists_show(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None:
-    """Show the lists with their members counted by status (`subscribed` ones receive mail)."""
+    """Show the lists with their members counted by status (`subscribed` ones receive mail;
+    `unconfirmed` signed up on the form and have not confirmed: they get nothing)."""
     if ctx.invoked_subcommand is not None:
         return
     with _store(ctx) as store:
@@ -33,7 +43,7 @@ def lists_show(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
             return
         emit_rows(rows, LIST_COLUMNS, fmt, title="Lists")  # fits 80 columns
         return
-    emit_rows(rows, [*LIST_COLUMNS, "created_at"], fmt)
+    emit_rows(rows, [*LIST_COLUMNS, "description", "created_at"], fmt)
 
 
 @lists_app.command("create")
@@ -43,10 +53,43 @@ def lists_create(
     exist_ok: Annotated[
         bool, typer.Option("--exist-ok", help="Succeed quietly if the list already exists.")
     ] = False,
+    public: Annotated[
+        bool, typer.Option("--public", help="Offer it on the signup form (GET /subscribe).")
+    ] = False,
+    description: Annotated[
+        str | None,
+        typer.Option("--description", help="What the signup form says under its name."),
+    ] = None,
 ) -> None:
-    """Create an empty list."""
+    """Create an empty list (--public: readers may join it on the signup form)."""
     with _store(ctx) as store:
-        _report(lib.create_list(store, name, exist_ok=exist_ok))
+        _report(
+            lib.create_list(store, name, exist_ok=exist_ok, public=public, description=description)
+        )
+
+
+@lists_app.command("update")
+def lists_update(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The list to change.")],
+    public: Annotated[
+        bool | None,
+        typer.Option(
+            "--public/--private",
+            help="Offer it on the signup form, or take it off.",
+            show_default=False,
+        ),
+    ] = None,
+    description: Annotated[
+        str | None,
+        typer.Option(
+            "--description", help="What the signup form says under its name ('' removes it)."
+        ),
+    ] = None,
+) -> None:
+    """Offer a list on the signup form or not, or change its description."""
+    with _store(ctx) as store:
+        _report(lib.update_list(store, name, public=public, description=description))
 
 
 @lists_app.command("delete")
