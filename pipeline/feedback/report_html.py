@@ -61,6 +61,7 @@ th[scope=row], thead th:first-child { text-align: left; }
 .state-warning { color: var(--warn-line); font-weight: 600; }
 .state-danger { color: var(--bad-line); font-weight: 600; }
 .scroll { overflow-x: auto; }
+.scroll:focus-visible { outline: 3px solid var(--s1); outline-offset: 2px; }
 """
 
 
@@ -73,7 +74,9 @@ def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[str]]) -> 
         for row in rows
     )
     return (
-        f'<div class="scroll"><table><caption>{escape(caption)}</caption>'
+        # A wide table scrolls on a phone; the region takes focus so a keyboard can scroll it.
+        f'<div class="scroll" role="region" tabindex="0" aria-label="{escape(caption)}">'
+        f"<table><caption>{escape(caption)}</caption>"
         f"<thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></div>"
     )
 

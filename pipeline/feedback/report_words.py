@@ -121,12 +121,12 @@ WORDS: dict[str, dict[str, str]] = {
         "complaint_rate": "Complaint rate (SES)",
         "spam_rate": "Spam rate (Gmail)",
         "bounce_text": (
-            "Bounce rate {value}: {permanent} permanent bounces ÷ {sent} sent. SES warns at 5% and "
+            "Bounce rate {value}: permanent bounces {permanent} ÷ sent {sent}. SES warns at 5% and "
             "reviews the account at 10%, when it may pause sending. Soft bounces are not counted."
         ),
         "complaint_text": (
-            "Complaint rate {value}: {complained} complaints ÷ {delivered} delivered. SES warns at "
-            "0.1% and reviews the account at 0.5%."
+            "Complaint rate {value}: complaints {complained} ÷ delivered {delivered}. SES warns "
+            "at 0.1% and reviews the account at 0.5%."
         ),
         "spam_text": (
             "Gmail asks bulk senders to keep the spam rate below 0.1% and never to reach 0.3%. "
