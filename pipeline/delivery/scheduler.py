@@ -91,7 +91,12 @@ class Scheduler:
                 self.settings.schedule_grace,
             )
             result.missed.append(missed)
-        for found in schedules.due(self.store, now):
+        due = schedules.due(self.store, now)
+        if due:
+            # Before claiming: without the key no link can be signed, and a claimed
+            # schedule would wait for a person; unclaimed, it is missed in plain view.
+            self.settings.require_secret_key()
+        for found in due:
             if self.stop.is_set():
                 break
             if not schedules.claim(self.store, found, now, self.who):

@@ -4,6 +4,8 @@ before; cancel; missed after the grace period, then `send` recovers it."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -190,3 +192,35 @@ def test_a_crash_leaves_it_running_and_send_resumes_the_stored_rendering(
     assert {m.subject for m in stub.accepted} == {OLD_SUBJECT}
     assert only(cli)["state"] == "sent"
     assert listed(cli)[0]["campaign_status"] == "finished"
+
+
+def test_stopping_the_scheduler_mid_campaign_pauses_it_and_send_resumes(
+    cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM to `serve` or `worker` sets the loops' stop event: the campaign finishes
+    what SES holds, records it and pauses; the schedule stays running and says so."""
+    readers = people(40, prefix="slow")
+    make_list(cli, "weekly", readers)
+    path = issue_copy(project)
+    when = tomorrow()
+    ok(cli("schedule", path, "--list", "weekly", "--at", at(when), "--tz", "UTC"))
+    with SesStub(account=default_account(max_send_rate=1000), delay=0.2) as slow:
+        use_ses(monkeypatch, slow.endpoint_url)
+        stop = threading.Event()
+        with store() as db:
+            loop = threading.Thread(target=scheduler(db, Clock(when)).loop, args=(stop, 0.05))
+            loop.start()
+            deadline = time.monotonic() + 60
+            while not slow.accepted:
+                assert time.monotonic() < deadline and loop.is_alive()
+                time.sleep(0.01)
+            stop.set()
+            loop.join(timeout=60)
+            assert not loop.is_alive()
+        assert 0 < len(slow.accepted) < len(readers)
+        entry = only(cli)
+        assert entry["state"] == "running" and entry["campaign_status"] == "paused"
+        assert "campaign paused" in entry["note"] and "newsletter send" in entry["note"]
+        ok(cli("send", path, "--list", "weekly", "--yes", "--rate", "1000"))
+        assert received(slow) == {email: 1 for email, _ in readers}
+    assert only(cli)["state"] == "sent"
