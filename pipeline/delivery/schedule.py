@@ -56,6 +56,14 @@ class Schedule:
         """The file differs from the one rendered (or is gone)."""
         return snapshot.sha256_of(Path(self.source_path)) != self.source_sha256
 
+    @property
+    def current_state(self) -> str:
+        """The state, with a campaign finished by other senders since the last pass
+        counted as `sent` already."""
+        if self.state == "running" and self.campaign_status == "finished":
+            return "sent"
+        return self.state
+
     def as_dict(self) -> dict[str, Any]:
         changed = self.file_changed()
         return {
@@ -63,7 +71,7 @@ class Schedule:
             "list": self.list_name,
             "at": self.send_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "timezone": self.timezone,
-            "state": self.state,
+            "state": self.current_state,
             "subject": self.subject,
             "source": self.source_path,
             "file_changed": changed,
@@ -80,6 +88,12 @@ class Schedule:
             notes.append(
                 f"campaign paused{why}; resume with `newsletter send {self.source_path} "
                 f"--list {self.list_name}`"
+            )
+        elif self.state == "running" and self.campaign_id is None:
+            notes.append(
+                f"{self.note or 'claimed'}, but its campaign never started (the scheduler "
+                f"stopped?): `newsletter send {self.source_path} --list {self.list_name}` "
+                "starts it from the stored rendering"
             )
         elif self.note:
             notes.append(self.note)

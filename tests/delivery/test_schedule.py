@@ -185,7 +185,8 @@ def test_a_crash_leaves_it_running_and_send_resumes_the_stored_rendering(
     with store() as db:
         (due,) = schedules.due(db, when)
         assert schedules.claim(db, due, when, "a scheduler that then died")
-    assert only(cli)["state"] == "running"
+    entry = only(cli)
+    assert entry["state"] == "running" and "never started" in entry["note"]
     edit_subject(issue)
     resumed = ok(cli("send", issue, "--list", "weekly", "--yes", "--rate", "1000"))
     assert "as it was scheduled" in resumed.stderr
