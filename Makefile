@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: a real browser, SpamAssassin and a PostgreSQL server.
 SYSTEM_PACKAGES := chromium spamassassin postgresql
 
-.PHONY: install system-deps demo test lint format golden bench vendor clean
+.PHONY: install system-deps demo test lint format golden bench vendor vendor-axe vendor-caniemail clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,13 +50,28 @@ test: install system-deps lint
 golden: install
 	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/issue/test_golden.py
 
+# Refresh every vendored package: `make vendor` (or one of the two targets below).
+vendor: vendor-axe vendor-caniemail
+
 # Refresh the vendored axe-core that the browser tests run (MPL-2.0, kept with its licence).
 AXE_VERSION := 4.14.1
-vendor:
+vendor-axe:
 	rm -rf build/vendor && mkdir -p build/vendor
 	cd build/vendor && npm pack --silent axe-core@$(AXE_VERSION) && tar xzf axe-core-$(AXE_VERSION).tgz
 	cp build/vendor/package/axe.min.js build/vendor/package/LICENSE tests/support/vendor/axe-core/
 	echo $(AXE_VERSION) > tests/support/vendor/axe-core/VERSION
+
+# Refresh caniemail's support data for the email-client lint (MIT, kept with its licence):
+# the loader's shape check runs on the new file, which keeps only the features and clients
+# that `pipeline/issue/compat.py` reads. Review the diff of pipeline/issue/caniemail/.
+CANIEMAIL_VERSION := 2.0.2
+CANIEMAIL_DIR := pipeline/issue/caniemail
+vendor-caniemail: install
+	rm -rf build/vendor-caniemail && mkdir -p build/vendor-caniemail
+	cd build/vendor-caniemail && npm pack --silent caniemail@$(CANIEMAIL_VERSION) && tar xzf caniemail-$(CANIEMAIL_VERSION).tgz
+	$(BIN)/python -m pipeline.issue.compat_data build/vendor-caniemail/package/data/caniemail.json $(CANIEMAIL_DIR)
+	cp build/vendor-caniemail/package/LICENSE $(CANIEMAIL_DIR)/LICENSE
+	echo $(CANIEMAIL_VERSION) > $(CANIEMAIL_DIR)/VERSION
 
 bench: install
 	$(BIN)/python bench/bench_render.py

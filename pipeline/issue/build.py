@@ -9,8 +9,10 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import RenderError
+from pipeline.errors import NewsletterError, RenderError
 from pipeline.issue.checks import check_issue, check_size
+from pipeline.issue.compat import RULE as COMPAT_RULE
+from pipeline.issue.compat import compat_problems
 from pipeline.issue.frontmatter import front_matter_number
 from pipeline.issue.message import Addressee
 from pipeline.issue.problems import Problem, Severity, sort_problems
@@ -56,7 +58,28 @@ def build(path: Path, settings: Settings) -> Build:
         problems.append(Problem(str(path), 1, 1, Severity.ERROR, str(exc)))
     else:
         problems += check_size(issue, rendered.html_bytes)
+        problems += check_compatibility(path, rendered)
     return Build(path, issue, rendered, sort_problems(problems))
+
+
+def check_compatibility(path: Path, rendered: Rendered) -> list[Problem]:
+    """Email-client compatibility of the final HTML (warnings: the email still sends).
+
+    A vendored data file that cannot be read is one warning, not a crash of every build.
+    """
+    try:
+        return compat_problems(str(path), rendered.html.source)
+    except NewsletterError as exc:
+        return [
+            Problem(
+                str(path),
+                1,
+                1,
+                Severity.WARNING,
+                f"rendered email: the email-client compatibility check could not run: {exc}",
+                rule=COMPAT_RULE,
+            )
+        ]
 
 
 def check_number_unique(issue: Issue) -> list[Problem]:

@@ -18,6 +18,12 @@ class Problem:
     col: int
     severity: Severity
     message: str
+    # Optional, for the checks that group their problems (e.g. rule "compat", kind
+    # "breaks" or "plainer", the email clients concerned, a page that explains it).
+    rule: str = ""
+    kind: str = ""
+    clients: tuple[str, ...] = ()
+    url: str = ""
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"
@@ -29,6 +35,10 @@ class Problem:
             "col": self.col,
             "severity": str(self.severity),
             "message": self.message,
+            "rule": self.rule,
+            "kind": self.kind,
+            "clients": list(self.clients),
+            "url": self.url,
         }
 
 
