@@ -1,5 +1,16 @@
 """Import a list file into a list, and export a list: streamed, whatever the size.
 
+The file is a plain list (`email,name,...`, CSV or JSON Lines) or the export of the tool
+the publisher leaves (Mailchimp, its zip too; Substack; Ghost; listmonk), recognised from
+its header or named with `source` (see `sources/`). The source's word on a person is kept:
+those it marks unsubscribed, cleaned, blocklisted or email-disabled arrive suppressed, and
+its opt-in time becomes the consent record of everyone who arrives subscribed.
+
+The rule that matters most holds for every format: an import never turns an unsubscribed,
+bounced, complained or forgotten person back into a subscriber; it may only add what the
+source says against mailing someone, and not even that when the person subscribed here
+after the source's opt-out (their later, explicit choice wins).
+
 An import is one transaction (a crash or Ctrl-C leaves the database as it was), fed in
 batches of `BATCH_SIZE` rows with a few set-based queries each, so memory stays flat: the
 only thing that grows is the set of addresses already seen in the file, kept as 64-bit
@@ -8,12 +19,14 @@ hashes (about 70 bytes per row, 70 MB for a million rows).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from pipeline.audience import importwrites as writes
 from pipeline.audience.addresses import Address, email_hash, normalise_email
 from pipeline.audience.cleaning import (
     attribute_name_problem,
@@ -21,19 +34,29 @@ from pipeline.audience.cleaning import (
     clean_name,
     shown,
 )
-from pipeline.audience.listfile import BadRow, ExportFormat, ListFile, Row, write_rows
+from pipeline.audience.importwrites import NewConsent, NewMembership
+from pipeline.audience.listexport import write_rows
+from pipeline.audience.listfile import BadRow, ExportFormat, Row
+from pipeline.audience.sources import TITLES, Part, Skipped, open_parts
 from pipeline.audience.store import MailingList, Store, Tx
 from pipeline.errors import InputError
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read, bytes in the file)
 BATCH_SIZE = 1000  # rows per executemany
 KEEP_INVALID = 1000  # invalid rows an ImportReport keeps; on_invalid sees every one
+# The status a person gets when the source says more than "left this list": a cleaned
+# (bounced) address bounces for every list; a blocklisted one gets no mail from any list,
+# which here is the person's `unsubscribed` (only an explicit resubscribe undoes it).
+_PERSON_STATUS = {"bounced": "bounced", "blocklisted": "unsubscribed"}
 
 
 @dataclass(frozen=True)
 class InvalidRow:
+    """A row not imported: invalid, or (in `skipped_rows`) deliberately skipped."""
+
     line: int
     reason: str
+    file: str | None = None  # the file it is in (a zip holds several)
 
 
 @dataclass(frozen=True)
@@ -42,6 +65,7 @@ class CleanedRow:
 
     line: int
     what: str
+    file: str | None = None
 
 
 @dataclass
@@ -50,32 +74,83 @@ class ImportReport:
 
     path: str
     list_name: str
+    format: str = "plain"  # the format recognised (or forced): mailchimp, ..., plain
+    files: list[dict[str, Any]] = field(default_factory=list)  # each file read, and what
     added: int = 0  # new to the list (new people, or known people joining it)
     updated: int = 0  # already on the list; name or attributes changed
     unchanged: int = 0
     duplicates: int = 0  # the same address again, later in the file
     suppressed: int = 0  # unsubscribed, bounced, complained or forgotten: left alone
+    # the people the source marks unsubscribed / bounced (cleaned) / blocklisted, who
+    # arrived (or were marked) suppressed
+    arrived_suppressed: dict[str, int] = field(
+        default_factory=lambda: {"unsubscribed": 0, "bounced": 0, "blocklisted": 0}
+    )
+    newer_here: int = 0  # the source's opt-out predates their subscription here: kept
+    consents: int = 0  # consent records written, one per person joining the list
     invalid: int = 0
     invalid_rows: list[InvalidRow] = field(default_factory=list)
+    skipped: int = 0  # rows deliberately not imported (never opted in, deletion requests)
+    skipped_rows: list[InvalidRow] = field(default_factory=list)
     cleaned: int = 0  # imported (or counted) after cleaning a name or an attribute
     cleaned_rows: list[CleanedRow] = field(default_factory=list)
     written: bool = False
 
+    @property
+    def format_title(self) -> str:
+        return TITLES.get(self.format, self.format)
+
     def as_dict(self) -> dict[str, Any]:
+        def where(row: InvalidRow | CleanedRow) -> dict[str, Any]:
+            return {"file": row.file} if row.file and row.file != self.path else {}
+
         return {
             "path": self.path,
             "list": self.list_name,
+            "format": self.format,
+            "recognised": self.format_title,
+            "files": self.files,
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
             "duplicates": self.duplicates,
             "suppressed": self.suppressed,
+            "arrived_suppressed": self.arrived_suppressed,
+            "newer_here": self.newer_here,
+            "consents": self.consents,
             "invalid": self.invalid,
+            "skipped": self.skipped,
             "cleaned": self.cleaned,
             "written": self.written,
-            "invalid_rows": [{"line": r.line, "reason": r.reason} for r in self.invalid_rows],
-            "cleaned_rows": [{"line": r.line, "what": r.what} for r in self.cleaned_rows],
+            "invalid_rows": [
+                {**where(r), "line": r.line, "reason": r.reason} for r in self.invalid_rows
+            ],
+            "skipped_rows": [
+                {**where(r), "line": r.line, "reason": r.reason} for r in self.skipped_rows
+            ],
+            "cleaned_rows": [
+                {**where(r), "line": r.line, "what": r.what} for r in self.cleaned_rows
+            ],
         }
+
+
+def _printable(text: str, limit: int) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)[:limit]
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """How one file's people are labelled: the membership's source, the consent detail."""
+
+    membership: str
+    consent: str
+
+    @classmethod
+    def of(cls, part: Part) -> _Origin:
+        # A file name may hold anything but "/" and NUL: printable text, bounded.
+        name = _printable(part.file_name, 180)
+        what = "plain file" if part.format == "plain" else f"{part.format} export"
+        return cls(f"import {name}", f"{what}: {name}"[:200])
 
 
 def import_csv(
@@ -83,72 +158,89 @@ def import_csv(
     path: Path | str,
     list_name: str,
     *,
+    source: str | None = None,
     strict: bool = False,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
     on_invalid: Callable[[InvalidRow], None] | None = None,
     on_cleaned: Callable[[CleanedRow], None] | None = None,
+    on_skipped: Callable[[InvalidRow], None] | None = None,
 ) -> ImportReport:
-    """Import a CSV (or .jsonl) file into an existing list; see the module docstring.
+    """Import a list file or another tool's export into an existing list; see the module
+    docstring. `source` forces a format (`sources.FORMATS`); by default the header decides.
 
     Nothing is written on `dry_run`, or with `strict` when any row is invalid: the work
     is done inside the transaction and rolled back, so the counts are exact either way.
     `progress(bytes_read, bytes_total)` is called after each batch. A row whose name or
     attributes had to be cleaned is imported cleaned and reported (`on_cleaned`); it is
-    not invalid, so --strict does not refuse it.
+    not invalid, so --strict does not refuse it; nor is a skipped row.
     """
     path = Path(path)
     report = ImportReport(str(path), list_name)
 
-    def invalid(line: int, reason: str) -> None:
-        report.invalid += 1
-        row = InvalidRow(line, reason)
-        if len(report.invalid_rows) < KEEP_INVALID:
-            report.invalid_rows.append(row)
-        if on_invalid:
-            on_invalid(row)
+    def keep(kept: list[Any], row: Any, callback: Callable[[Any], None] | None) -> None:
+        if len(kept) < KEEP_INVALID:
+            kept.append(row)
+        if callback:
+            callback(row)
 
-    def cleaned(line: int, what: str) -> None:
-        report.cleaned += 1
-        row = CleanedRow(line, what)
-        if len(report.cleaned_rows) < KEEP_INVALID:
-            report.cleaned_rows.append(row)
-        if on_cleaned:
-            on_cleaned(row)
-
-    # The consent record names the file; a file name may hold anything but "/" and NUL.
-    source = "import " + "".join(c if c.isprintable() else "?" for c in path.name)[:180]
     seen: set[int] = set()  # hash() of each address key: 64 bits, collisions ~1e-8 per 1M
-    batch: list[tuple[Row, Address]] = []
     now = datetime.now(UTC)
-    with ListFile(path) as rows, store.begin() as tx:
+    with open_parts(path, source, now) as parts, store.begin() as tx:
         mlist = tx.require_list(list_name)
-        for row in rows:
-            if isinstance(row, BadRow):
-                invalid(row.line, row.reason)
-                continue
-            try:
-                address = normalise_email(row.email)
-                row, changes = _cleaned(row)
-            except InputError as exc:
-                invalid(row.line, exc.message)
-                continue
-            if changes:
-                cleaned(row.line, changes)
-            digest = hash(address.key)
-            if digest in seen:
-                report.duplicates += 1
-                continue
-            seen.add(digest)
-            batch.append((row, address))
-            if len(batch) >= BATCH_SIZE:
-                _apply(tx, mlist, batch, report, now, source)
-                batch.clear()
-                if progress:
-                    progress(rows.bytes_read, rows.size)
-        _apply(tx, mlist, batch, report, now, source)
+        formats = {p.format for p in parts}
+        report.format = formats.pop() if len(formats) == 1 else "mixed"
+        total, done = sum(p.listfile.size for p in parts), 0
+        for part in parts:
+            report.files.append({"file": part.where, "format": part.format, "kind": part.kind})
+            origin = _Origin.of(part)
+            batch: list[tuple[Row, Address]] = []
+            for row in part.rows:
+                if isinstance(row, BadRow):
+                    report.invalid += 1
+                    keep(
+                        report.invalid_rows,
+                        InvalidRow(row.line, row.reason, part.where),
+                        on_invalid,
+                    )
+                    continue
+                if isinstance(row, Skipped):
+                    report.skipped += 1
+                    keep(
+                        report.skipped_rows,
+                        InvalidRow(row.line, row.reason, part.where),
+                        on_skipped,
+                    )
+                    continue
+                try:
+                    address = normalise_email(row.email)
+                    row, changes = _cleaned(row)
+                except InputError as exc:
+                    report.invalid += 1
+                    keep(
+                        report.invalid_rows,
+                        InvalidRow(row.line, exc.message, part.where),
+                        on_invalid,
+                    )
+                    continue
+                if changes:
+                    report.cleaned += 1
+                    keep(report.cleaned_rows, CleanedRow(row.line, changes, part.where), on_cleaned)
+                digest = hash(address.key)
+                if digest in seen:
+                    report.duplicates += 1
+                    continue
+                seen.add(digest)
+                batch.append((row, address))
+                if len(batch) >= BATCH_SIZE:
+                    _apply(tx, mlist, batch, report, now, origin)
+                    batch.clear()
+                    if progress:
+                        progress(done + part.listfile.bytes_read, total)
+            _apply(tx, mlist, batch, report, now, origin)
+            done += part.listfile.size
         if progress:
-            progress(rows.size, rows.size)
+            progress(total, total)
         tx.discard = dry_run or (strict and report.invalid > 0)
         report.written = not tx.discard
     return report
@@ -171,7 +263,7 @@ def _cleaned(row: Row) -> tuple[Row, str]:
             attributes[key] = value
     if not changes:
         return row, ""
-    return Row(row.line, row.email, name.name, attributes), "; ".join(changes)
+    return dataclasses.replace(row, name=name.name, attributes=attributes), "; ".join(changes)
 
 
 def _apply(
@@ -180,17 +272,21 @@ def _apply(
     batch: list[tuple[Row, Address]],
     report: ImportReport,
     now: datetime,
-    source: str,
+    origin: _Origin,
 ) -> None:
     """Decide and write one batch: a handful of queries whatever its size."""
     if not batch:
         return
     existing = tx.subscribers_by_keys(a.key for _, a in batch)
-    memberships = tx.membership_statuses(mlist.id, (s.id for s in existing.values()))
+    here = writes.memberships_since(tx.conn, mlist.id, [s.id for s in existing.values()])
     fresh = {a.key: email_hash(a.key) for _, a in batch if a.key not in existing}
     forgotten = tx.suppressed_hashes(fresh.values()) if fresh else set()
     people: list[tuple[str, str, str | None, dict[str, Any]]] = []
-    joining: list[int] = []
+    new_rows: dict[str, Row] = {}
+    joining: list[NewMembership] = []
+    consents: list[NewConsent] = []
+    leaving: list[tuple[int, datetime]] = []
+    statuses: list[tuple[int, str]] = []
     changes: list[tuple[int, str | None, dict[str, Any]]] = []
     for row, address in batch:
         sub = existing.get(address.key)
@@ -199,9 +295,13 @@ def _apply(
                 report.suppressed += 1
             else:
                 people.append((address.email, address.key, row.name, row.attributes))
-                report.added += 1
+                new_rows[address.key] = row
+                if row.standing == "subscribed":
+                    report.added += 1
+                else:
+                    report.arrived_suppressed[row.standing] += 1
             continue
-        membership = memberships.get(sub.id)
+        membership, since = here.get(sub.id, (None, None))
         if sub.status != "active" or membership == "unsubscribed":
             report.suppressed += 1  # their choice (or their inbox's) outranks the file
             continue
@@ -209,18 +309,56 @@ def _apply(
         name = row.name or sub.name
         attributes = {**sub.attributes, **row.attributes}
         differs = name != sub.name or attributes != sub.attributes
+        if row.standing != "subscribed":
+            if since is not None and row.left_at is not None and since > row.left_at:
+                report.newer_here += 1  # they subscribed here after leaving the source
+                continue
+            if differs:
+                changes.append((sub.id, name, attributes))
+            left = row.left_at or now
+            if membership is None:
+                joining.append(_left(sub.id, row, now))
+            else:
+                leaving.append((sub.id, left))
+            if row.standing in _PERSON_STATUS:
+                statuses.append((sub.id, _PERSON_STATUS[row.standing]))
+            report.arrived_suppressed[row.standing] += 1
+            continue
         if differs:
             changes.append((sub.id, name, attributes))
         if membership is None:
-            joining.append(sub.id)
+            joining.append(NewMembership(sub.id, "subscribed", row.requested_at or now, None))
+            consents.append(_consent(sub.id, row, now))
             report.added += 1
         elif differs:
             report.updated += 1
         else:
             report.unchanged += 1
-    new_ids = tx.insert_subscribers(people, now)
-    tx.insert_memberships(mlist.id, [*joining, *new_ids.values()], now, source)
+    for key, new_id in tx.insert_subscribers(people, now).items():
+        row = new_rows[key]
+        if row.standing == "subscribed":
+            joining.append(NewMembership(new_id, "subscribed", row.requested_at or now, None))
+            consents.append(_consent(new_id, row, now))
+            continue
+        joining.append(_left(new_id, row, now))
+        if row.standing in _PERSON_STATUS:
+            statuses.append((new_id, _PERSON_STATUS[row.standing]))
+    writes.insert_memberships(tx.conn, mlist.id, joining, now, origin.membership)
+    writes.unsubscribe_memberships(tx.conn, mlist.id, leaving, now)
+    writes.suppress_subscribers(tx.conn, statuses, now)
     tx.update_subscribers(changes, now)
+    report.consents += writes.insert_consents(tx.conn, mlist.id, consents, origin.consent)
+
+
+def _left(subscriber_id: int, row: Row, now: datetime) -> NewMembership:
+    """The membership of someone who arrives having left: when they joined (as far as the
+    source knows) and when they left, in that order."""
+    left = row.left_at or now
+    return NewMembership(subscriber_id, "unsubscribed", min(row.requested_at or left, left), left)
+
+
+def _consent(subscriber_id: int, row: Row, now: datetime) -> NewConsent:
+    return NewConsent(subscriber_id, row.requested_at or now, row.confirmed_at, row.ip)
 
 
 def export(

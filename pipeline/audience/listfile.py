@@ -1,8 +1,10 @@
-"""Reading and writing subscriber list files: CSV the way real exports look, and JSON Lines.
+"""Reading subscriber list files: CSV the way real exports look, and JSON Lines (writing
+them is `listexport.py`).
 
 Only the file format is handled here (encodings, delimiters, headers, line numbers); what a
-row means for the database is decided in `subscribers.py`. Rows are produced one at a
-time so a file of any size is read in constant memory.
+row means for the database is decided in `bulk.py`, and what the columns of another tool's
+export mean in `sources/`. Rows are produced one at a time so a file of any size is read
+in constant memory.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
@@ -46,14 +49,27 @@ def unescape_cell(cell: str) -> str:
     return cell[1:] if cell[:1] == "'" and _ESCAPED.match(cell) else cell
 
 
+# What the source says of a person: subscribed, or suppressed and how. A plain file only
+# ever says "subscribed"; the exports of other tools say more (see `sources/`).
+Standing = Literal["subscribed", "unsubscribed", "bounced", "blocklisted"]
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One record: the address as written (trimmed), the name, every other column."""
+    """One record: the address as written (trimmed), the name, every other column; and,
+    from another tool's export, what it says of the person: their standing, when they
+    opted in (`requested_at`) and confirmed, from which IP, and when they left or bounced
+    (`left_at`)."""
 
     line: int
     email: str
     name: str | None
     attributes: dict[str, Any]
+    standing: Standing = "subscribed"
+    requested_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    ip: str | None = None
+    left_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +95,8 @@ def _is_utf8(fields: Iterable[str]) -> bool:
     return True
 
 
-def _column_names(header: list[str], where: str) -> list[str]:
+def _raw_header(header: list[str], where: str) -> list[str]:
+    """The header's cells as written (trimmed), after the checks every format shares."""
     if not _is_utf8(header):
         raise InputError(f"{where}: the header is not valid UTF-8", hint="save the file as UTF-8")
     if len(header) > MAX_COLUMNS:
@@ -87,14 +104,19 @@ def _column_names(header: list[str], where: str) -> list[str]:
             f"{where}: the header has {len(header):,} columns; at most {MAX_COLUMNS:,} are read",
             hint="is this a list file? The first line must name the columns",
         )
-    names = [unescape_cell(h.strip()).strip().lower() for h in header]
+    return [unescape_cell(h.strip()).strip() for h in header]
+
+
+def check_columns(names: list[str], where: str, reserved: Iterable[str] = RESERVED) -> None:
+    """Refuse a header with an unnamed, unusable or repeated column (names lowercased)."""
+    allowed = set(reserved)
     for index, name in enumerate(names, 1):
         if not name:
             raise InputError(
                 f"{where}: column {index} of the header has no name",
                 hint="name every column, or delete the empty one",
             )
-        problem = None if name in RESERVED else attribute_name_problem(name)
+        problem = None if name in allowed else attribute_name_problem(name)
         if problem:
             raise InputError(
                 f"{where}: column {index} of the header, {shown(name)}, {problem}",
@@ -103,32 +125,71 @@ def _column_names(header: list[str], where: str) -> list[str]:
     duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         raise InputError(f"{where}: the header repeats {', '.join(duplicates)}")
+
+
+def listed(names: list[str]) -> str:
+    """The first columns of a header, for a message."""
+    return ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+
+
+def _column_names(header: list[str], where: str) -> list[str]:
+    """The columns of a plain list file: `email`, perhaps `name`, attributes."""
+    names = [h.lower() for h in header]
+    check_columns(names, where)
     if "email" not in names:
-        listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
         raise InputError(
-            f"{where}: no email column (the header has: {listed})",
-            hint="the first line must name the columns, one of them 'email'",
+            f"{where}: no email column, and not an export this recognises "
+            f"(the header has: {listed(names)})",
+            hint=KNOWN_HINT,
         )
     return names
 
 
-class ListFile:
-    """An open list file. Iterate it for `Row`s and `BadRow`s; `bytes_read` / `size` tell
-    how far along it is (for a progress bar)."""
+# Kept here, beside the message that needs it, so listfile does not import sources/.
+KNOWN_HINT = (
+    "recognised: Mailchimp (Email Address, OPTIN_TIME, ...), Substack (email, "
+    "email_disabled, ...), Ghost (email, subscribed_to_emails, ...), listmonk (uuid, email, "
+    "attributes, status, ...), plain (email, name, ...); --from NAME picks one"
+)
 
-    def __init__(self, path: Path) -> None:
+
+class ListFile:
+    """An open list file, or one file of a zip (`stream`, named `where` in messages).
+    Iterate it for the `Row`s and `BadRow`s of a plain file; or read `header()` and then
+    `records()` for another tool's export. `bytes_read` / `size` tell how far along it is
+    (for a progress bar)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        stream: IO[bytes] | None = None,
+        size: int | None = None,
+        where: str | None = None,
+    ) -> None:
         self.path = path
-        try:
-            self._raw = path.open("rb")
-        except FileNotFoundError:
-            raise NotFoundError(f"{path}: no such file") from None
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-        self.size = path.stat().st_size
+        self.where = where or str(path)
+        if stream is not None:
+            self._raw = stream
+        else:
+            try:
+                self._raw = path.open("rb")
+            except FileNotFoundError:
+                raise NotFoundError(f"{path}: no such file") from None
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        self.size = path.stat().st_size if size is None else size
         # utf-8-sig drops a BOM; newline="" keeps quoted line breaks for the csv module.
         self._text = io.TextIOWrapper(
             self._raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
+        self._header: list[str] | None = None
+        self._reader: Any = None
+        self._skipped = 0
+
+    @property
+    def jsonl(self) -> bool:
+        return self.path.suffix.lower() in (".jsonl", ".ndjson")
 
     @property
     def bytes_read(self) -> int:
@@ -143,8 +204,7 @@ class ListFile:
         self._text.close()
 
     def __iter__(self) -> Iterator[Row | BadRow]:
-        jsonl = self.path.suffix.lower() in (".jsonl", ".ndjson")
-        return self._jsonl() if jsonl else self._csv()
+        return self._jsonl() if self.jsonl else self._csv()
 
     def _lines(self) -> Iterator[str]:
         """The file's physical lines, each at most MAX_LINE characters (or InputError)."""
@@ -153,12 +213,15 @@ class ListFile:
             number += 1
             if len(line) > MAX_LINE and not line.endswith(("\n", "\r")):
                 raise InputError(
-                    f"{self.path}:{number}: a line longer than {MAX_LINE:,} characters",
+                    f"{self.where}:{number}: a line longer than {MAX_LINE:,} characters",
                     hint='is this a list file? Or look for an unclosed quote (") above it',
                 )
             yield line
 
-    def _csv(self) -> Iterator[Row | BadRow]:
+    def header(self) -> list[str]:
+        """The CSV's column names as written (trimmed, BOM and Excel's `sep=` line gone)."""
+        if self._header is not None:
+            return self._header
         lines = self._lines()
         skipped = 0
         header_line = next(lines, "")
@@ -170,18 +233,23 @@ class ListFile:
             delimiter, skipped, header_line = header_line[4], skipped + 1, next(lines, "")
         if not header_line.strip():
             raise InputError(
-                f"{self.path}: the file is empty",
+                f"{self.where}: the file is empty",
                 hint="the first line must be a header naming the columns, one of them 'email'",
             )
-        reader = csv.reader(
+        self._reader = csv.reader(
             _chain(header_line, lines),
             delimiter=delimiter or _sniff_delimiter(header_line),
             skipinitialspace=True,
         )
-        names = _column_names(next(reader), f"{self.path}:{skipped + 1}")
-        email_at = names.index("email")
-        name_at = names.index("name") if "name" in names else None
-        extra = [(i, n) for i, n in enumerate(names) if n not in RESERVED]
+        self._skipped = skipped
+        self._header = _raw_header(next(self._reader), f"{self.where}:{skipped + 1}")
+        return self._header
+
+    def records(self) -> Iterator[tuple[int, list[str]] | BadRow]:
+        """After the header: each record's line number and its cells (trimmed, a
+        spreadsheet escape taken off), or a BadRow for one of the wrong shape."""
+        width = len(self.header())
+        reader, skipped = self._reader, self._skipped
         line = skipped + reader.line_num + 1  # where the next record starts
         while True:
             try:
@@ -190,7 +258,7 @@ class ListFile:
                 return
             except csv.Error as exc:  # e.g. a runaway quote swallowing the rest of the file
                 raise InputError(
-                    f"{self.path}:{line}: cannot read the CSV: {exc}",
+                    f"{self.where}:{line}: cannot read the CSV: {exc}",
                     hint='look for an unclosed quote (") at or after this line'
                     + (
                         f"; no real cell holds more than {csv.field_size_limit():,} characters"
@@ -201,15 +269,26 @@ class ListFile:
             start, line = line, skipped + reader.line_num + 1
             if not any(f.strip() for f in fields):
                 continue  # a blank line, or only delimiters
-            if len(fields) != len(names):
-                yield BadRow(start, f"expected {len(names)} fields, found {len(fields)}")
+            if len(fields) != width:
+                yield BadRow(start, f"expected {width} fields, found {len(fields)}")
             elif not _is_utf8(fields):
                 yield BadRow(start, "not valid UTF-8 text")
             else:
-                cells = [unescape_cell(f.strip()) for f in fields]
-                name = cells[name_at] if name_at is not None else ""
-                attributes = {n: v for i, n in extra if (v := cells[i].strip())}
-                yield Row(start, cells[email_at].strip(), name.strip() or None, attributes)
+                yield start, [unescape_cell(f.strip()).strip() for f in fields]
+
+    def _csv(self) -> Iterator[Row | BadRow]:
+        names = _column_names(self.header(), f"{self.where}:{self._skipped + 1}")
+        email_at = names.index("email")
+        name_at = names.index("name") if "name" in names else None
+        extra = [(i, n) for i, n in enumerate(names) if n not in RESERVED]
+        for record in self.records():
+            if isinstance(record, BadRow):
+                yield record
+                continue
+            line, cells = record
+            name = cells[name_at] if name_at is not None else ""
+            attributes = {n: v for i, n in extra if (v := cells[i])}
+            yield Row(line, cells[email_at], name or None, attributes)
 
     def _jsonl(self) -> Iterator[Row | BadRow]:
         for number, text in enumerate(self._lines(), 1):
@@ -303,56 +382,12 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return escape_cell(value)
-    # numbers, lists... from a JSON Lines import (never NaN: the store holds none)
-    return escape_cell(json.dumps(value, ensure_ascii=False, allow_nan=False))
-
-
-class _LineFeedEnds:
-    """The csv module quotes a cell holding a CR or an LF only if that character is in its
-    line terminator, so with "\n" a cell holding a lone CR went out unquoted and split its
-    row on import. Rows are written with CRLF (every such cell is quoted) and end in LF."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-
-    def write(self, row: str) -> int:
-        return self.out.write(row[:-2] + "\n")  # csv writes each row in one call
-
-
-def write_rows(
-    out: IO[str],
-    fmt: ExportFormat,
-    records: Iterable[tuple[str, str | None, Mapping[str, Any]]],
-    attribute_names: list[str],
-    *,
-    excel: bool = False,
-) -> int:
-    """Write (email, name, attributes) records in a form `ListFile` reads back; return how
-    many. CSV needs every attribute name up front for its header. `excel`: a UTF-8 BOM and
-    CRLF line ends, without which Excel reads UTF-8 as the local code page (mangling
-    Korean names)."""
-    count = 0
-    if fmt == "jsonl":
-        for email, name, attributes in records:
-            record = {"email": email, "name": name, "attributes": dict(attributes)}
-            out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
-            count += 1
-        return count
-    if excel:
-        out.write("\ufeff")
-    writer = csv.writer(out if excel else _LineFeedEnds(out), lineterminator="\r\n")
-    writer.writerow([escape_cell(c) for c in (*RESERVED, *attribute_names)])
-    for email, name, attributes in records:
-        cells = [
-            escape_cell(email),
-            _cell(name),
-            *(_cell(attributes.get(a)) for a in attribute_names),
-        ]
-        writer.writerow(cells)
-        count += 1
-    return count
+def strict_json_object(text: str) -> dict[str, Any]:
+    """A JSON object read as strictly as a JSON Lines record: no NaN or Infinity, no key
+    twice. Raises ValueError (json.JSONDecodeError is one) or RecursionError."""
+    found = json.loads(
+        text, parse_constant=_refuse_constant, parse_float=_finite, object_pairs_hook=_unique_keys
+    )
+    if not isinstance(found, dict):
+        raise ValueError("not a JSON object")
+    return found

@@ -85,11 +85,31 @@ def add(
         _report(lib.add(store, email, list_name, name=name))
 
 
+class SourceFormat(StrEnum):
+    mailchimp = "mailchimp"
+    substack = "substack"
+    ghost = "ghost"
+    listmonk = "listmonk"
+    plain = "plain"
+
+
 @subscribers_app.command("import")
 def import_file(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A CSV (or .jsonl) file with an email column.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A CSV or .jsonl list file, another tool's CSV export, or Mailchimp's zip."
+        ),
+    ],
     list_name: ListOption,
+    source_format: Annotated[
+        SourceFormat | None,
+        typer.Option(
+            "--from",
+            help="The tool the file comes from (default: recognised from the header).",
+        ),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Write nothing if any row is invalid (exit 1).")
     ] = False,
@@ -98,34 +118,46 @@ def import_file(
     ] = False,
     fmt: kit.FormatOption = Format.table,
 ) -> None:
-    """Import people into a list from a CSV file with a header row.
+    """Import people into a list: a plain list file, or the export of the tool you leave.
 
-    `email` is required, `name` optional, every other column becomes an attribute. UTF-8
-    (with or without BOM), comma or semicolon separated. Invalid rows are listed and
+    The format is recognised from the header row (--from forces one): Mailchimp's audience
+    export (its subscribed, unsubscribed and cleaned CSVs, or the zip holding them),
+    Substack's subscriber export, Ghost's members CSV, listmonk's subscriber export, or a
+    plain file with an `email` column, an optional `name`, and attributes (UTF-8 with or
+    without BOM, comma or semicolon separated; or JSON Lines). First and last names are
+    joined; other columns become attributes; the source's opt-in time becomes the consent
+    record. People the source marks unsubscribed, cleaned (bounced), blocklisted or
+    email-disabled arrive suppressed. People who unsubscribed, bounced, complained or were
+    forgotten here stay suppressed. Invalid rows (a bad address, a bad date) are listed and
     skipped; a name with a line break or an invisible character is cleaned, and listed
-    too. People who unsubscribed, bounced, complained or were forgotten stay suppressed.
-    Importing the same file twice changes nothing the second time.
+    too. Importing the same file twice changes nothing the second time.
     """
 
     def on_invalid(row: lib.InvalidRow) -> None:
-        _say(f"{file}:{row.line}: {row.reason}")
+        _say(f"{row.file or file}:{row.line}: {row.reason}")
 
     def on_cleaned(row: lib.CleanedRow) -> None:
-        _say(f"{file}:{row.line}: {row.what}")
+        _say(f"{row.file or file}:{row.line}: {row.what}")
+
+    def on_skipped(row: lib.InvalidRow) -> None:
+        _say(f"{row.file or file}:{row.line}: skipped: {row.reason}")
 
     with _store(ctx) as store, _progress(file) as progress:
         report = lib.import_csv(
             store,
             file,
             list_name,
+            source=source_format.value if source_format else None,
             strict=strict,
             dry_run=dry_run,
             progress=progress,
             on_invalid=on_invalid,
             on_cleaned=on_cleaned,
+            on_skipped=on_skipped,
         )
     if fmt is not Format.table:
         emit_object(report.as_dict(), fmt)
+    _say(_recognised(report))
     _say(_summary(report, dry_run=dry_run))
     if strict and report.invalid:
         raise InputError(
@@ -134,12 +166,32 @@ def import_file(
         )
 
 
+def _recognised(report: lib.ImportReport) -> str:
+    """Which format was read, and for a zip or a Mailchimp file, what each file held."""
+    if len(report.files) == 1:
+        kind = report.files[0]["kind"]
+        return f"recognised: {report.format_title}" + (f" ({kind} members)" if kind else "")
+    files = [
+        f"{_visible(f['file'].rsplit('/', 1)[-1])} ({f['kind'] or f['format']})"
+        for f in report.files
+    ]
+    return f"recognised: {report.format_title}, {len(files)} files: {', '.join(files)}"
+
+
 def _summary(report: lib.ImportReport, *, dry_run: bool) -> str:
+    arrived = report.arrived_suppressed
     counts = (
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.duplicates} duplicate(s) in the file, {report.suppressed} kept suppressed, "
         f"{report.cleaned} cleaned, {report.invalid} invalid"
     )
+    if report.format != "plain":
+        counts += (
+            f"; marked in the source and arrived suppressed: {arrived['unsubscribed']} "
+            f"unsubscribed, {arrived['bounced']} bounced (cleaned), {arrived['blocklisted']} "
+            f"blocklisted; {report.newer_here} kept (subscribed here after leaving the "
+            f"source); {report.skipped} skipped; {report.consents} consent record(s)"
+        )
     if dry_run:
         return f"dry run, nothing written: {counts}"
     if not report.written:
