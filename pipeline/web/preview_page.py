@@ -32,6 +32,8 @@ _PAGE = """<!DOCTYPE html>
  #error, #reader-error {{ background: #fde7e9; color: #b42318; padding: 10px 20px;
                           white-space: pre-wrap; }}
  #reader {{ font-size: 13px; }}
+ /* Many warnings must not push the frames off the screen: the lists scroll. */
+ #problems, #links {{ max-height: 12em; overflow: auto; margin: 6px 0; font-size: 13px; }}
 </style></head>
 <body>
 <header>

@@ -71,3 +71,84 @@ def test_preview_shows_both_widths_and_reloads_on_edit(project, serve_app, brows
         assert page.locator("#problems li.error").count() == 0
     finally:
         page.close()
+
+
+def test_the_field_shows_a_subscribers_copy(project, database_url, serve_app, browser) -> None:
+    from pipeline.audience.tokens import verify_token
+    from tests.support.cli import TEST_SECRET
+    from tests.support.preview_readers import ONE_LIST, ONE_LIST_NAME, TWO_LISTS, seed_readers
+
+    seeded = seed_readers(database_url)
+    issue = project / "issues" / SAMPLE_ISSUE.name
+    shutil.copy(SAMPLE_ISSUE, issue)
+    app = create_app(issue, load_settings())
+    base = serve_app(app)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(base + "/")
+        page.locator("#reader").get_by_text("Showing the sample reader").wait_for(timeout=15000)
+
+        page.get_by_label("As subscriber").fill(ONE_LIST)
+        page.get_by_role("button", name="Show their copy").click()
+        page.locator("#reader").get_by_text(f"{ONE_LIST_NAME} <{ONE_LIST}>").wait_for()
+        for frame in ("#phone", "#desktop"):
+            page.frame_locator(frame).get_by_text(ONE_LIST).first.wait_for(timeout=15000)
+        email = next(f for f in page.frames if "/email.html" in f.url)
+        hrefs = email.evaluate("() => [...document.links].map(a => a.href)")
+        (token,) = {h.rsplit("/", 1)[1] for h in hrefs if "/unsubscribe/" in h}
+        assert verify_token(TEST_SECRET.encode(), token) == (
+            seeded.ids[ONE_LIST],
+            seeded.lists["weekly"],
+        )
+        page.locator("#text").get_by_text(token, exact=False).wait_for()
+
+        # An unknown address, or a list to choose: a message in the page; the copy stays.
+        page.get_by_label("As subscriber").fill("nobody@example.org")
+        page.get_by_role("button", name="Show their copy").click()
+        alert = page.get_by_role("alert")
+        alert.get_by_text("no subscriber with the address nobody@example.org").wait_for()
+        page.get_by_label("As subscriber").fill(TWO_LISTS)
+        page.get_by_role("button", name="Show their copy").click()
+        alert.get_by_text("is on 2 lists: 'monthly', 'weekly'").wait_for()
+        page.get_by_label("list", exact=True).fill("monthly")
+        page.get_by_role("button", name="Show their copy").click()
+        page.locator("#reader").get_by_text("on the list \u201cmonthly\u201d").wait_for()
+        assert alert.is_hidden()
+        page.frame_locator("#phone").get_by_text(TWO_LISTS).first.wait_for(timeout=15000)
+
+        page.get_by_role("button", name="Sample reader").click()
+        page.locator("#reader").get_by_text("Showing the sample reader").wait_for()
+        page.frame_locator("#phone").get_by_text("reader@example.com").first.wait_for()
+    finally:
+        page.close()
+        app.state.readers.close()
+
+
+def test_check_links_button_lists_the_broken_ones(project, serve_app, browser, tmp_path) -> None:
+    from tests.support.link_sites import link_sites
+
+    with link_sites(tmp_path) as sites:
+        issue = project / "issues" / "links.md"
+        issue.write_text(
+            '---\ntitle: "Links"\nnumber: 3\n---\n'
+            f"## [Fine]({sites.http}/ok)\n- x\n## [Moved]({sites.http}/moved)\n- x\n"
+            f"## [Missing]({sites.http}/missing)\n- x\n",
+            encoding="utf-8",
+        )
+        base = serve_app(create_app(issue, load_settings(), link_timeout=5))
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(base + "/")
+            page.frame_locator("#phone").get_by_text("Missing").wait_for(timeout=15000)
+            assert sites.count("/missing") == 0  # nothing is fetched until asked
+            page.get_by_role("button", name="Check links").click()
+            status = page.get_by_role("status")
+            status.get_by_text("Links: 3 checked (3 addresses): 1 error(s), 1 warning(s)").wait_for(
+                timeout=15000
+            )
+            page.locator("#links li.error").get_by_text(
+                f"{issue}:9:14: error: link {sites.http}/missing: HTTP 404"
+            ).wait_for()
+            page.locator("#links li.warning").get_by_text("redirects (301)").wait_for()
+        finally:
+            page.close()
