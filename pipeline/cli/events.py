@@ -124,6 +124,11 @@ def report(
     if html is not None:
         if number is None:
             raise InputError("--html needs an issue", hint="newsletter report ISSUE --html FILE")
+        if missing:
+            raise InputError(
+                "--html and --missing do not go together",
+                hint="run `newsletter report ISSUE --missing` on its own",
+            )
         with Store.open(settings.database_url) as store:
             reported, page = report_html.build(
                 store, number, list_name, name=settings.name, lang=settings.lang

@@ -114,15 +114,16 @@ def list_history(store: Store, list_id: int, *, now: datetime | None = None) -> 
         event_rows = list(tx.conn.execute(campaign_events))
         suppressing_rows = list(tx.conn.execute(suppressing))
 
-    hard: dict[int, datetime] = {}
-    soft: dict[int, datetime] = {}
+    first_hard: dict[int, datetime] = {}  # the first complaint or permanent bounce
+    last_soft: dict[int, datetime] = {}  # the last soft bounce (the third in a row)
     for person, kind, bounce_type, occurred, received in suppressing_rows:
         when = _time(occurred, received)
         if when is None:
             continue
-        target = hard if kind == "Complaint" or bounce_type == "Permanent" else soft
-        if person not in target or (when < target[person]) == (target is hard):
-            target[person] = when
+        if kind == "Complaint" or bounce_type == "Permanent":
+            first_hard[person] = min(when, first_hard.get(person, when))
+        else:
+            last_soft[person] = max(when, last_soft.get(person, when))
 
     joined: Counter[Week] = Counter()
     left: Counter[Week] = Counter()
@@ -133,7 +134,7 @@ def list_history(store: Store, list_id: int, *, now: datetime | None = None) -> 
         if end is not None:
             left[week_of(end)] += 1
         if person_status in ("bounced", "complained"):
-            suppressed = hard.get(person) or soft.get(person) or updated
+            suppressed = first_hard.get(person) or last_soft.get(person) or updated
             end = min(end, suppressed) if end is not None else suppressed
         spans.append((began, end))
 

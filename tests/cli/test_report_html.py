@@ -68,6 +68,7 @@ def test_an_error_leaves_the_old_file_as_it_was(project, cli, monkeypatch) -> No
 def test_refusals_name_the_fix(project, cli, monkeypatch) -> None:
     send_issue(cli, monkeypatch, "weekly")
     refused(cli("report", "--html", project / "r.html"), "--html needs an issue")
+    refused(cli("report", "25", "--missing", "--html", project / "r.html"), "do not go together")
     refused(cli("report", "25", "--html", project / "missing" / "r.html"), "does not exist")
     refused(cli("report", "25", "--html", project / "issues"), "is a folder")
     # A folder nobody may create files in, even root (a read-only mount would do the same).

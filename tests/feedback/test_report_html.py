@@ -168,3 +168,18 @@ def test_charts_escape_what_they_draw() -> None:
 
     svg = charts.bars("x", "<b>", "a & b", ["<script>"], [1], ["1"])
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "a &amp; b" in svg
+
+
+def test_a_complaint_on_another_list_suppresses_but_counts_there(project, cli, monkeypatch) -> None:
+    """Suppression reaches every list, so the person leaves `weekly`'s count too; the
+    complaint itself is counted on the list whose campaign drew it."""
+    from tests.support.reports import EMAILS, at, event, ingest
+    from tests.support.sending import deliveries
+
+    send_issue(cli, monkeypatch, "weekly", "friends")
+    ids = {email: row["message_id"] for email, row in deliveries("friends").items()}
+    ingest(cli, project / "c.jsonl", [event("Complaint", ids[EMAILS[0]], EMAILS[0], at(0, 0, 0))])
+    weekly = table(build("en", "weekly")[1], "The weekly list")
+    friends = table(build("en", "friends")[1], "The friends list")
+    assert column(weekly, 2)[-1] == column(friends, 2)[-1] == 4  # subscribers
+    assert (column(weekly, 7)[-1], column(friends, 7)[-1]) == (0, 1)  # complained
