@@ -54,13 +54,20 @@ def _build_alone(path: Path, ctx: typer.Context) -> tuple[Build, bool]:
 def _link_problems(builds: list[Build], timeout: float) -> dict[str, list[Problem]]:
     """The broken links and redirects of every file that could be read, by path: one
     fetch per distinct URL across all the files."""
-    from pipeline.issue.links import check_links
+    from pipeline.issue.links import UNREACHED, check_links
 
     issues = [b.issue for b in builds if b.issue is not None]
     if not issues:
         return {}
     kit.say(f"checking the links of {len(issues)} file(s)...")
-    return {checked.path: checked.problems() for checked in check_links(issues, timeout=timeout)}
+    checks = check_links(issues, timeout=timeout)
+    results = [r for checked in checks for r in checked.results.values()]
+    if len(results) > 1 and all(r.verdict in UNREACHED for r in results):
+        kit.say(
+            f"none of the {len(results)} links could be reached: is this machine offline, or "
+            "behind a proxy (set HTTPS_PROXY)?"
+        )
+    return {checked.path: checked.problems() for checked in checks}
 
 
 def _as_data(problem: Problem) -> dict[str, object]:
@@ -257,8 +264,8 @@ def preview(
     Rebuilds when the issue or a template changes; the open page reloads itself. The page
     also shows the frames in dark mode, the copy of any subscriber (--as, or its field) and
     a link check. It shows subscriber data from the store (names, addresses, unsubscribe
-    links), so it listens on this machine only (127.0.0.1) and answers only requests made
-    to it by that name.
+    links), so it listens on this machine only (127.0.0.1) and refuses requests addressed
+    to any other host name.
     """
     from pipeline.web import server
     from pipeline.web.preview import create_app, is_loopback

@@ -54,6 +54,10 @@ class Verdict(StrEnum):
     CONNECTION = "connection"  # refused, reset, closed early
 
 
+# No answer at all: when every link ends so, the network is the likelier culprit.
+UNREACHED = frozenset({Verdict.DNS, Verdict.TIMEOUT, Verdict.CONNECTION, Verdict.TLS})
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     """One link as written in the issue, with its place in the file."""
@@ -108,6 +112,9 @@ class LinkCheck:
                     link.col,
                     result.severity,
                     f"{what} {link.url}: {result.detail}",
+                    rule="links",
+                    kind=str(result.verdict),
+                    url=link.url,
                 )
             )
         return found
