@@ -1,5 +1,6 @@
 """The unsubscribe pages in a real headless chromium: the link from a real message's
-List-Unsubscribe header, the confirmation page, its one button, and the way back.
+List-Unsubscribe header, the preference page, its button for the link's list, and the
+way back (the other states: test_preferences_browser.py).
 
 Screenshots go to /tmp/newsletter-unsubscribe-*.png for a human look (never committed).
 """
@@ -115,9 +116,10 @@ def test_unsubscribe_and_resubscribe_in_a_browser(site: Site, page) -> None:
     assert mask(READER) in body and READER not in body
     assert "Article Weekly" in body and "weekly" in body
     buttons = page.get_by_role("button")
-    assert buttons.count() == 1
-    button = page.get_by_role("button", name="수신 거부")
+    assert buttons.count() == 2  # this list's, and leave-all
+    button = page.get_by_role("button", name="수신 거부: weekly", exact=True)
     assert button.is_visible() and button.is_enabled()
+    assert page.get_by_role("button", name="모든 목록에서 수신 거부", exact=True).is_visible()
     page.screenshot(path=str(SCREENSHOTS / "newsletter-unsubscribe-1-confirm.png"), full_page=True)
     assert site.snapshot() == before, "opening the link must not change anything"
     assert site.membership(READER) == "subscribed"
@@ -127,7 +129,7 @@ def test_unsubscribe_and_resubscribe_in_a_browser(site: Site, page) -> None:
     assert page.url == url  # the form posts back to the same address: no redirect
     assert page.get_by_role("heading", level=1).inner_text() == "수신 거부되었습니다"
     assert mask(READER) in page.locator("main").inner_text()
-    resubscribe = page.get_by_role("button", name="다시 구독하기")
+    resubscribe = page.get_by_role("button", name="다시 구독하기: weekly", exact=True)
     assert page.get_by_role("button").count() == 1 and resubscribe.is_visible()
     page.screenshot(path=str(SCREENSHOTS / "newsletter-unsubscribe-2-done.png"), full_page=True)
     assert site.membership(READER) == "unsubscribed"
@@ -136,7 +138,9 @@ def test_unsubscribe_and_resubscribe_in_a_browser(site: Site, page) -> None:
     with page.expect_navigation():
         resubscribe.click()
     assert page.get_by_role("heading", level=1).inner_text() == "다시 구독되었습니다"
-    assert page.get_by_role("button").count() == 0
+    # back to the page's first state: leave this list, or leave all
+    assert page.get_by_role("button").count() == 2
+    assert page.get_by_role("button", name="수신 거부: weekly", exact=True).is_visible()
     page.screenshot(path=str(SCREENSHOTS / "newsletter-unsubscribe-3-back.png"), full_page=True)
     assert site.membership(READER) == "subscribed"
 
@@ -144,6 +148,7 @@ def test_unsubscribe_and_resubscribe_in_a_browser(site: Site, page) -> None:
     page.goto(url)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.tagName") == "BUTTON"
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "수신 거부: weekly"
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.get_by_role("heading", level=1).inner_text() == "수신 거부되었습니다"

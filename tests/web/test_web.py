@@ -331,8 +331,12 @@ def test_get_shows_a_confirmation_page_and_changes_nothing(web: Web) -> None:
     assert mask(READER) in page and mask(READER) == "re*******@example.com"
     assert READER not in page  # only the masked address
     assert "weekly" in page and "Article Weekly" in page
-    assert page.count("<button") == 1 and page.count("<form") == 1
-    assert '<form method="post">' in page and 'name="action" value="unsubscribe"' in page
+    # the preference page: a button for each of the reader's two lists, and leave-all
+    assert page.count("<button") == 3 and page.count("<form") == 3
+    assert page.count('<form method="post">') == 3
+    assert 'aria-label="수신 거부: weekly"' in page
+    assert 'aria-label="수신 거부: announcements"' in page
+    assert 'name="action" value="leave-all"' in page
     assert "action=" not in page.replace('name="action"', "")  # posts back to this URL
     assert_security_headers(response)
 
@@ -353,15 +357,19 @@ def test_page_unsubscribe_then_resubscribe(web: Web) -> None:
     response = web.client.post(web.path(SECOND), data={"action": "unsubscribe"})
     assert response.status_code == 200 and "location" not in response.headers
     assert "수신 거부되었습니다" in response.text and mask(SECOND) in response.text
-    assert 'value="resubscribe"' in response.text and response.text.count("<button") == 1
+    # weekly now offers the way back; announcements (and leaving all) are still there
+    assert 'aria-label="다시 구독하기: weekly"' in response.text
+    assert 'aria-label="수신 거부: weekly"' not in response.text
+    assert 'aria-label="수신 거부: announcements"' in response.text
+    assert response.text.count("<button") == 3
     assert_security_headers(response)
     assert web.membership(SECOND, "weekly") == "unsubscribed"
     assert web.membership(SECOND, "announcements") == "subscribed"
 
-    # The link still works afterwards and now offers only the way back.
+    # The link still works afterwards and now offers the way back for its list.
     again = web.client.get(web.path(SECOND))
-    assert again.status_code == 200 and 'value="resubscribe"' in again.text
-    assert 'value="unsubscribe"' not in again.text
+    assert again.status_code == 200 and 'aria-label="다시 구독하기: weekly"' in again.text
+    assert 'aria-label="수신 거부: weekly"' not in again.text
 
     back = web.client.post(web.path(SECOND), data={"action": "resubscribe"})
     assert back.status_code == 200
