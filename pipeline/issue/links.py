@@ -240,10 +240,13 @@ async def _request(
 
 
 async def fetch(client: httpx.AsyncClient, url: str, timeout: float) -> LinkResult:
-    """One URL: HEAD, then GET if HEAD is refused or answered with an error."""
+    """One URL: HEAD, then GET if HEAD is refused, answered with an error or cut off."""
     try:
-        response = await _request(client, "HEAD", url, timeout)
-        if response.status_code >= 400:
+        try:
+            response: httpx.Response | None = await _request(client, "HEAD", url, timeout)
+        except httpx.RemoteProtocolError:  # a server that drops the connection on HEAD
+            response = None
+        if response is None or response.status_code >= 400:
             response = await _request(client, "GET", url, timeout)
     except httpx.TooManyRedirects:
         detail = "redirects in a loop (or more than 20 times): fix or remove the link"

@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from pipeline.audience.store import Store
-from pipeline.errors import NewsletterError
+from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.issue.build import SAMPLE_EMAIL, Build, build, sample_recipient
 from pipeline.issue.links import DEFAULT_TIMEOUT, check_issues
 from pipeline.issue.message import Addressee, Message, personalise
@@ -290,7 +290,7 @@ def create_app(
         try:
             _, shown = readers.find(*readers.wanted(request))
         except NewsletterError as exc:
-            return _error_json(exc, 404 if "no subscriber" in exc.message else 400)
+            return _error_json(exc, 404 if isinstance(exc, NotFoundError) else 400)
         return JSONResponse(shown, headers=_HEADERS)
 
     async def api_links(request: Request) -> Response:

@@ -105,6 +105,14 @@ def test_every_kind_of_answer_is_reported_at_its_place(tmp_path: Path, sites: Li
     assert all(p.path == str(issue.path) for p in problems)
 
 
+def test_a_server_that_hangs_up_on_head_is_asked_with_get(tmp_path: Path, sites: LinkSites) -> None:
+    issue = _issue(tmp_path, f"## [Drops HEAD]({sites.http}/head-drops)\n- x\n")
+    (checked,) = check_links([issue], timeout=5.0)
+    assert checked.problems() == []
+    assert sites.requests[("HEAD", "/head-drops")] == 1
+    assert sites.requests[("GET", "/head-drops")] == 1
+
+
 def test_a_shared_url_is_fetched_once(tmp_path: Path, sites: LinkSites) -> None:
     issue = _issue(tmp_path, _body(sites))
     links = [link for link in find_links(issue) if link.url.endswith("/ok/shared")]

@@ -2,7 +2,7 @@
 requests each path received.
 
 - `/ok` (and `/ok/...`) 200; `/moved` 301 to `/ok`; `/moved-to-missing` 302 to `/missing`; `/missing` 404; `/error` 500; `/forbidden` 403;
-- `/head-refused`: 405 to HEAD, 200 to GET;
+- `/head-refused`: 405 to HEAD, 200 to GET; `/head-drops`: hangs up on HEAD, 200 to GET;
 - `/slow`: answers nothing until the site stops (a timeout that never races an answer);
 - `closed`: a port where nothing listens (connection refused);
 - the same paths over https with a self-signed certificate (a TLS error for any client that
@@ -57,6 +57,9 @@ def _handler(sites: LinkSites) -> type[http.server.BaseHTTPRequestHandler]:
             if path == "/slow":
                 sites.release.wait(30)
                 return
+            if path == "/head-drops" and method == "HEAD":
+                self.close_connection = True  # hang up without an answer
+                return
             status, headers = 200, {"Content-Type": "text/html"}
             if path == "/moved":
                 status, headers = 301, {"Location": "/ok"}
@@ -70,7 +73,9 @@ def _handler(sites: LinkSites) -> type[http.server.BaseHTTPRequestHandler]:
                 status = 403
             elif path == "/head-refused" and method == "HEAD":
                 status = 405
-            elif path not in ("/ok", "/head-refused") and not path.startswith("/ok/"):
+            elif path not in ("/ok", "/head-refused", "/head-drops") and not path.startswith(
+                "/ok/"
+            ):
                 status = 404
             body = b"" if method == "HEAD" else f"<p>{status}</p>".encode()
             self.send_response(status)
