@@ -131,7 +131,7 @@ def note_applies(note: str, use: Use) -> bool:
     if "multiple values" in lower:
         return "," in value.partition(":")[2]
     if tokens and _NEGATIVE.search(lower) and not re.search(r"\bonly\b", lower):
-        return any(re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", value) for t in tokens)
+        return any(re.search(rf"(?<![a-z_-]){re.escape(t)}(?![\w-])", value) for t in tokens)
     return True
 
 
@@ -155,6 +155,7 @@ def _property_names(style: str) -> frozenset[str]:
 def _sheet_uses(scanner: Scanner, root: etree._Element) -> None:
     """The uses of every <style> block: what the document's layout depends on is judged by
     whether the inliner also copied each rule onto the elements it matches."""
+    index = scanner.index()
     for sheet, element in scanner.sheets:
         load_bearing = False
         for name, prelude in sheet.at_rules:
@@ -167,7 +168,18 @@ def _sheet_uses(scanner: Scanner, root: etree._Element) -> None:
             slugs, pseudo = compat_css.selector_features(rule.selectors)
             media = rule.media or pseudo
             depends = False
-            if not media:
+            layout = any(
+                name in LAYOUT_PROPERTIES and not is_noop(name, value, "")
+                for name, value in rule.declarations
+            )
+            if not media and not layout:
+                # Nothing of the layout hangs on it: whether it is inlined decides nothing,
+                # so the exact (slow) match is not needed; only whether it can match at all.
+                tag = compat_css.may_match(rule.selectors, index)
+                if tag is None:
+                    continue
+                scanner.uses.update(scanner.declarations(rule.declarations, tag, False, NOBODY))
+            elif not media:
                 selector = _selector(rule.selectors)
                 matched = selector(root) if selector is not None else []
                 if not matched:
@@ -203,13 +215,13 @@ def _sheet_uses(scanner: Scanner, root: etree._Element) -> None:
 
 
 Verdict = tuple[tuple[str, str, tuple[str, ...]], ...]  # (client, level, notes that apply)
-_VERDICTS: dict[tuple[int, Use], Verdict] = {}
+VERDICTS: dict[tuple[int, Use], Verdict] = {}
 
 
 def _verdict(use: Use, feature: Feature) -> Verdict:
     """The clients that lack what this use needs; worked out once per distinct use."""
     key = (id(feature), use)
-    known = _VERDICTS.get(key)
+    known = VERDICTS.get(key)
     if known is None:
         found = []
         for client, support in feature.support.items():
@@ -219,9 +231,9 @@ def _verdict(use: Use, feature: Feature) -> Verdict:
             if support.level == "a" and support.notes and not applying:
                 continue
             found.append((client, support.level, applying))
-        if len(_VERDICTS) > 50_000:
-            _VERDICTS.clear()
-        known = _VERDICTS[key] = tuple(found)
+        if len(VERDICTS) > 50_000:
+            VERDICTS.clear()
+        known = VERDICTS[key] = tuple(found)
     return known
 
 

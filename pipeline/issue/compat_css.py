@@ -194,6 +194,31 @@ def selector_features(selectors: str) -> tuple[frozenset[str], bool]:
     return frozenset(slugs), pseudo
 
 
+@dataclass(frozen=True, slots=True)
+class Index:
+    tags: frozenset[str]
+    classes: frozenset[str]
+    ids: frozenset[str]
+
+
+def may_match(selectors: str, index: Index) -> str | None:
+    """None when no selector of the list can match (a class, id or the subject's tag is
+    absent from the document), else the subject's tag ("" when it names none)."""
+    found = None
+    for selector in _split_top(selectors, ","):
+        plain = _PSEUDO.sub("", _BRACKETS.sub("", selector)).strip()
+        if not plain:
+            continue
+        classes = set(re.findall(r"\.([\w-]+)", plain))
+        ids = set(re.findall(r"#([\w-]+)", plain))
+        subject = re.split(r"[\s>+~]+", plain)[-1]
+        tag = re.match(r"[a-zA-Z][\w-]*", subject)
+        name = tag.group(0).lower() if tag else ""
+        if classes <= index.classes and ids <= index.ids and (not name or name in index.tags):
+            found = name if found is None else found
+    return found
+
+
 # -- media queries -------------------------------------------------------------------------
 
 _MEDIA_FEATURES = {

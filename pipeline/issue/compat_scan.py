@@ -38,7 +38,7 @@ from pipeline.issue.compat_tables import (
 OUTLOOK = "outlook.windows"
 NOBODY: frozenset[str] = frozenset()
 
-_MEMOS: dict[int, dict[object, tuple[tuple[Use, ...], frozenset[str], frozenset[str]]]] = {}
+MEMOS: dict[int, dict[object, tuple[tuple[Use, ...], frozenset[str], frozenset[str]]]] = {}
 _MEMO_LIMIT = 20_000
 
 
@@ -168,13 +168,33 @@ class Scanner:
         )
         # Elements repeat (the same cell style 40 times): their uses are worked out once,
         # and kept between documents (a preview rebuilds the same email again and again).
-        self.memo = _MEMOS.setdefault(id(features), {})
+        self.memo = MEMOS.setdefault(id(features), {})
         if len(self.memo) > _MEMO_LIMIT:
             self.memo.clear()
         self.uses: set[Use] = set()
         self.sheets: list[tuple[compat_css.Sheet, etree._Element]] = []
         self.font_families: set[str] = set()
         self.root: etree._Element | None = None
+        self.seen: set[object] = set()
+
+    def index(self) -> compat_css.Index:
+        """The tags, classes and ids the document has, to tell a rule that matches nothing."""
+        tags, classes, ids = set(), set(), set()
+        for key in self.seen:
+            tag, items = key[0], key[1]  # type: ignore[index]
+            tags.add(tag)
+            for name, value in items:
+                if name == "class":
+                    classes.update(value.split())
+                elif name == "id":
+                    ids.add(value)
+        return compat_css.Index(frozenset(tags), frozenset(classes), frozenset(ids))
+
+    def finish(self) -> None:
+        for key in self.seen:
+            uses, _, families = self.memo[key]
+            self.uses.update(uses)
+            self.font_families.update(families)
 
     def declarations(
         self,
@@ -200,8 +220,8 @@ class Scanner:
         return found
 
     def element(self, element: etree._Element, unreached: frozenset[str], covered: bool) -> None:
-        tag = str(element.tag).lower()
-        key = (tag, tuple(element.attrib.items()), unreached, covered)
+        tag = element.tag
+        key = (tag, tuple(element.items()), unreached, covered)
         known = self.memo.get(key)
         if known is None:
             style_text = element.get("style") or ""
@@ -212,11 +232,15 @@ class Scanner:
                 style = compat_css.declarations(style_text)
                 coloured = _has_background_colour(style, element)
             known = self.own_uses(tag, dict(element.attrib), unreached, covered, text, coloured)
-            if not text:
+            if text:
+                self.uses.update(known[0])
+                self.font_families.update(known[2])
+            else:
                 self.memo[key] = known
-        uses, below, families = known
-        self.uses.update(uses)
-        self.font_families.update(families)
+                self.seen.add(key)
+        else:
+            self.seen.add(key)  # the uses of each distinct element are gathered in `finish`
+        below = known[1]
         if tag == "style":
             sheet = compat_css.parse_sheet(element.text or "", media=bool(element.get("media")))
             self.sheets.append((sheet, element))
@@ -280,6 +304,8 @@ class Scanner:
 
     def children(self, parent: etree._Element, unreached: frozenset[str]) -> None:
         children = list(parent)
+        if not children:
+            return
         kinds = [_conditional(c.text or "") if c.tag is etree.Comment else None for c in children]
         outlook_skips = False
         for index, child in enumerate(children):
@@ -308,4 +334,5 @@ def scan(source: str, features: dict[str, Feature]) -> Scanner:
     root = lxml.html.document_fromstring(source)
     scanner.root = root
     scanner.element(root, NOBODY, covered=False)
+    scanner.finish()
     return scanner
