@@ -32,7 +32,8 @@ _PAGE = """<!DOCTYPE html>
  #error, #reader-error {{ background: #fde7e9; color: #b42318; padding: 10px 20px;
                           white-space: pre-wrap; }}
  #reader {{ font-size: 13px; }}
- /* Many warnings must not push the frames off the screen: the lists scroll. */
+ /* Many warnings must not push the frames off the screen: the lists scroll (and take
+    the keyboard's focus, to be scrolled without a mouse). */
  #problems, #links {{ max-height: 12em; overflow: auto; margin: 6px 0; font-size: 13px; }}
 </style></head>
 <body>
@@ -58,9 +59,9 @@ _PAGE = """<!DOCTYPE html>
  <p class="muted" style="font-size:12px;margin:4px 0">This page can show subscribers' names,
   addresses and unsubscribe links from the store: it is served on this machine only
   (127.0.0.1).</p>
- <ul id="problems"></ul>
+ <ul id="problems" tabindex="0" aria-label="Problems"></ul>
  <div id="links-status" class="muted" role="status"></div>
- <ul id="links"></ul>
+ <ul id="links" tabindex="0" aria-label="Link problems"></ul>
 </header>
 <div id="error" hidden></div>
 <main>
@@ -68,7 +69,7 @@ _PAGE = """<!DOCTYPE html>
   <iframe id="phone" title="Phone width"></iframe></figure>
  <figure><figcaption>Desktop ({desktop} px)</figcaption>
   <iframe id="desktop" title="Desktop width"></iframe></figure>
- <figure><figcaption>Text part</figcaption><pre id="text"></pre></figure>
+ <figure><figcaption>Text part</figcaption><pre id="text" tabindex="0"></pre></figure>
 </main>
 <script>
 let version = {version};

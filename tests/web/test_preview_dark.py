@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.settings import load_settings
 from pipeline.web.preview import create_app, dark_variant
+from tests.support.axe import assert_accessible
 from tests.support.cli import SAMPLE_ISSUE
 
 pytestmark = pytest.mark.browser
@@ -70,6 +71,7 @@ def test_dark_mode_shows_the_emails_dark_styles(project: Path, serve_app, browse
         assert light[0] == light[1]
         assert light[0]["card"] == "rgb(255, 255, 255)"
         assert light[0]["canvasText"] == "rgb(0, 0, 0)"
+        assert_accessible(page, "the preview page in light mode")
 
         page.get_by_label("Dark mode").check()
         page.wait_for_function(
@@ -85,6 +87,12 @@ def test_dark_mode_shows_the_emails_dark_styles(project: Path, serve_app, browse
             assert {frame["card"], frame["page"], frame["text"], frame["title"]} <= dark_colours
             for part in ("card", "page", "text", "title", "canvasText"):
                 assert frame[part] != light[0][part], part
+        # the dark colours keep their contrast (axe runs in each frame: it does not enter
+        # frames it was not loaded into)
+        assert_accessible(page, "the preview page in dark mode")
+        for frame in page.frames:
+            if "/email.html" in frame.url:
+                assert_accessible(frame, f"the email in dark mode ({frame.url})")
 
         # The choice holds across a reload (as after an edit of the issue).
         page.reload()
