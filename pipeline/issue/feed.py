@@ -16,7 +16,7 @@ from pipeline.issue.archive import ArchivedIssue, archive_strings
 from pipeline.settings import Settings
 
 ATOM = "http://www.w3.org/2005/Atom"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+XML_LANG = "xml:lang"  # the xml: prefix is bound in every XML document
 # A feed reader asks often; the newest issues are what it needs (older ones are on /issues).
 FEED_ENTRIES = 20
 
@@ -37,7 +37,7 @@ def _text(value: str) -> str:
 
 
 def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+    element = ET.SubElement(parent, tag, attributes)
     if text is not None:
         element.text = _text(text)
     return element
@@ -54,7 +54,9 @@ def atom_feed(entries: list[ArchivedIssue], settings: Settings, *, now: datetime
     """The feed of `entries` (newest first; the first FEED_ENTRIES are kept). `now` is the
     feed's updated time only while nothing has been sent."""
     entries = entries[:FEED_ENTRIES]
-    root = ET.Element(f"{{{ATOM}}}feed", {XML_LANG: settings.lang})
+    # Plain names under a default namespace declared by hand: ElementTree would otherwise
+    # write a prefix on every element, which some readers mishandle.
+    root = ET.Element("feed", {"xmlns": ATOM, XML_LANG: settings.lang})
     self_url = feed_url(settings)
     _add(root, "id", self_url)
     _add(root, "title", archive_strings(settings.lang)["index_title"].format(name=settings.name))
@@ -78,8 +80,4 @@ def atom_feed(entries: list[ArchivedIssue], settings: Settings, *, now: datetime
         if entry.preheader:
             _add(item, "summary", entry.preheader, type="text")
         _add(item, "content", body_of(entry.html), type="html")
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        + ET.tostring(root, encoding="unicode", default_namespace=ATOM)
-        + "\n"
-    )
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

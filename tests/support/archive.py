@@ -1,0 +1,151 @@
+"""What the archive tests share: two issues sent for real (through the SES stub), the
+second with a title that needs escaping in HTML and XML."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.support import db
+from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET, run_cli
+from tests.support.sending import Cli, make_list, ok, people, use_ses
+from tests.support.ses_stub import SesStub, default_account
+
+TITLE_25 = "Article Weekly, Issue 25"
+TITLE_26 = "Article Weekly 26호: 검색 & <캐시> 이야기"
+PREHEADER_26 = '검색 & 캐시 <실험>, 그리고 "따옴표"까지 정리했습니다.'
+PERIOD_25 = "2024년 6월 16일 ~ 22일"
+PERIOD_26 = "2024년 6월 23일 ~ 29일"
+ARTICLE_25 = "Experts vs. Imitators"
+
+
+@dataclass(frozen=True)
+class SentIssues:
+    files: dict[int, Path]  # issue number -> its file in the project's issues/
+    started: dict[int, datetime]  # issue number -> its campaign's start (aware, UTC)
+
+
+def issue_26_text() -> str:
+    text = SAMPLE_ISSUE.read_text(encoding="utf-8")
+    head, _, body = text.partition("\n---\n")
+    lines = []
+    for line in head.splitlines():
+        if line.startswith("title:"):
+            line = f"title: '{TITLE_26}'"
+        elif line.startswith("number:"):
+            line = "number: 26"
+        elif line.startswith("period:"):
+            line = "period: {start: 2024-06-23, end: 2024-06-29}"
+        elif line.startswith("subject:"):
+            line = f"subject: '{TITLE_26}'"
+        elif line.startswith("preheader:"):
+            line = f"preheader: '{PREHEADER_26}'"
+        lines.append(line)
+    return "\n".join(lines) + "\n---\n" + body
+
+
+def send_two_issues(cli: Cli, project: Path) -> SentIssues:
+    """Issue 25, then issue 26, each sent to `weekly`; issue 27 only as a dry run."""
+    folder = project / "issues"
+    folder.mkdir(exist_ok=True)
+    files = {25: folder / SAMPLE_ISSUE.name, 26: folder / "2024-06-29-article-weekly-26.md"}
+    shutil.copy(SAMPLE_ISSUE, files[25])
+    files[26].write_text(issue_26_text(), encoding="utf-8")
+    dry = folder / "2024-07-06-article-weekly-27.md"
+    dry.write_text(issue_26_text().replace("number: 26", "number: 27"), encoding="utf-8")
+    make_list(cli, "weekly", people(3))
+    for number in (25, 26):
+        ok(cli("send", files[number], "--list", "weekly", "--yes", "--rate", "1000"))
+    ok(cli("send", dry, "--list", "weekly", "--yes", "--dry-run"))
+    started = {
+        number: db.one("SELECT started_at FROM campaigns WHERE issue_number = ?", number)
+        for number in (25, 26)
+    }
+    return SentIssues(files, {n: _aware(s) for n, s in started.items()})
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A start time read with plain SQL: SQLite gives naive UTC text, PostgreSQL an aware
+    datetime."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+# --- sent once per module and backend; each test works on a copy -------------------------
+
+
+@dataclass(frozen=True)
+class SentOnce:
+    url: str  # the database the two issues were sent from
+    folder: Path  # the project folder they were sent from
+    issues: SentIssues
+
+
+def send_once(folder: Path, url: str) -> SentOnce:
+    shutil.copy(ROOT / "newsletter.toml", folder / "newsletter.toml")
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        SesStub(account=default_account(max_send_rate=1000)) as stub,
+    ):
+        mp.chdir(folder)
+        for name in [n for n in os.environ if n.startswith("NEWSLETTER_")]:
+            mp.delenv(name)
+        mp.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
+        mp.setenv("NEWSLETTER_DATABASE_URL", url)
+        use_ses(mp, stub.endpoint_url)
+        issues = send_two_issues(run_cli, folder)
+    return SentOnce(url, folder, issues)
+
+
+def sent_once_for(
+    backend: str,
+    cache: dict[str, SentOnce],
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> SentOnce:
+    """The two issues of `backend`, sent on the first call of a module (`cache` is the
+    module's); later calls return the same."""
+    if backend not in cache:
+        folder = tmp_path_factory.mktemp(f"archive-{backend}")
+        if backend == "sqlite":
+            url = f"sqlite:///{folder / 'sent.db'}"
+        else:
+            url = str(request.getfixturevalue("postgres_server").create_database())
+        cache[backend] = send_once(folder, url)
+    return cache[backend]
+
+
+def copy_database(url: str, tmp_path: Path) -> str:
+    """A copy of the sent database for one test (SQLite's backup API: the database is in
+    WAL mode, a file copy could miss pages)."""
+    if not url.startswith("sqlite"):
+        return db.copy_postgres_database(url)
+    target = tmp_path / "test.db"
+    source = sqlite3.connect(sa.make_url(url).database or "")
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+    return f"sqlite:///{target}"
+
+
+def into_project(once: SentOnce, project: Path) -> SentIssues:
+    """The sent issue files copied into the test's project folder."""
+    shutil.copytree(once.folder / "issues", project / "issues", dirs_exist_ok=True)
+    files = {n: project / "issues" / path.name for n, path in once.issues.files.items()}
+    return replace(once.issues, files=files)

@@ -1,0 +1,219 @@
+"""The public archive over real HTTP: `/issues`, `/issues/N` and `/feed.xml` after two
+issues were sent for real through the SES stub; the feed read by feedparser."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+import httpx
+import pytest
+
+from pipeline.audience.store import Store
+from pipeline.settings import load_settings
+from pipeline.web.app import create_app
+from tests.support import db
+from tests.support.archive import (
+    ARTICLE_25,
+    PERIOD_25,
+    PERIOD_26,
+    PREHEADER_26,
+    TITLE_25,
+    TITLE_26,
+    SentIssues,
+    SentOnce,
+    copy_database,
+    edit,
+    into_project,
+    sent_once_for,
+)
+from tests.support.axe import assert_accessible, describe, violations
+
+PUBLIC_URL = "https://weekly.example.com"  # newsletter.toml's
+FEED_LINK = re.compile(r'<link rel="alternate" type="application/atom\+xml"[^>]* href="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def sent_per_backend() -> dict[str, SentOnce]:
+    return {}
+
+
+@pytest.fixture
+def sent_once(
+    backend: str,
+    sent_per_backend: dict[str, SentOnce],
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> SentOnce:
+    """The two issues, sent once per module and backend (on the first test that needs it)."""
+    return sent_once_for(backend, sent_per_backend, tmp_path_factory, request)
+
+
+@pytest.fixture
+def database_url(sent_once: SentOnce, tmp_path: Path) -> str:
+    """Each test's database: a copy of the sent one (for `project`, which uses it)."""
+    return copy_database(sent_once.url, tmp_path)
+
+
+@pytest.fixture
+def sent(sent_once: SentOnce, project: Path) -> SentIssues:
+    return into_project(sent_once, project)
+
+
+@pytest.fixture
+def client(sent: SentIssues, project: Path, serve_app) -> Iterator[httpx.Client]:
+    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
+        app = create_app(load_settings(), store, issues=project / "issues")
+        with httpx.Client(base_url=serve_app(app), timeout=10) as opened:
+            yield opened
+
+
+def listed(page: str) -> list[tuple[str, str]]:
+    """(link, title) of each issue on the index, in order."""
+    found = re.findall(r'<h2><a href="([^"]+)">(.*?)</a></h2>', page)
+    return [(href, html.unescape(title)) for href, title in found]
+
+
+def test_the_index_lists_every_sent_issue_newest_first(client: httpx.Client) -> None:
+    response = client.get("/issues")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert listed(page) == [("issues/26", TITLE_26), ("issues/25", TITLE_25)]
+    text = html.unescape(page)
+    assert PERIOD_25 in text and PERIOD_26 in text
+    assert PREHEADER_26 in text  # escaped on the page, whole once unescaped
+    assert "<캐시>" not in page and "&lt;캐시&gt;" in page
+    today = datetime.now(UTC)
+    assert f"{today.year}년 {today.month}월 {today.day}일" in text
+    assert "issues/27" not in page  # a dry run is not in the archive
+    # Each link leads to that issue's page under the web app's URLs.
+    for href, title in listed(page):
+        issue = client.get(urljoin(str(response.url), href))
+        assert issue.status_code == 200
+        assert "<h1" in issue.text and html.escape(title, quote=False) in issue.text
+
+
+def test_every_archive_page_links_the_feed(client: httpx.Client) -> None:
+    for path in ("/issues", "/issues/25", "/issues/26"):
+        response = client.get(path)
+        (href,) = FEED_LINK.findall(response.text)
+        assert urljoin(str(response.url), href) == str(client.base_url.join("/feed.xml"))
+
+
+def test_an_issue_page_stays_as_it_was_sent_after_its_file_changes(
+    client: httpx.Client, sent: SentIssues
+) -> None:
+    before = client.get("/issues/25").text
+    assert ARTICLE_25 in before
+    edit(sent.files[25], ARTICLE_25, "Something else entirely")
+    after = client.get("/issues/25").text
+    assert after == before
+    assert "Something else entirely" not in after
+
+
+def test_an_issue_sent_before_web_versions_were_kept_is_rendered_from_its_file(
+    client: httpx.Client, sent: SentIssues
+) -> None:
+    db.execute("DELETE FROM web_versions WHERE issue_number = ?", 25)
+    edit(sent.files[25], ARTICLE_25, "Edited in the file")
+    page = client.get("/issues/25")
+    assert page.status_code == 200 and "Edited in the file" in page.text
+    assert [t for _, t in listed(client.get("/issues").text)] == [TITLE_26, TITLE_25]
+    sent.files[25].unlink()  # and with no file either, it is gone from the archive
+    assert client.get("/issues/25").status_code == 404
+    assert [t for _, t in listed(client.get("/issues").text)] == [TITLE_26]
+
+
+@pytest.mark.parametrize("number", ["27", "24", "abc", "25.0", "-25", "9223372036854775808"])
+def test_an_issue_that_was_not_sent_is_not_found(client: httpx.Client, number: str) -> None:
+    response = client.get(f"/issues/{number}")
+    assert response.status_code == 404
+    assert "Article Weekly" not in response.text
+
+
+def test_the_feed_is_atom_that_feedparser_reads(client: httpx.Client, sent: SentIssues) -> None:
+    response = client.get("/feed.xml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == "application/atom+xml"
+    parsed = feedparser.parse(response.content)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    feed = parsed.feed
+    assert feed.id == f"{PUBLIC_URL}/feed.xml"
+    assert feed.title == "Article Weekly 지난 호"
+    links = {link.rel: link.href for link in feed.links}
+    assert links == {"self": f"{PUBLIC_URL}/feed.xml", "alternate": f"{PUBLIC_URL}/issues"}
+    assert feed.author == "Article Weekly"
+    entries = parsed.entries
+    assert [e.id for e in entries] == [f"{PUBLIC_URL}/issues/26", f"{PUBLIC_URL}/issues/25"]
+    assert [e.title for e in entries] == [TITLE_26, TITLE_25]
+    assert [e.link for e in entries] == [e.id for e in entries]
+    for entry, number in zip(entries, (26, 25), strict=True):
+        started = sent.started[number].replace(microsecond=0)
+        assert datetime(*entry.updated_parsed[:6], tzinfo=UTC) == started
+        assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == started
+        (content,) = entry.content
+        assert content.type == "text/html"
+        assert "<h1" in content.value
+    assert entries[0].summary == PREHEADER_26
+    assert html.escape(TITLE_26, quote=False) in entries[0].content[0].value
+    assert ARTICLE_25 in entries[1].content[0].value
+    updated = datetime(*feed.updated_parsed[:6], tzinfo=UTC)
+    assert updated == sent.started[26].replace(microsecond=0)
+
+
+def test_the_feed_shows_the_versions_as_sent(client: httpx.Client, sent: SentIssues) -> None:
+    edit(sent.files[25], ARTICLE_25, "Something else entirely")
+    parsed = feedparser.parse(client.get("/feed.xml").content)
+    assert ARTICLE_25 in parsed.entries[1].content[0].value
+
+
+# --- in a real browser: axe-core's WCAG 2 A and AA rules -----------------------------------
+
+# Beyond WCAG A/AA: what a screen reader needs to find its way on a page of its own.
+LANDMARK_RULES = {"landmark-one-main", "page-has-heading-one", "landmark-no-duplicate-main"}
+
+
+def assert_page_has_its_landmarks(page: Any, what: str) -> None:
+    found = [v for v in violations(page, tags=["best-practice"]) if v["id"] in LANDMARK_RULES]
+    assert not found, f"{what}: {describe(found)}"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["/issues", "/issues/25", "/issues/26"])
+def test_archive_pages_pass_axe(client: httpx.Client, browser: Any, path: str) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        response = page.goto(str(client.base_url.join(path)))
+        assert response is not None and response.status == 200
+        assert page.locator("h1").count() == 1
+        assert page.locator("main").count() == 1
+        assert_accessible(page, path)
+        assert_page_has_its_landmarks(page, path)
+        # The same in dark mode: the pages have dark styles of their own.
+        page.emulate_media(color_scheme="dark")
+        assert_accessible(page, f"{path} in dark mode")
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_a_reader_goes_from_the_index_to_an_issue(client: httpx.Client, browser: Any) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(str(client.base_url.join("/issues")))
+        page.get_by_role("link", name=TITLE_26).click()
+        page.wait_for_url("**/issues/26")
+        assert page.get_by_role("heading", level=1).inner_text() == TITLE_26
+    finally:
+        context.close()
