@@ -57,10 +57,23 @@ def _with_store(settings: Settings, make: Callable[..., Loop]) -> Loop:
     return run
 
 
+def log_to_stderr() -> None:
+    """What the loops do (a campaign started, a schedule missed) as timestamped lines on
+    stderr, unless logging is set up already (uvicorn sets up only its own loggers)."""
+    package = logging.getLogger("pipeline")
+    if package.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
+
+
 @contextmanager
 def running(named: list[tuple[str, Loop]]) -> Iterator[threading.Event]:
     """Start every loop in its own thread; on leaving (or on SIGINT/SIGTERM), set the stop
     event and wait for each loop to return. Yields the stop event."""
+    log_to_stderr()
     stop = threading.Event()
     previous: dict[int, object] = {}
 

@@ -101,6 +101,11 @@ def add(
         f"scheduled issue {saved.issue_number} to list '{escape(list_name)}' at "
         f"{escape(when.describe(moment))}"
     )
+    if not tz and not settings.timezone:
+        kit.say(
+            f"  ({escape(zone_name)} is this machine's zone: set `timezone` in newsletter.toml "
+            "or pass --tz to choose)"
+        )
     kit.say(f"  subject:    {escape(saved.subject)}")
     kit.say(f"  recipients: {audience:,} now (counted again when it starts)")
     kit.say(

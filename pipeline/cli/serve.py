@@ -47,6 +47,7 @@ def serve(
             "until you set it"
         )
     kit.say(f"serving on http://{host}:{port}/ for {settings.public_url} (Ctrl-C to stop)")
+    kit.say("the scheduler runs beside it: scheduled campaigns start at their time")
     try:
         with background.running(background.loops(settings)):
             server.run(app, host=host, port=port, proxy_headers=True)

@@ -129,6 +129,8 @@ def test_worker_dry_run_sends_a_due_schedule_and_stops_on_sigterm(
     assert process.wait(timeout=PATIENCE) == 0
     text = log.read_text(encoding="utf-8")
     assert "worker stopped" in text
+    assert "starting scheduled issue 25 to 'weekly'" in text  # said as it happens
+    assert "scheduled issue 25 to 'weekly' sent" in text
     assert "Traceback" not in text
 
 
