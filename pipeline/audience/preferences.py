@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from pipeline.audience import consents
 from pipeline.audience.store import Store, Subscriber, Tx
-from pipeline.db.schema import consents, lists, memberships, subscribers
+from pipeline.db.schema import lists, memberships, subscribers
 from pipeline.errors import InputError, NotFoundError
 
 __all__ = [
@@ -256,16 +257,9 @@ def _record_consent(
     user_agent: str | None,
 ) -> None:
     """The proof of consent for a rejoin: the reader pressed the button on the page of
-    their own signed link, so it is requested and confirmed at once."""
-    tx.conn.execute(
-        sa.insert(consents).values(
-            subscriber_id=subscriber_id,
-            list_id=list_id,
-            method="form",
-            detail=CONSENT_DETAIL,
-            ip=ip[:64] if ip else None,
-            user_agent=user_agent[:300] if user_agent else None,
-            requested_at=now,
-            confirmed_at=now,
-        )
+    their own signed link, so it is requested and confirmed at once (and is no pending
+    signup that a confirmation link would wait for)."""
+    consent = consents.Consent(
+        list_id, "form", now, confirmed_at=now, detail=CONSENT_DETAIL, ip=ip, user_agent=user_agent
     )
+    consents.record(tx.conn, subscriber_id, [consent])
