@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from pipeline.audience.store import Store
 from pipeline.delivery.transports.base import Transport
 from pipeline.settings import Settings
 
@@ -25,13 +26,16 @@ JOIN_SECONDS = 60.0  # a campaign in flight finishes what SES holds, then pauses
 
 
 def loops(settings: Settings, *, dry_run: bool = False) -> list[tuple[str, Loop]]:
-    """Every background loop, by name."""
+    """Every background loop, by name: one line each."""
+    return [
+        ("scheduler", _with_store(settings, lambda store: _scheduler(store, settings, dry_run))),
+    ]
+
+
+def _scheduler(store: Store, settings: Settings, dry_run: bool) -> Loop:
     from pipeline.delivery.scheduler import Scheduler
 
-    return [
-        ("scheduler", _with_store(settings, lambda store: Scheduler(
-            store, settings, _transport(settings, dry_run), dry_run=dry_run).loop)),
-    ]  # fmt: skip
+    return Scheduler(store, settings, _transport(settings, dry_run), dry_run=dry_run).loop
 
 
 def _transport(settings: Settings, dry_run: bool) -> Callable[[], Transport]:
@@ -46,9 +50,8 @@ def _transport(settings: Settings, dry_run: bool) -> Callable[[], Transport]:
     return make
 
 
-def _with_store(settings: Settings, make: Callable[..., Loop]) -> Loop:
+def _with_store(settings: Settings, make: Callable[[Store], Loop]) -> Loop:
     """A loop with a store of its own, opened in its thread and closed when it ends."""
-    from pipeline.audience.store import Store
 
     def run(stop: threading.Event) -> None:
         with Store.open(settings.database_url) as store:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -164,3 +165,27 @@ def test_serve_runs_the_scheduler_beside_the_web_app(
     text = log.read_text(encoding="utf-8")
     assert "Finished server process" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.single_backend
+def test_background_loops_each_run_until_stopped_and_one_crash_stops_no_other() -> None:
+    from pipeline.cli.background import running
+
+    passes: list[str] = []
+    stopped = threading.Event()
+
+    def crashing(stop: threading.Event) -> None:
+        raise RuntimeError("a bug in one loop")
+
+    def steady(stop: threading.Event) -> None:
+        passes.append("started")
+        stop.wait()
+        stopped.set()
+
+    with running([("crashing", crashing), ("steady", steady)]) as stop:
+        deadline = time.monotonic() + PATIENCE
+        while not passes:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not stop.is_set()
+    assert stop.is_set() and stopped.is_set()  # leaving the block stopped and joined it
