@@ -27,7 +27,7 @@ from pipeline.issue.archive import (
     index_page,
     issue_page,
 )
-from pipeline.issue.feed import atom_feed
+from pipeline.issue.feed import FEED_ENTRIES, atom_feed
 from pipeline.issue.folder import IssueCache
 from pipeline.issue.i18n import format_period
 from pipeline.settings import Settings
@@ -106,7 +106,11 @@ class Archive:
         return issue_page(entry, self.settings, links) if entry else None
 
     def feed(self, *, now: datetime | None = None) -> str:
-        return atom_feed(self.issues(with_html=True), self.settings, now=now or datetime.now(UTC))
+        # Only the entries the feed carries are loaded whole: a long archive's pages stay
+        # in the database.
+        newest = [self.issue(e.number) for e in self.issues()[:FEED_ENTRIES]]
+        entries = [e for e in newest if e is not None]
+        return atom_feed(entries, self.settings, now=now or datetime.now(UTC))
 
 
 @dataclass(frozen=True)

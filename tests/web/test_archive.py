@@ -81,7 +81,9 @@ def listed(page: str) -> list[tuple[str, str]]:
     return [(href, html.unescape(title)) for href, title in found]
 
 
-def test_the_index_lists_every_sent_issue_newest_first(client: httpx.Client) -> None:
+def test_the_index_lists_every_sent_issue_newest_first(
+    client: httpx.Client, sent: SentIssues
+) -> None:
     response = client.get("/issues")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -91,14 +93,29 @@ def test_the_index_lists_every_sent_issue_newest_first(client: httpx.Client) -> 
     assert PERIOD_25 in text and PERIOD_26 in text
     assert PREHEADER_26 in text  # escaped on the page, whole once unescaped
     assert "<캐시>" not in page and "&lt;캐시&gt;" in page
-    today = datetime.now(UTC)
-    assert f"{today.year}년 {today.month}월 {today.day}일" in text
+    day = sent.started[26]  # the date it went out (UTC: no `timezone` setting)
+    assert f'<time datetime="{day:%Y-%m-%d}">{day.year}년 {day.month}월 {day.day}일</time>' in page
     assert "issues/27" not in page  # a dry run is not in the archive
     # Each link leads to that issue's page under the web app's URLs.
     for href, title in listed(page):
         issue = client.get(urljoin(str(response.url), href))
         assert issue.status_code == 200
         assert "<h1" in issue.text and html.escape(title, quote=False) in issue.text
+
+
+def test_the_date_shown_is_the_day_in_the_newsletters_time_zone(
+    sent: SentIssues, project: Path, serve_app, backend: str
+) -> None:
+    start = datetime(2024, 6, 22, 23, 30, tzinfo=UTC)  # 08:30 on the 23rd in Seoul
+    # As the store writes it: SQLite keeps naive UTC text.
+    value = start.replace(tzinfo=None) if backend == "sqlite" else start
+    db.execute("UPDATE campaigns SET started_at = ? WHERE issue_number = ?", value, 26)
+    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
+        for timezone, shown in (("Asia/Seoul", "2024년 6월 23일"), (None, "2024년 6월 22일")):
+            settings = load_settings(timezone=timezone)
+            app = create_app(settings, store, issues=project / "issues")
+            page = httpx.get(serve_app(app) + "/issues", timeout=10).text
+            assert shown in page, timezone
 
 
 def test_every_archive_page_links_the_feed(client: httpx.Client) -> None:
