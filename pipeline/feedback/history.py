@@ -10,6 +10,8 @@ and PostgreSQL (their date functions differ).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -62,6 +64,20 @@ def week_of(moment: datetime) -> Week:
 
 def _time(occurred: datetime | None, received: datetime | None) -> datetime | None:
     return occurred or received
+
+
+def _receiving(spans: list[tuple[datetime, datetime | None]], ends: list[datetime]) -> list[int]:
+    """How many spans cover each week's end (began before it, not ended by it): each span
+    covers a run of weeks, found by bisection and added as +1/-1 (a list of 30,000 people
+    over 26 weeks takes milliseconds, not seconds)."""
+    change = [0] * (len(ends) + 1)
+    for began, end in spans:
+        first = bisect.bisect_right(ends, began)
+        stop = len(ends) if end is None else bisect.bisect_right(ends, end)
+        if first < stop:
+            change[first] += 1
+            change[stop] -= 1
+    return list(itertools.accumulate(change[:-1]))
 
 
 def list_history(store: Store, list_id: int, *, now: datetime | None = None) -> WeeklyHistory:
@@ -170,9 +186,6 @@ def list_history(store: Store, list_id: int, *, now: datetime | None = None) -> 
         bounced=count("Bounce"),
         bounced_permanent=count("Bounce:Permanent"),
         complained=count("Complaint"),
-        subscribers=[
-            sum(1 for began, end in spans if began < w.end and (end is None or end >= w.end))
-            for w in weeks
-        ],
+        subscribers=_receiving(spans, [w.end for w in weeks]),
         earlier=earlier,
     )
