@@ -178,7 +178,13 @@ class Scheduler:
                 pause_reason=None,
             )
         if report.campaign.status == "finished":
-            schedules.update(self.store, found.id, "sent", note=None, only_from=("running",))
+            note = (
+                "dry run (worker --dry-run): logged, nothing sent to SES; "
+                "`newsletter schedule` again to send it for real"
+                if self.dry_run
+                else None
+            )
+            schedules.update(self.store, found.id, "sent", note=note, only_from=("running",))
             log.info("scheduled issue %s to %r sent", found.issue_number, found.list_name)
         else:
             why = report.pause_reason or "stopped with the scheduler"

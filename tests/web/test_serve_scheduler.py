@@ -125,6 +125,7 @@ def test_worker_dry_run_sends_a_due_schedule_and_stops_on_sigterm(
     campaign = db.rows("SELECT dry_run, status, subject FROM campaigns")
     assert [tuple(r) for r in campaign] == [(True, "finished", OLD_SUBJECT)]
     assert db.one("SELECT count(*) FROM deliveries WHERE status = 'sent'") == len(READERS)
+    assert "dry run" in str(db.one("SELECT note FROM schedules"))
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=PATIENCE) == 0
