@@ -118,7 +118,9 @@ def report(
     fmt: kit.FormatOption = Format.table,
 ) -> None:
     """Per campaign: targeted, sent, delivered, bounced, complained, unsubscribed, opens and
-    clicks (approximate), failed, unknown; rates flagged against SES's and Gmail's limits."""
+    clicks (approximate), failed, unknown; rates flagged against SES's and Gmail's limits.
+    With --html FILE, one campaign's report as a page that opens anywhere (charts and
+    tables, nothing fetched)."""
     settings = kit.settings(ctx)
     number = _issue_number(issue) if issue is not None else None
     if html is not None:
