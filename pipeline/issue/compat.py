@@ -32,7 +32,11 @@ display:none where the client supports it, or by mso-hide:all for Outlook; conte
 fallback Outlook lays out instead, like MJML's ghost tables around max-width), a
 declaration that changes nothing (a property's initial value, an element's default
 display), comments and other features no reader can see, and a partial support whose
-caniemail notes all name elements, values or attributes this use does not have.
+caniemail notes all name elements, values or attributes this use does not have ("only
+works on `<table>` elements" for a table; "`rem` values are not supported" for 16px).
+
+Plainer features that the same clients lack for the same reason are one problem (a Gmail
+app with a non-Google account drops every selector at once: one line, not five).
 """
 
 from __future__ import annotations

@@ -49,4 +49,8 @@ def has_errors(problems: list[Problem], *, strict: bool = False) -> bool:
 
 
 def sort_problems(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.path, p.line, p.col, p.severity != Severity.ERROR))
+    """By place, errors first; at one place, what breaks the email before what does not."""
+    return sorted(
+        problems,
+        key=lambda p: (p.path, p.line, p.col, p.severity != Severity.ERROR, p.kind != "breaks"),
+    )

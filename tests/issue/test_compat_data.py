@@ -114,3 +114,28 @@ def test_the_sample_issue_gets_a_short_list_on_line_1() -> None:
     assert "looks plainer: border-radius is not supported in Outlook (Windows)" in messages
     assert "looks plainer: @media (prefers-color-scheme)" in messages
     assert any("Class selector" in m and "non Google accounts" in m for m in messages.split("\n"))
+
+
+def test_a_project_template_with_a_flex_row_gets_the_breaking_warning_first(
+    project: Path, cli
+) -> None:
+    """A project's own template is where layout code comes from: `check` names it first."""
+    template = (ROOT / "templates" / "issue.mjml.j2").read_text(encoding="utf-8")
+    row = '<mj-raw><div style="display:flex"><div>one</div><div>two</div></div></mj-raw>'
+    marker = '<mj-body background-color="#f3f4f6" width="640px" css-class="nl-page">'
+    assert marker in template
+    (project / "templates").mkdir()
+    (project / "templates" / "issue.mjml.j2").write_text(
+        template.replace(marker, marker + row, 1), encoding="utf-8"
+    )
+    issue = project / "issues" / SAMPLE_ISSUE.name
+    issue.write_bytes(SAMPLE_ISSUE.read_bytes())
+    result = cli("check", issue)
+    assert result.code == 0  # warnings: the email can still be sent
+    compat = [line for line in result.stdout.splitlines() if "rendered email, " in line]
+    assert compat[0] == (
+        f"{issue}:1:1: warning: rendered email, may break the layout or hide content: "
+        "display:flex is not supported in Outlook (Windows); partly supported in Gmail (iOS, "
+        "Android) (Not supported with non Google accounts.)"
+    )
+    assert all("looks plainer" in line for line in compat[1:])
