@@ -1,12 +1,17 @@
 """The writes of an import beyond what `store.Tx` offers, set-based for any batch size:
 memberships in a given state, suppressions the source reports, and consent records.
-On PostgreSQL new rows go in with COPY (`db.bulk.copy_rows`), elsewhere executemany."""
+
+New rows go in with COPY on PostgreSQL (`db.bulk.copy_rows`) and with the driver's own
+executemany on SQLite: SQLAlchemy's per-value type processing of three timestamps a row
+cost more than the insert itself, so the timestamps are written here in exactly the text
+`schema.UTCDateTime` stores on SQLite (naive UTC, microseconds), each distinct one once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,14 +37,30 @@ class NewConsent:
     ip: str | None
 
 
+def _sqlite_text(value: Any, cache: dict[datetime, str]) -> Any:
+    if not isinstance(value, datetime):
+        return value
+    text = cache.get(value)
+    if text is None:
+        text = cache[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text
+
+
 def _insert(conn: Connection, table: sa.TableClause, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
+    columns = list(rows[0])
     if is_postgresql(conn):
-        columns = list(rows[0])
         copy_rows(conn, table.name, columns, ([r[c] for c in columns] for r in rows))
-    else:
-        conn.execute(sa.insert(table), rows)
+        return
+    cache: dict[datetime, str] = {}
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # names from our own code
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    conn.exec_driver_sql(
+        statement, [tuple(_sqlite_text(r[c], cache) for c in columns) for r in rows]
+    )
 
 
 def memberships_since(

@@ -33,6 +33,7 @@ subscribers_app = typer.Typer(
 ListOption = Annotated[str, typer.Option("--list", "-l", help="The list's name.")]
 EmailArg = Annotated[str, typer.Argument(help="The subscriber's email address.")]
 BIG_FILE = 1_000_000  # bytes: show a progress bar above this, on a terminal
+SHOW_SKIPPED = 20  # skipped rows listed one by one; beyond, only counted
 
 
 class ExportFormat(StrEnum):
@@ -139,8 +140,16 @@ def import_file(
     def on_cleaned(row: lib.CleanedRow) -> None:
         _say(f"{row.file or file}:{row.line}: {row.what}")
 
+    skipped = [0]
+
     def on_skipped(row: lib.InvalidRow) -> None:
-        _say(f"{row.file or file}:{row.line}: skipped: {row.reason}")
+        # a whole file can be skipped (Mailchimp's non-subscribed contacts): a few lines
+        # say why, the count says how many
+        skipped[0] += 1
+        if skipped[0] <= SHOW_SKIPPED:
+            _say(f"{row.file or file}:{row.line}: skipped: {row.reason}")
+        elif skipped[0] == SHOW_SKIPPED + 1:
+            _say("... more rows skipped (--format json lists them)")
 
     with _store(ctx) as store, _progress(file) as progress:
         report = lib.import_csv(

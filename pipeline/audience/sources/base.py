@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.audience.cleaning import shown
-from pipeline.audience.listfile import BadRow, Row, check_columns
+from pipeline.audience.listfile import RESERVED, BadRow, Row, check_columns
 from pipeline.errors import InputError
 
 
@@ -75,7 +75,18 @@ class Columns:
     def rest(self, renamed: dict[str, str] | None = None) -> list[tuple[int, str]]:
         """(index, attribute name) of the columns nobody consumed."""
         renamed = renamed or {}
-        return [(i, renamed.get(n, n)) for i, n in enumerate(self.names) if n not in self._used]
+        return [
+            (i, attribute_name(renamed.get(n, n)))
+            for i, n in enumerate(self.names)
+            if n not in self._used
+        ]
+
+
+def attribute_name(name: str) -> str:
+    """An attribute may not be called `email` or `name`: an export writes those columns
+    itself, and a second one would make the file unreadable. Such a column of the source
+    (a merge field called Name, say) is kept as `source_name`."""
+    return f"source_{name}" if name in RESERVED else name
 
 
 def cell(cells: list[str], at: int | None) -> str:

@@ -27,6 +27,7 @@ from pipeline.audience.sources.base import (
     Mapper,
     Skipped,
     Source,
+    attribute_name,
     attributes,
     cell,
 )
@@ -51,7 +52,7 @@ def _json_attributes(text: str) -> dict[str, Any]:
         raise BadCell(f"attributes is not a JSON object: {str(exc)[:80]}") from None
     inner: dict[str, Any] = {}
     for key, value in found.items():
-        lowered = key.strip().lower()
+        lowered = attribute_name(key.strip().lower())
         if lowered in inner:
             raise BadCell(f"attributes repeat the key {shown(lowered, 40)}, ignoring case")
         if value not in ("", None):

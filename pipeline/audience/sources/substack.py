@@ -35,6 +35,7 @@ def recognise(columns: frozenset[str]) -> bool:
 def reader(header: list[str], context: Context) -> Mapper:
     columns = Columns(header, context.where)
     email_at = columns.need("email")
+    name_at = columns.at("name")  # not in the exports seen so far; read if it comes
     disabled_at = columns.need("email_disabled")
     created_at = columns.at("created_at")
     rest = columns.rest()
@@ -54,7 +55,7 @@ def reader(header: list[str], context: Context) -> Mapper:
         return Row(
             line,
             email,
-            None,
+            cell(cells, name_at) or None,
             attributes(cells, rest),
             "unsubscribed" if disabled else "subscribed",
             created,
