@@ -377,3 +377,42 @@ def test_dry_run_of_an_export_writes_nothing(cli: Cli, weekly: Path) -> None:
     report = import_json(cli, copy, "--dry-run")
     assert report["added"] == 3 and not report["written"]
     assert people() == {} and db.one("SELECT count(*) FROM consents") == 0
+
+
+def test_a_zip_damaged_inside_a_file_writes_nothing(cli: Cli, weekly: Path) -> None:
+    # A file long enough that the damage is found only after batches were written.
+    header, first = (FIXTURES / MAILCHIMP[0]).read_text(encoding="utf-8").splitlines()[:2]
+    rows = [first.replace("kim.minjun@", f"reader{i}@") for i in range(3000)]
+    stored = weekly / "stored.zip"
+    with zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(MAILCHIMP[0], "\n".join([header, *rows]) + "\n")
+    data = bytearray(stored.read_bytes())
+    at = data.index(b"reader2999@")
+    data[at] = ord("R")  # the CRC no longer matches: found once the whole file is read
+    stored.write_bytes(bytes(data))
+    refused(
+        cli("subscribers", "import", stored, "--list", "weekly"), "the zip is damaged: Bad CRC-32"
+    )
+    assert people() == {} and db.one("SELECT count(*) FROM consents") == 0
+
+
+def test_mailchimps_non_subscribed_contacts_are_skipped(cli: Cli, weekly: Path) -> None:
+    subscribed = (FIXTURES / MAILCHIMP[0]).read_bytes()
+    archive = mailchimp_zip(weekly, {"nonsubscribed_members_export_3f9a1c2b7d.csv": subscribed})
+    report = import_json(cli, archive)
+    assert report["files"][0]["kind"] == "nonsubscribed"
+    assert (report["added"], report["skipped"]) == (0, 4)
+    assert "never opted in" in report["skipped_rows"][0]["reason"]
+    assert people() == {}
+
+
+def test_a_merge_field_called_name_is_kept_apart(cli: Cli, weekly: Path) -> None:
+    lines = (FIXTURES / MAILCHIMP[0]).read_text(encoding="utf-8").splitlines()
+    (weekly / "subscribed.csv").write_text(
+        "\n".join([lines[0].replace(",Position,", ",Name,"), lines[1]]) + "\n", encoding="utf-8"
+    )
+    import_json(cli, weekly / "subscribed.csv")
+    kim = people()["kim.minjun@example.com"]
+    assert kim["name"] == "Minjun Kim" and kim["attributes"]["source_name"] == "Editor"
+    exported = ok(cli("subscribers", "export", "--list", "weekly")).stdout
+    assert exported.splitlines()[0].split(",").count("name") == 1
