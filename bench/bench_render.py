@@ -40,8 +40,21 @@ def median_ms(fn: Callable[[], object], runs: int, warmup: int = 5) -> float:
     return statistics.median(times)
 
 
-def lint_rows(source: str, build_ms: float) -> list[tuple[str, str, str, str]]:
-    """The lint alone. Cold: its memo of element styles is emptied before each run."""
+def median_cpu_ms(fn: Callable[[], object], runs: int, warmup: int = 5) -> float:
+    """CPU time of this process: steadier than the wall clock on a shared machine."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.process_time()
+        fn()
+        times.append((time.process_time() - start) * 1000)
+    return statistics.median(times)
+
+
+def lint_rows(source: str, build: Callable[[], object]) -> list[tuple[str, str, str, str]]:
+    """The lint alone, in CPU time against the build's (which includes it). Cold: its memo
+    of element styles and verdicts is emptied before each run."""
     from pipeline.issue import compat, compat_scan
 
     def cold() -> None:
@@ -49,17 +62,19 @@ def lint_rows(source: str, build_ms: float) -> list[tuple[str, str, str, str]]:
         compat.VERDICTS.clear()
         compat.lint(source)
 
-    cold_ms = median_ms(cold, runs=30)
-    warm_ms = median_ms(lambda: compat.lint(source), runs=50)
+    build_ms = median_cpu_ms(build, runs=30)
+    cold_ms = median_cpu_ms(cold, runs=30)
+    warm_ms = median_cpu_ms(lambda: compat.lint(source), runs=50)
     share = warm_ms / build_ms * 100
     return [
         (
-            "email-client lint (caniemail), warm: rebuild of the same email",
+            "email-client lint (caniemail), warm: a rebuild, as in the preview (CPU)",
             f"{warm_ms:.1f} ms",
             "< 15% of the build",
             f"{share:.0f}% of the build" if share < 15 else f"MISSED ({share:.0f}%)",
         ),
-        ("  same, cold: a document it has not seen", f"{cold_ms:.1f} ms", "", ""),
+        ("  same, cold: the first build of a process (CPU)", f"{cold_ms:.1f} ms", "", ""),
+        ("  the build it is part of (CPU)", f"{build_ms:.1f} ms", "", ""),
     ]
 
 
@@ -80,7 +95,7 @@ def main() -> None:
         )
     )
 
-    rows += lint_rows(rendered.html.source, full)
+    rows += lint_rows(rendered.html.source, lambda: build(SAMPLE, settings))
 
     recipients = [
         Addressee(f"reader{i}@example.com", f"독자 {i}", f"https://w.example/unsubscribe/{i:032x}")

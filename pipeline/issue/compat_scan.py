@@ -175,7 +175,9 @@ class Scanner:
         self.sheets: list[tuple[compat_css.Sheet, etree._Element]] = []
         self.font_families: set[str] = set()
         self.root: etree._Element | None = None
-        self.seen: set[object] = set()
+        # Each distinct element once, with its uses (not looked up in the shared memo again:
+        # another thread's build may empty it meanwhile).
+        self.seen: dict[object, tuple[tuple[Use, ...], frozenset[str], frozenset[str]]] = {}
 
     def index(self) -> compat_css.Index:
         """The tags, classes and ids the document has, to tell a rule that matches nothing."""
@@ -191,8 +193,7 @@ class Scanner:
         return compat_css.Index(frozenset(tags), frozenset(classes), frozenset(ids))
 
     def finish(self) -> None:
-        for key in self.seen:
-            uses, _, families = self.memo[key]
+        for uses, _, families in self.seen.values():
             self.uses.update(uses)
             self.font_families.update(families)
 
@@ -232,14 +233,13 @@ class Scanner:
                 style = compat_css.declarations(style_text)
                 coloured = _has_background_colour(style, element)
             known = self.own_uses(tag, dict(element.attrib), unreached, covered, text, coloured)
-            if text:
-                self.uses.update(known[0])
-                self.font_families.update(known[2])
+            if text:  # depends on the element's text too: not kept for others
+                self.seen[(*key, id(element))] = known
             else:
                 self.memo[key] = known
-                self.seen.add(key)
+                self.seen[key] = known
         else:
-            self.seen.add(key)  # the uses of each distinct element are gathered in `finish`
+            self.seen[key] = known  # the uses of each distinct element are gathered in `finish`
         below = known[1]
         if tag == "style":
             sheet = compat_css.parse_sheet(element.text or "", media=bool(element.get("media")))
