@@ -331,7 +331,10 @@ def scan(source: str, features: dict[str, Feature]) -> Scanner:
     scanner = Scanner(features)
     if not source.strip():
         return scanner
-    root = lxml.html.document_fromstring(source)
+    try:
+        root = lxml.html.document_fromstring(source)
+    except etree.ParserError:  # nothing but comments or whitespace: no element to check
+        return scanner
     scanner.root = root
     scanner.element(root, NOBODY, covered=False)
     scanner.finish()

@@ -154,6 +154,9 @@ def test_notes_that_name_other_values_or_elements_do_not_count() -> None:
     assert "font-size" in titles(rem)
 
 
-def test_an_empty_document_has_no_findings() -> None:
+def test_an_empty_or_broken_document_has_no_findings_and_no_crash() -> None:
     assert lint("") == []
     assert lint("   ") == []
+    assert lint("<!-- only a comment -->") == []
+    for broken in ("<style>{{{", '<div style="::;;:">', "<style>.a,,, {display:flex}</style>"):
+        assert all(f.title for f in lint(broken))
