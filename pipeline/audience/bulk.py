@@ -177,73 +177,86 @@ def import_csv(
     """
     path = Path(path)
     report = ImportReport(str(path), list_name)
-
-    def keep(kept: list[Any], row: Any, callback: Callable[[Any], None] | None) -> None:
-        if len(kept) < KEEP_INVALID:
-            kept.append(row)
-        if callback:
-            callback(row)
-
-    seen: set[int] = set()  # hash() of each address key: 64 bits, collisions ~1e-8 per 1M
     now = datetime.now(UTC)
     with open_parts(path, source, now) as parts, store.begin() as tx:
-        mlist = tx.require_list(list_name)
+        importer = _Importer(
+            tx, tx.require_list(list_name), report, now, on_invalid, on_cleaned, on_skipped
+        )
         formats = {p.format for p in parts}
         report.format = formats.pop() if len(formats) == 1 else "mixed"
         total, done = sum(p.listfile.size for p in parts), 0
         for part in parts:
-            report.files.append({"file": part.where, "format": part.format, "kind": part.kind})
-            origin = _Origin.of(part)
-            batch: list[tuple[Row, Address]] = []
-            for row in part.rows:
-                if isinstance(row, BadRow):
-                    report.invalid += 1
-                    keep(
-                        report.invalid_rows,
-                        InvalidRow(row.line, row.reason, part.where),
-                        on_invalid,
-                    )
-                    continue
-                if isinstance(row, Skipped):
-                    report.skipped += 1
-                    keep(
-                        report.skipped_rows,
-                        InvalidRow(row.line, row.reason, part.where),
-                        on_skipped,
-                    )
-                    continue
-                try:
-                    address = normalise_email(row.email)
-                    row, changes = _cleaned(row)
-                except InputError as exc:
-                    report.invalid += 1
-                    keep(
-                        report.invalid_rows,
-                        InvalidRow(row.line, exc.message, part.where),
-                        on_invalid,
-                    )
-                    continue
-                if changes:
-                    report.cleaned += 1
-                    keep(report.cleaned_rows, CleanedRow(row.line, changes, part.where), on_cleaned)
-                digest = hash(address.key)
-                if digest in seen:
-                    report.duplicates += 1
-                    continue
-                seen.add(digest)
-                batch.append((row, address))
-                if len(batch) >= BATCH_SIZE:
-                    _apply(tx, mlist, batch, report, now, origin)
-                    batch.clear()
-                    if progress:
-                        progress(done + part.listfile.bytes_read, total)
-            _apply(tx, mlist, batch, report, now, origin)
+            importer.read(part, progress, done, total)
             done += part.listfile.size
         if progress:
             progress(total, total)
         tx.discard = dry_run or (strict and report.invalid > 0)
         report.written = not tx.discard
     return report
+
+
+@dataclass
+class _Importer:
+    """One import's state across its files: the transaction, the counts, the callbacks,
+    and the addresses seen (a person in two files of a zip counts once)."""
+
+    tx: Tx
+    mlist: MailingList
+    report: ImportReport
+    now: datetime
+    on_invalid: Callable[[InvalidRow], None] | None
+    on_cleaned: Callable[[CleanedRow], None] | None
+    on_skipped: Callable[[InvalidRow], None] | None
+    seen: set[int] = field(default_factory=set)  # hash() of each key: 64 bits, ~1e-8 per 1M
+
+    def read(self, part: Part, progress: ProgressCallback | None, done: int, total: int) -> None:
+        """Import one file; `done` bytes of the `total` were in the files before it."""
+        report = self.report
+        report.files.append({"file": part.where, "format": part.format, "kind": part.kind})
+        origin = _Origin.of(part)
+        batch: list[tuple[Row, Address]] = []
+        for row in part.rows:
+            if isinstance(row, BadRow | Skipped):
+                self._not_imported(part, row)
+                continue
+            try:
+                address = normalise_email(row.email)
+                row, changes = _cleaned(row)
+            except InputError as exc:
+                self._not_imported(part, BadRow(row.line, exc.message))
+                continue
+            if changes:
+                report.cleaned += 1
+                cleaned = CleanedRow(row.line, changes, part.where)
+                _keep(report.cleaned_rows, cleaned, self.on_cleaned)
+            digest = hash(address.key)
+            if digest in self.seen:
+                report.duplicates += 1
+                continue
+            self.seen.add(digest)
+            batch.append((row, address))
+            if len(batch) >= BATCH_SIZE:
+                _apply(self.tx, self.mlist, batch, report, self.now, origin)
+                batch.clear()
+                if progress:
+                    progress(done + part.listfile.bytes_read, total)
+        _apply(self.tx, self.mlist, batch, report, self.now, origin)
+
+    def _not_imported(self, part: Part, row: BadRow | Skipped) -> None:
+        entry = InvalidRow(row.line, row.reason, part.where)
+        if isinstance(row, Skipped):
+            self.report.skipped += 1
+            _keep(self.report.skipped_rows, entry, self.on_skipped)
+        else:
+            self.report.invalid += 1
+            _keep(self.report.invalid_rows, entry, self.on_invalid)
+
+
+def _keep(kept: list[Any], row: Any, callback: Callable[[Any], None] | None) -> None:
+    if len(kept) < KEEP_INVALID:
+        kept.append(row)
+    if callback:
+        callback(row)
 
 
 def _cleaned(row: Row) -> tuple[Row, str]:
