@@ -63,6 +63,7 @@ RULE = "compat"
 _KIND_TEXT = {BREAKS: "may break the layout or hide content", PLAINER: "looks plainer"}
 _TAG = re.compile(r"`<(\w+)[^`]*>`")
 _TOKEN = re.compile(r"`([^`]*)`")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _NEGATIVE = re.compile(r"not supported|does not support|doesn't support|\bremoved\b")
 
 
@@ -92,6 +93,7 @@ class Finding:
         for client in self.clients:
             for note in self.notes.get(client, []):
                 text = re.sub(r"^(Partial( support)?|Buggy)\.\s*", "", note).strip()
+                text = _LINK.sub(r"\1", text)  # a terminal shows no Markdown; the url has it
                 if text and text not in notes:
                     notes.append(text)
         names = ", ".join([self.title, *self.also])
