@@ -24,7 +24,7 @@ ARCHIVE_STRINGS: dict[str, dict[str, str]] = {
         "새 호는 {feed}로도 받아 보실 수 있습니다.",
         "feed": "Atom 피드",
         "empty": "아직 보낸 호가 없습니다.",
-        "sent_on": "발송",
+        "sent_on": "{date} 발송",
     },
     "en": {
         "all_issues": "All issues",
@@ -32,7 +32,7 @@ ARCHIVE_STRINGS: dict[str, dict[str, str]] = {
         "intro": "Every issue of {name} sent so far. New issues also arrive by {feed}.",
         "feed": "Atom feed",
         "empty": "No issue has been sent yet.",
-        "sent_on": "Sent",
+        "sent_on": "Sent {date}",
     },
 }
 
@@ -130,12 +130,11 @@ def _item(entry: ArchivedIssue, settings: Settings, links: Links, page_lang: str
     esc = html.escape
     issue_label = strings(entry.lang)["issue_label"].format(number=entry.number)
     sent = local_day(entry.published, settings)
-    meta = [
-        esc(issue_label),
-        f'<time datetime="{sent:%Y-%m-%d}">{esc(format_date(sent.date(), entry.lang))}</time>',
-    ]
+    day = f'<time datetime="{sent:%Y-%m-%d}">{esc(format_date(sent.date(), entry.lang))}</time>'
+    meta = [esc(issue_label)]
     if entry.period:
         meta.append(esc(entry.period))
+    meta.append(esc(archive_strings(entry.lang)["sent_on"]).format(date=day))
     # The language of each part (WCAG 3.1.2) where an issue is not in the site's language.
     lang = f' lang="{esc(entry.lang)}"' if entry.lang != page_lang else ""
     preheader = f'\n<p class="preheader">{esc(entry.preheader)}</p>' if entry.preheader else ""

@@ -94,7 +94,10 @@ def test_the_index_lists_every_sent_issue_newest_first(
     assert PREHEADER_26 in text  # escaped on the page, whole once unescaped
     assert "<캐시>" not in page and "&lt;캐시&gt;" in page
     day = sent.started[26]  # the date it went out (UTC: no `timezone` setting)
-    assert f'<time datetime="{day:%Y-%m-%d}">{day.year}년 {day.month}월 {day.day}일</time>' in page
+    assert (
+        f'<time datetime="{day:%Y-%m-%d}">{day.year}년 {day.month}월 {day.day}일</time> 발송'
+        in page
+    )
     assert "issues/27" not in page  # a dry run is not in the archive
     # Each link leads to that issue's page under the web app's URLs.
     for href, title in listed(page):
