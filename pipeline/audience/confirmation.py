@@ -6,7 +6,7 @@ person. Confirming twice is harmless: nothing waits the second time."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -51,19 +51,21 @@ class Confirmed:
     email: str
     lists: list[str]  # confirmed now (empty: nothing was waiting)
     welcome: bool  # a welcome was queued
+    subscribed: list[str] = field(default_factory=list)  # confirmed before
 
 
-def _verify(settings: Settings, secret: bytes, token: str, now: datetime) -> int:
-    max_age = timedelta(days=settings.confirm_link_days)
-    subscriber_id, _issued = verify_confirm_token(secret, token, now=now, max_age=max_age)
-    return subscriber_id
+def _verify(settings: Settings, secret: bytes, token: str, now: datetime) -> tuple[int, datetime]:
+    """(subscriber id, the oldest signup the link may confirm): one asked for within
+    confirm_link_days before the link was made (it is made when the mail goes out)."""
+    days = timedelta(days=settings.confirm_link_days)
+    subscriber_id, issued = verify_confirm_token(secret, token, now=now, max_age=days)
+    return subscriber_id, min(issued, now) - days
 
 
-def _pending(tx: Tx, subscriber_id: int, settings: Settings, now: datetime) -> Pending:
+def _pending(tx: Tx, subscriber_id: int, since: datetime) -> Pending:
     sub = tx.subscriber_by_id(subscriber_id)
     if sub is None:
         raise InputError("this confirmation link is no longer valid (the address was removed)")
-    since = now - timedelta(days=settings.confirm_link_days)
     waiting = consents.pending_lists(tx.conn, sub.id, since)
     subscribed = [
         m.list_name
@@ -79,9 +81,9 @@ def pending(
 ) -> Pending:
     """What `GET /confirm/<token>` shows; changes nothing (mail scanners fetch links)."""
     now = now or _now()
-    subscriber_id = _verify(settings, secret, token, now)
+    subscriber_id, since = _verify(settings, secret, token, now)
     with store.begin(write=False) as tx:
-        return _pending(tx, subscriber_id, settings, now)
+        return _pending(tx, subscriber_id, since)
 
 
 def confirm(
@@ -89,15 +91,14 @@ def confirm(
 ) -> Confirmed:
     """What `POST /confirm/<token>` does; confirming twice is harmless (nothing waits)."""
     now = now or _now()
-    subscriber_id = _verify(settings, secret, token, now)
+    subscriber_id, since = _verify(settings, secret, token, now)
     with store.begin() as tx:
-        found = _pending(tx, subscriber_id, settings, now)
+        found = _pending(tx, subscriber_id, since)
         if found.refused:
             raise Refused(found.email, found.refused)
-        since = now - timedelta(days=settings.confirm_link_days)
         waiting = consents.pending_lists(tx.conn, subscriber_id, since)
         if not waiting or not consents.confirm(tx.conn, subscriber_id, list(waiting), now):
-            return Confirmed(found.email, [], False)
+            return Confirmed(found.email, [], False, found.subscribed)
         states = member_states(tx, subscriber_id)
         for list_id in waiting:
             if list_id in states:

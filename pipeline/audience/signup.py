@@ -298,6 +298,24 @@ def queue_mail(conn: Connection, kind: str, subscriber_id: int, email: str, now:
     )
 
 
+KEEP_HANDLED = timedelta(days=30)  # the log of handled requests; consents keep the proof
+
+
+def tidy(store: Store, settings: Settings, *, now: datetime | None = None) -> int:
+    """Delete handled signup requests older than KEEP_HANDLED (they hold addresses and
+    IPs that are no longer needed) and rate-limit counters whose window has passed."""
+    now = now or _now()
+    with store.begin() as tx:
+        deleted = tx.conn.execute(
+            sa.delete(signup_requests).where(
+                signup_requests.c.handled_at.is_not(None),
+                signup_requests.c.handled_at < now - KEEP_HANDLED,
+            )
+        ).rowcount
+        ratelimits.forget_expired(tx.conn, window=settings.signup_ip_window, now=now)
+    return int(deleted)
+
+
 def counts(store: Store) -> dict[str, int]:
     """Open signup requests, and outbox rows by status (for `newsletter signups`)."""
     with store.begin(write=False) as tx:
@@ -328,4 +346,5 @@ __all__ = [
     "process",
     "queue_mail",
     "receive",
+    "tidy",
 ]

@@ -245,6 +245,7 @@ def run_once(
     """One pass: handle the signup inbox, then send what the outbox holds."""
     result = Sent(processed=signup.process(store, settings))
     settle_stale(store)
+    signup.tidy(store, settings)
     return send_outbox(store, settings, transport, pace=pace, stop=stop, result=result)
 
 

@@ -235,6 +235,13 @@ def routes(site: Site) -> list[Route]:
             return page(w["expired_title"], f"<p>{w['expired']}</p>{again}", lang, status=410)
         return page(w["bad_title"], f"<p>{w['bad']}</p>{again}", lang, status=400)
 
+    def nothing_waiting(who: str, subscribed: list[str]) -> Response:
+        """Confirmed before (harmless: say so), or the signup expired unconfirmed."""
+        if subscribed:
+            return page(w["already_title"], f"<p>{w['already'].format(who=who)}</p>", lang)
+        again = f'<p><a href="/subscribe">{w["again"]}</a></p>'
+        return page(w["expired_title"], f"<p>{w['expired']}</p>{again}", lang, status=410)
+
     def listed(names: list[str]) -> str:
         return "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in names) + "</ul>"
 
@@ -248,7 +255,7 @@ def routes(site: Site) -> list[Route]:
         if found.refused:
             return page(w["refused_title"], f"<p>{w['refused'].format(who=who)}</p>", lang, 409)
         if not found.lists:
-            return page(w["already_title"], f"<p>{w['already'].format(who=who)}</p>", lang)
+            return nothing_waiting(who, found.subscribed)
         body = (
             f"<p>{w['confirm'].format(who=who)}</p>{listed(found.lists)}"
             '<form method="post" id="confirm-form">'
@@ -274,7 +281,7 @@ def routes(site: Site) -> list[Route]:
             return link_problem(exc)
         who = html.escape(mask(done.email))
         if not done.lists:
-            return page(w["already_title"], f"<p>{w['already'].format(who=who)}</p>", lang)
+            return nothing_waiting(who, done.subscribed)
         return page(
             w["done_title"], f"<p>{w['done'].format(who=who)}</p>{listed(done.lists)}", lang
         )

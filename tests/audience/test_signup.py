@@ -130,3 +130,16 @@ def test_a_list_made_private_after_the_signup_is_not_joined(store: Store, cli) -
     ok(cli("lists", "update", "weekly", "--private"))
     assert signup.process(store, settings).outcomes == ["no public list left"]
     assert db.one("SELECT count(*) FROM memberships") == 0
+
+
+def test_old_handled_requests_and_spent_counters_are_deleted(store: Store) -> None:
+    settings = load_settings()
+    _receive(store, settings, READER, now=T0)
+    _receive(store, settings, "later@example.com", now=T0 + timedelta(days=40))
+    signup.process(store, settings, now=T0)  # handles both, stamped T0
+    db.execute("UPDATE signup_requests SET handled_at = ? WHERE email = ?", T0 + timedelta(days=40),
+               "later@example.com")  # fmt: skip
+    assert signup.tidy(store, settings, now=T0 + timedelta(days=41)) == 1
+    assert [r[0] for r in db.rows("SELECT email FROM signup_requests")] == ["later@example.com"]
+    assert db.one("SELECT count(*) FROM rate_limits") == 0
+    assert db.one("SELECT count(*) FROM consents") == 2, "the proof of consent stays"

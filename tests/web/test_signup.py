@@ -243,6 +243,18 @@ def test_forged_and_expired_links_change_nothing(site: SignupSite) -> None:
     assert site.membership(NEW) == "unconfirmed"
 
 
+def test_a_link_whose_signup_expired_says_so(site: SignupSite) -> None:
+    site.post(NEW, "weekly")
+    site.run()
+    link = site.confirmation_link(NEW)
+    long_ago = datetime.now(UTC) - timedelta(days=30)
+    db.execute("UPDATE consents SET requested_at = ?", long_ago)
+    for method in (httpx.get, httpx.post):
+        response = method(link)
+        assert response.status_code == 410 and "만료된 링크" in response.text
+    assert site.membership(NEW) == "unconfirmed"
+
+
 def test_get_never_confirms(site: SignupSite) -> None:
     site.post(NEW, "weekly")
     site.run()
