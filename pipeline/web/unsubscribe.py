@@ -131,37 +131,46 @@ def routes(site: Site) -> list[Route]:
         if action not in ("leave", "rejoin", "leave-all") or (
             action != "leave-all" and list_id is None
         ):
-            log.info("refused a preference form: action %r, list %r", action, fields.get("list"))
+            log.info(
+                "refused a preference form: action %.40r, list %.40r", action, fields.get("list")
+            )
             return pages.bad_request(t, lang)
+        ip = request.client.host if request.client else None
+        return await run_in_threadpool(
+            change,
+            action,
+            subscriber_id,
+            link_list_id,
+            list_id,
+            ip=ip,
+            user_agent=request.headers.get("user-agent"),
+        )
+
+    def change(
+        action: str,
+        subscriber_id: int,
+        link_list_id: int,
+        list_id: int | None,
+        *,
+        ip: str | None,
+        user_agent: str | None,
+    ) -> Response:
+        """Do the form's change (in a worker thread: the database calls block) and answer
+        with the page as it is now."""
         try:
             if action == "leave-all":
-                change = await run_in_threadpool(
-                    library.leave_all, store, subscriber_id, link_list_id
-                )
-                return show(
-                    change.preferences, pages.left_all(t, change.preferences, settings.name)
-                )
+                done = library.leave_all(store, subscriber_id, link_list_id)
+                return show(done.preferences, pages.left_all(t, done.preferences, settings.name))
             assert list_id is not None
             if action == "leave":
-                change = await run_in_threadpool(
-                    library.leave, store, subscriber_id, link_list_id, list_id
-                )
-                outcome = pages.left_one(
-                    t, change.preferences, settings.name, change.list_name or ""
-                )
-                return show(change.preferences, outcome)
-            change = await run_in_threadpool(
-                lambda: library.rejoin(
-                    store,
-                    subscriber_id,
-                    link_list_id,
-                    list_id,
-                    ip=request.client.host if request.client else None,
-                    user_agent=request.headers.get("user-agent"),
-                )
+                done = library.leave(store, subscriber_id, link_list_id, list_id)
+                outcome = pages.left_one(t, done.preferences, settings.name, done.list_name or "")
+                return show(done.preferences, outcome)
+            done = library.rejoin(
+                store, subscriber_id, link_list_id, list_id, ip=ip, user_agent=user_agent
             )
-            outcome = pages.rejoined(t, change.preferences, settings.name, change.list_name or "")
-            return show(change.preferences, outcome)
+            outcome = pages.rejoined(t, done.preferences, settings.name, done.list_name or "")
+            return show(done.preferences, outcome)
         except library.NotTheirs as exc:
             log.info("refused a preference form: %s", exc.message)
             return pages.bad_request(t, lang)
