@@ -2,9 +2,9 @@
 memberships in a given state, suppressions the source reports, and consent records.
 
 New rows go in with COPY on PostgreSQL (`db.bulk.copy_rows`) and with the driver's own
-executemany on SQLite: SQLAlchemy's per-value type processing of three timestamps a row
-cost more than the insert itself, so the timestamps are written here in exactly the text
-`schema.UTCDateTime` stores on SQLite (naive UTC, microseconds), each distinct one once.
+executemany on SQLite: SQLAlchemy's per-value type processing of the timestamps cost more
+than the insert itself, so they are written here in exactly the text `schema.UTCDateTime`
+stores on SQLite (naive UTC, microseconds), each distinct one once (`_Stamps`).
 """
 
 from __future__ import annotations
@@ -37,30 +37,36 @@ class NewConsent:
     ip: str | None
 
 
-def _sqlite_text(value: Any, cache: dict[datetime, str]) -> Any:
-    if not isinstance(value, datetime):
-        return value
-    text = cache.get(value)
-    if text is None:
-        text = cache[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return text
+class _Stamps:
+    """Timestamps as the database takes them: as they are for COPY on PostgreSQL; on
+    SQLite as the text `UTCDateTime` stores (naive UTC), each distinct one made once."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.raw = is_postgresql(conn)
+        self._texts: dict[datetime, str] = {}
+
+    def __call__(self, value: datetime | None) -> datetime | str | None:
+        if self.raw or value is None:
+            return value
+        text = self._texts.get(value)
+        if text is None:
+            text = self._texts[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return text
 
 
-def _insert(conn: Connection, table: sa.TableClause, rows: list[dict[str, Any]]) -> None:
+def _insert(
+    conn: Connection, table: sa.TableClause, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
     if not rows:
         return
-    columns = list(rows[0])
     if is_postgresql(conn):
-        copy_rows(conn, table.name, columns, ([r[c] for c in columns] for r in rows))
+        copy_rows(conn, table.name, columns, rows)
         return
-    cache: dict[datetime, str] = {}
     statement = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "  # names from our own code
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
-    conn.exec_driver_sql(
-        statement, [tuple(_sqlite_text(r[c], cache) for c in columns) for r in rows]
-    )
+    conn.exec_driver_sql(statement, rows)
 
 
 def memberships_since(
@@ -78,22 +84,23 @@ def memberships_since(
 def insert_memberships(
     conn: Connection, list_id: int, rows: Iterable[NewMembership], now: datetime, source: str
 ) -> None:
-    _insert(
-        conn,
-        memberships,
-        [
-            {
-                "subscriber_id": m.subscriber_id,
-                "list_id": list_id,
-                "status": m.status,
-                "subscribed_at": m.subscribed_at,
-                "unsubscribed_at": m.unsubscribed_at,
-                "updated_at": now,
-                "source": source,
-            }
-            for m in rows
-        ],
-    )
+    stamp = _Stamps(conn)
+    updated = stamp(now)
+    columns = ("subscriber_id", "list_id", "status")
+    times = ("subscribed_at", "unsubscribed_at", "updated_at")
+    values = [
+        (
+            m.subscriber_id,
+            list_id,
+            m.status,
+            stamp(m.subscribed_at),
+            stamp(m.unsubscribed_at),
+            updated,
+            source,
+        )
+        for m in rows
+    ]
+    _insert(conn, memberships, (*columns, *times, "source"), values)
 
 
 def unsubscribe_memberships(
@@ -131,18 +138,19 @@ def suppress_subscribers(conn: Connection, rows: Iterable[tuple[int, str]], now:
 
 def insert_consents(conn: Connection, list_id: int, rows: Iterable[NewConsent], detail: str) -> int:
     """One consent record (method `import`) per person; returns how many."""
+    stamp = _Stamps(conn)
+    columns = ("subscriber_id", "list_id", "method", "detail", "ip")
     values = [
-        {
-            "subscriber_id": c.subscriber_id,
-            "list_id": list_id,
-            "method": "import",
-            "detail": detail,
-            "ip": c.ip,
-            "user_agent": None,
-            "requested_at": c.requested_at,
-            "confirmed_at": c.confirmed_at,
-        }
+        (
+            c.subscriber_id,
+            list_id,
+            "import",
+            detail,
+            c.ip,
+            stamp(c.requested_at),
+            stamp(c.confirmed_at),
+        )
         for c in rows
     ]
-    _insert(conn, consents, values)
+    _insert(conn, consents, (*columns, "requested_at", "confirmed_at"), values)
     return len(values)
