@@ -21,6 +21,7 @@ stamps them confirmed, and queues the welcome once per person.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -109,6 +110,20 @@ def parse_form(fields: Mapping[str, Sequence[str]], public: list[MailingList]) -
     return SignupForm(address.email, name, tuple(dict.fromkeys(asked)))
 
 
+def limit_key(ip: str | None) -> str:
+    """What the per-IP limit counts: an IPv4 address, or an IPv6 /64 (one subscriber line
+    holds a whole /64, so counting single IPv6 addresses would limit nothing)."""
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return "unknown" if not ip else ip[:100]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is 192.0.2.1
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def receive(
     store: Store,
     settings: Settings,
@@ -126,7 +141,7 @@ def receive(
         return Received.honeypot
     problem: FormProblems | None = None
     with store.begin() as tx:
-        key = f"signup:{client.ip or 'unknown'}"
+        key = f"signup:{limit_key(client.ip)}"
         window = settings.signup_ip_window
         if not ratelimits.hit(tx.conn, key, limit=settings.signup_ip_limit, window=window, now=now):
             log.info("signup from %s over the limit of %d per %d s", client.ip,

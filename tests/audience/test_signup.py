@@ -143,3 +143,16 @@ def test_old_handled_requests_and_spent_counters_are_deleted(store: Store) -> No
     assert [r[0] for r in db.rows("SELECT email FROM signup_requests")] == ["later@example.com"]
     assert db.one("SELECT count(*) FROM rate_limits") == 0
     assert db.one("SELECT count(*) FROM consents") == 2, "the proof of consent stays"
+
+
+def test_the_limit_counts_an_ipv6_subscriber_line_as_one(store: Store) -> None:
+    assert signup.limit_key("2001:db8:1:2::1") == signup.limit_key("2001:db8:1:2:ffff::9")
+    assert signup.limit_key("2001:db8:1:2::1") != signup.limit_key("2001:db8:1:3::1")
+    assert signup.limit_key("::ffff:192.0.2.1") == signup.limit_key("192.0.2.1") == "192.0.2.1"
+    settings = load_settings(signup_ip_limit=2)
+    fields = {"email": [READER], "list": ["weekly"]}
+    answers = [
+        signup.receive(store, settings, fields, signup.Client(f"2001:db8:1:2::{n}"), now=T0)
+        for n in range(3)
+    ]
+    assert answers[-1] is signup.Received.limited
