@@ -25,13 +25,22 @@ IssueArg = Annotated[
 ]
 
 
-def _summary(problems: list[Problem], files: int, strict: bool) -> str:
+def _summary(problems: list[Problem], files: int, strict: bool, clients: bool) -> str:
+    plainer = [p for p in problems if p.plainer]
+    problems = [p for p in problems if not p.plainer]
     errors = sum(p.severity is Severity.ERROR for p in problems)
     warnings = len(problems) - errors
     if strict:
         errors, warnings = errors + warnings, 0
     plural = "s" if files != 1 else ""
-    return f"{errors} error(s), {warnings} warning(s) in {files} file{plural}"
+    line = f"{errors} error(s), {warnings} warning(s) in {files} file{plural}"
+    breaks = sum(p.rule == "compat" and p.kind == "breaks" for p in problems)
+    if plainer or breaks:
+        line += (
+            f"; email clients: {breaks} feature(s) may break the layout, {len(plainer)} only "
+            "look plainer" + ("" if clients else " (--clients lists them)")
+        )
+    return line
 
 
 def _build_alone(path: Path, ctx: typer.Context) -> tuple[Build, bool]:
@@ -131,6 +140,14 @@ def check(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds each link may take (--links).")
     ] = 10.0,
+    clients: Annotated[
+        bool,
+        typer.Option(
+            "--clients",
+            help="Also list the email-client features that only look plainer where they are "
+            "unsupported (rounded corners, media queries, ...); by default they are counted.",
+        ),
+    ] = False,
     fmt: kit.FormatOption = Format.table,
 ) -> None:
     """Check issue files and print every problem at once, as PATH:LINE:COL: severity: message.
@@ -151,7 +168,9 @@ def check(
     problems = [p for file_problems in per_file for p in file_problems]
     if fmt is Format.table:
         for problem in problems:
-            severity = "error" if strict else str(problem.severity)
+            if problem.plainer and not clients:
+                continue
+            severity = "error" if strict and not problem.plainer else str(problem.severity)
             typer.echo(
                 f"{problem.path}:{problem.line}:{problem.col}: {severity}: {problem.message}"
             )
@@ -163,7 +182,7 @@ def check(
         emit_rows(
             (_as_data(p) for p in problems), ["path", "line", "col", "severity", "message"], fmt
         )
-    kit.say(_summary(problems, len(builds), strict))
+    kit.say(_summary(problems, len(builds), strict, clients))
     if any(crashed for _, crashed in outcomes):
         raise typer.Exit(70)  # a bug, not the author's mistake: said so above
     if has_errors(problems, strict=strict):
@@ -173,8 +192,17 @@ def check(
 def _checked(path: Path, ctx: typer.Context) -> Build:
     """Build an issue and refuse it when it has errors: nothing unchecked leaves the machine."""
     result = build(path, kit.settings(ctx))
+    plainer = [p for p in result.problems if p.plainer]
     for problem in result.problems:
-        kit.err.print(str(problem), highlight=False, markup=False)
+        if not problem.plainer:
+            kit.err.print(str(problem), highlight=False, markup=False)
+    if plainer:
+        kit.err.print(
+            f"email clients: {len(plainer)} feature(s) only look plainer in some clients "
+            f"(`newsletter check {path} --clients` lists them)",
+            highlight=False,
+            markup=False,
+        )
     if result.errors or result.rendered is None:
         raise IssueError(
             f"{path} has {len(result.errors)} error(s)",

@@ -22,6 +22,14 @@ def test_check_sample_issue_passes(project, cli) -> None:
     result = cli("check", SAMPLE_ISSUE)
     assert result.code == 0, result.output
     assert "0 error(s), 0 warning(s) in 1 file" in result.stderr
+    # The email-client features that only look plainer are counted, not listed, and
+    # none of the sample's may break the layout.
+    assert "email clients: 0 feature(s) may break the layout" in result.stderr
+    assert "looks plainer" not in result.output
+    strict = cli("check", "--strict", SAMPLE_ISSUE)
+    assert strict.code == 0, strict.output
+    listed = cli("check", "--clients", SAMPLE_ISSUE)
+    assert listed.code == 0 and "looks plainer: border-radius" in listed.stdout
 
 
 def test_check_reports_compiler_style_and_exits_1(project, cli) -> None:
@@ -51,7 +59,7 @@ def test_check_json_for_scripts(project, cli) -> None:
     path = project / "issues" / "broken.md"
     path.write_text(BROKEN, encoding="utf-8")
     result = cli("check", "--format", "json", path)
-    problems = json.loads(result.stdout)
+    problems = json.loads(result.stdout)["files"][0]["problems"]
     assert {"path", "line", "col", "severity", "message"} <= set(problems[0])
     assert all(p["severity"] == "error" for p in problems)
 

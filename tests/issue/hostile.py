@@ -24,7 +24,8 @@ def problems_of(folder: Path, text: str | bytes, name: str = "issue.md") -> list
         path.write_bytes(text)
     else:
         path.write_text(text, encoding="utf-8")
-    return build(path, load_settings()).problems
+    # The email-client lint judges the template, not the text: its own tests cover it.
+    return [p for p in build(path, load_settings()).problems if p.rule != "compat"]
 
 
 def errors_of(folder: Path, text: str | bytes, name: str = "issue.md") -> list[Problem]:

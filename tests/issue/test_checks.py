@@ -6,21 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.issue.build import build
 from pipeline.issue.problems import Problem, Severity
-from pipeline.settings import load_settings
+from tests.issue.hostile import problems_of
 
 GOOD_HEAD = '---\ntitle: "Weekly, Issue 3"\nnumber: 3\n---\n'
 GOOD_ARTICLE = "## [An article](https://example.com/a)\n- a point\n  - a detail\n"
-
-
-def problems_of(tmp_path: Path, text: str | bytes, name: str = "issue.md") -> list[Problem]:
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return build(path, load_settings()).problems
 
 
 def only(problems: list[Problem], severity: Severity) -> list[Problem]:
