@@ -21,6 +21,7 @@ What is reported, at the link's `file:line:col`:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import socket
 import ssl
@@ -311,7 +312,18 @@ def check_links(
     concurrency: int = DEFAULT_CONCURRENCY,
     verify: ssl.SSLContext | bool = True,
 ) -> list[LinkCheck]:
-    """`check_issues` for code that is not already in an event loop (the CLI)."""
-    return asyncio.run(
-        check_issues(issues, timeout=timeout, concurrency=concurrency, verify=verify)
-    )
+    """`check_issues` for synchronous code. It runs its own event loop in a thread of its
+    own, so that it works even where the calling thread already has a loop running (a
+    caller inside another async framework)."""
+    found: list[list[LinkCheck]] = []
+
+    def run() -> None:
+        found.append(
+            asyncio.run(
+                check_issues(issues, timeout=timeout, concurrency=concurrency, verify=verify)
+            )
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(run).result()
+    return found[0]
