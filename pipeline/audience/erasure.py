@@ -24,7 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from pipeline.audience.addresses import Address
 from pipeline.audience.store import Tx
-from pipeline.db.schema import campaigns, deliveries, events, test_sends
+from pipeline.db.schema import campaigns, deliveries, events, signup_requests, test_sends
 
 FORGOTTEN = "[forgotten address]"
 
@@ -80,6 +80,13 @@ def erase(tx: Tx, address: Address, subscriber_id: int | None) -> int:
     _scrub_events(tx, pattern, subscriber_id, [d for d, _, _ in own], message_ids)
     if tests:
         conn.execute(sa.delete(test_sends).where(test_sends.c.id.in_([i for i, _ in tests])))
+    # What the signup form received for the address (with its IP and user agent); the
+    # consent records and the outbox go with the subscriber row.
+    conn.execute(
+        sa.delete(signup_requests).where(
+            sa.func.lower(sa.func.trim(signup_requests.c.email)) == address.key
+        )
+    )
     paused = conn.execute(
         sa.select(campaigns.c.id, campaigns.c.pause_reason).where(
             sa.func.lower(campaigns.c.pause_reason).contains(address.key, autoescape=True)

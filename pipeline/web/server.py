@@ -63,9 +63,10 @@ def ensure_port_free(host: str, port: int) -> None:
 
 
 class RedactTokens(logging.Filter):
-    """Replace the token in /unsubscribe/<token> with `…` in log records."""
+    """Replace the token in /unsubscribe/<token> and /confirm/<token> with `…` in log
+    records."""
 
-    _TOKEN = re.compile(r"(/unsubscribe/)[A-Za-z0-9_-]+")
+    _TOKEN = re.compile(r"(/(?:unsubscribe|confirm)/)[A-Za-z0-9_-]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):

@@ -88,6 +88,9 @@ def test_lists_create_and_count(cli: Cli, project: Path) -> None:
             "bounced": 0,
             "complained": 0,
             "total": 0,
+            "unconfirmed": 0,
+            "public": False,
+            "description": None,
             "created_at": counts[0]["created_at"],
         },
         {
@@ -97,6 +100,9 @@ def test_lists_create_and_count(cli: Cli, project: Path) -> None:
             "bounced": 1,
             "complained": 1,
             "total": 4,
+            "unconfirmed": 0,
+            "public": False,
+            "description": None,
             "created_at": counts[1]["created_at"],
         },
     ]
@@ -314,6 +320,20 @@ def test_forget(cli: Cli, weekly: None, project: Path) -> None:
     ok(cli("subscribers", "resubscribe", "gone@example.com", "-l", "weekly"))
     assert membership("gone@example.com", "weekly") == "subscribed"
     assert db.one("SELECT count(*) FROM suppressions") == 0
+
+
+def test_forget_takes_the_signup_requests_and_consents_with_it(cli: Cli, weekly: None) -> None:
+    ok(cli("subscribers", "add", "gone@example.com", "-l", "weekly"))
+    for email in (" Gone@Example.com", "other@example.com"):
+        db.execute(
+            "INSERT INTO signup_requests (email, lists, ip, user_agent, received_at) "
+            "VALUES (?, '[\"weekly\"]', '192.0.2.7', 'Mozilla/5.0', '2026-11-30 10:00:00')",
+            email,
+        )
+    assert db.one("SELECT count(*) FROM consents") == 1  # `add` records one
+    ok(cli("subscribers", "forget", "gone@example.com"))
+    assert [r[0] for r in db.rows("SELECT email FROM signup_requests")] == ["other@example.com"]
+    assert db.one("SELECT count(*) FROM consents") == 0
 
 
 def test_lists_delete(cli: Cli, weekly: None) -> None:

@@ -813,3 +813,8 @@ def test_access_logs_do_not_keep_working_unsubscribe_links() -> None:
     assert RedactTokens().filter(record)
     line = record.getMessage()
     assert token not in line and '"POST /unsubscribe/… HTTP/1.1" 200' in line
+    confirm = "AgAAAAAAAAAHAAAAAGdNLK1xB905NAvUPyKdO2qAbCdEfGh"
+    record.args = ("127.0.0.1:1", "GET", f"/confirm/{confirm}", "1.1", 200)
+    assert RedactTokens().filter(record)
+    line = record.getMessage()
+    assert confirm not in line and '"GET /confirm/… HTTP/1.1" 200' in line
