@@ -29,7 +29,16 @@ def loops(settings: Settings, *, dry_run: bool = False) -> list[tuple[str, Loop]
     """Every background loop, by name: one line each."""
     return [
         ("scheduler", _with_store(settings, lambda store: _scheduler(store, settings, dry_run))),
+        ("outbox", _with_store(settings, lambda store: _outbox(store, settings, dry_run))),
     ]
+
+
+def _outbox(store: Store, settings: Settings, dry_run: bool) -> Loop:
+    """The signup inbox and the confirmation and welcome mail (issue 11's outbox)."""
+    from pipeline.delivery import outbox
+
+    transport = _transport(settings, dry_run)()
+    return lambda stop: outbox.work(store, settings, transport, stop)
 
 
 def _scheduler(store: Store, settings: Settings, dry_run: bool) -> Loop:
