@@ -37,6 +37,7 @@ from pipeline.issue.links import DEFAULT_TIMEOUT, check_issues
 from pipeline.issue.message import Addressee, Message, personalise
 from pipeline.issue.render import render_web, templates_dir
 from pipeline.settings import Settings
+from pipeline.web import report_page
 from pipeline.web.preview_page import DESKTOP_WIDTH, PHONE_WIDTH, preview_page
 from pipeline.web.preview_reader import find_reader
 
@@ -214,12 +215,16 @@ class Readers:
                 "unsubscribe_url": sample.unsubscribe_url,
                 "note": None,
             }
+        reader = find_reader(self.store(), self.settings, email, list_name or None)
+        return reader.addressee, {"sample": False, **reader.as_json()}
+
+    def store(self) -> Store:
+        """The subscriber database, opened when first needed (a preview of an issue alone
+        never touches it)."""
         with self._lock:
             if self._store is None:
                 self._store = Store.open(self.settings.database_url)
-            store = self._store
-        reader = find_reader(store, self.settings, email, list_name or None)
-        return reader.addressee, {"sample": False, **reader.as_json()}
+            return self._store
 
     def close(self) -> None:
         with self._lock:
@@ -323,6 +328,7 @@ def create_app(
             Route("/api/state", api_state),
             Route("/api/reader", api_reader),
             Route("/api/links", api_links, methods=["POST"]),
+            *report_page.routes(readers.store, settings),
         ],
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK_NAMES))],
         lifespan=lifespan,

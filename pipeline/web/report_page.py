@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -49,11 +50,14 @@ def _words(ko: bool) -> dict[str, str]:
     }
 
 
-def routes(store: Store, settings: Settings) -> list[Route]:
+def routes(store: Store | Callable[[], Store], settings: Settings) -> list[Route]:
+    """`GET /report/{number}`. `store` may be a function that opens it when first asked
+    (the preview server opens the database only when a page needs it)."""
     words = _words(settings.lang.startswith("ko"))
+    opened = store if callable(store) else (lambda: store)
 
     def choose(number: int) -> Response:
-        names = [str(r["list"]) for r in reports(store, issue_number=number)]
+        names = [str(r["list"]) for r in reports(opened(), issue_number=number)]
         items = "".join(
             f'<li><a href="/report/{number}?list={quote(name, safe="")}">{html.escape(name)}</a>'
             "</li>"
@@ -65,7 +69,7 @@ def routes(store: Store, settings: Settings) -> list[Route]:
     def build(number: int, list_name: str | None) -> Response:
         try:
             _, document = report_html.build(
-                store, number, list_name, name=settings.name, lang=settings.lang
+                opened(), number, list_name, name=settings.name, lang=settings.lang
             )
         except NotFoundError as exc:
             hint = f" ({exc.hint})" if exc.hint else ""

@@ -80,3 +80,18 @@ def test_no_such_report_is_a_clean_404(project, cli, monkeypatch, client, path: 
     response = client.get(path)
     assert response.status_code == 404
     assert "Traceback" not in response.text and "<h1>보고서 없음</h1>" in response.text
+
+
+def test_the_preview_server_serves_the_report(project, cli, monkeypatch, serve_app) -> None:
+    """`newsletter preview` has the page too, opening the database only when asked."""
+    from pipeline.web.preview import create_app
+    from tests.support.cli import SAMPLE_ISSUE
+
+    send_issue(cli, monkeypatch, "weekly")
+    app = create_app(project / SAMPLE_ISSUE, load_settings())
+    with httpx.Client(base_url=serve_app(app), timeout=10) as preview:
+        response = preview.get("/report/25")
+        assert response.status_code == 200
+        page = lxml.html.document_fromstring(response.text)
+        assert page.findtext(".//h1") == "Article Weekly 제25호 발송 보고서"
+        assert preview.get("/report/26").status_code == 404
