@@ -1,7 +1,7 @@
-"""The scheduler in the long-running processes, started the way a user starts them:
-`newsletter worker` (the scheduler alone) and `newsletter serve` (beside the web app), each
-its own process, sending a due schedule from its stored rendering (the issue file is gone
-by then) and stopping cleanly on SIGTERM."""
+"""The background loops in the long-running processes, started the way a user starts them:
+`newsletter worker` (no web app) and `newsletter serve` (beside the web app), each its own
+process, sending a due schedule from its stored rendering (the issue file is gone by then),
+sending a signup's confirmation, and stopping cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -160,6 +160,21 @@ def test_serve_runs_the_scheduler_beside_the_web_app(
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
         assert stub.per_recipient() == dict.fromkeys(READERS, 1)
         assert {m.subject for m in stub.accepted} == {OLD_SUBJECT}
+
+        # The outbox runs beside them: a signup on the form gets its confirmation.
+        db.execute("UPDATE lists SET public = true")
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/subscribe",
+            data={"email": "new@example.org", "list": "weekly", "website": ""},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+
+        def confirmed_by_mail() -> bool:
+            return stub.per_recipient().get("new@example.org") == 1
+
+        _wait_for("the confirmation sent", confirmed_by_mail, process, log)
+        assert db.one("SELECT status FROM outbox") == "sent"
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=PATIENCE) in (0, -signal.SIGTERM)
