@@ -138,6 +138,7 @@ def test_mailchimp_zip_imports_every_file_with_its_meaning(cli: Cli, weekly: Pat
     assert kim["attributes"]["zip code"] == "04524"  # a merge field, under its column's name
     assert kim["attributes"]["tags"] == ["Editors", "VIP"]
     assert "optin_time" not in kim["attributes"]  # it went into the consent record
+    assert kim["attributes"]["confirm_ip"] == "203.0.113.7"  # evidence kept
     assert found["alice@example.org"]["name"] == "Alice Moreau"  # stray spaces gone
     assert found["alice@example.org"]["attributes"]["notes"] == "Met at a conference"
     assert found["bob@example.net"]["name"] == "Bob"  # no last name, no trailing space

@@ -88,7 +88,8 @@ def reader(header: list[str], context: Context) -> Mapper:
     first_at, last_at = columns.at("first name"), columns.at("last name")
     optin_at, optin_ip_at = columns.at("optin_time"), columns.at("optin_ip")
     confirm_at = columns.at("confirm_time")
-    columns.at("confirm_ip")  # the consent record has one IP: the one the form saw
+    # The consent record has one IP, the one the signup form saw; CONFIRM_IP stays an
+    # attribute (`confirm_ip`), so that evidence is not lost.
     left_column = {"unsubscribed": "unsub_time", "cleaned": "clean_time"}.get(kind)
     left_at = columns.at(left_column) if left_column else None
     tags_at = columns.at("tags")
@@ -105,9 +106,10 @@ def reader(header: list[str], context: Context) -> Mapper:
             confirmed = dates.not_after(
                 dates.mailchimp(cell(cells, confirm_at), "CONFIRM_TIME"), now, "CONFIRM_TIME"
             )
-            left = (
-                dates.mailchimp(cell(cells, left_at), left_column.upper()) if left_column else None
-            )
+            left = None
+            if left_column:
+                column = left_column.upper()
+                left = dates.not_after(dates.mailchimp(cell(cells, left_at), column), now, column)
             ip = ip_address(cell(cells, optin_ip_at), "OPTIN_IP")
         except BadCell as exc:
             return BadRow(line, str(exc))
