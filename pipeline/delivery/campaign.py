@@ -205,12 +205,14 @@ def run(
     on_progress: Callable[[Progress], None] | None = None,
     on_start: Callable[[Campaign, int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Report:
     """Start, resume or join the campaign, send to pending rows, then settle its status.
 
     Other `send` processes may work on the same campaign at the same time (see
     `senders.py`): each holds a lease, claims its own rows and takes its share of the
-    account's rate; the campaign is settled when the last of them is done."""
+    account's rate; the campaign is settled when the last of them is done. Setting `stop`
+    stops it as Ctrl-C does: what is in flight is finished and recorded, then it pauses."""
     note = on_note or (lambda text: log.info("%s", text))
     sendlog = SendLog(store)
     issue = the_plan.rendered.issue
@@ -250,6 +252,7 @@ def run(
         options,
         on_progress=on_progress,
         sender_id=lease.id,
+        asked_to_stop=stop,
     )
     beating = threading.Event()
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pipeline.audience.store import Store
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
-from pipeline.delivery.send import Progress, SendOptions
-from pipeline.delivery.sendlog import Campaign, SendLog
+from pipeline.delivery.send import SendOptions
+from pipeline.delivery.sendlog import Campaign
 from pipeline.delivery.transports.base import Transport
 from pipeline.errors import NewsletterError
 from pipeline.settings import Settings
@@ -151,32 +151,16 @@ class Scheduler:
             note = f"started by {self.who}" + (" (dry run: nothing sent to SES)" * self.dry_run)
             schedules.update(self.store, found.id, "running", note=note, campaign_id=campaign.id)
 
-        try:
-            report = campaigns.run(
-                self.store,
-                self.settings,
-                the_plan,
-                transport,
-                options,
-                on_start=started,
-                on_progress=self._stop_when_asked(),
-                on_note=lambda text: log.info("issue %s: %s", found.issue_number, text),
-            )
-        except KeyboardInterrupt:
-            # Our stop, raised after the campaign's loop had ended (its last progress
-            # report): every outcome is recorded; settle what the campaign could not.
-            current = schedules.find(self.store, found.issue_number, found.list_id)
-            if current is None or current.campaign_id is None:
-                raise
-            log_ = SendLog(self.store)
-            log_.settle(current.campaign_id, reason="stopped with the scheduler")
-            report = campaigns.Report(
-                campaign=log_.get(current.campaign_id),
-                counts=log_.counts(current.campaign_id),
-                progress=Progress(total=the_plan.to_send),
-                stopped_by_user=True,
-                pause_reason=None,
-            )
+        report = campaigns.run(
+            self.store,
+            self.settings,
+            the_plan,
+            transport,
+            options,
+            on_start=started,
+            on_note=lambda text: log.info("issue %s: %s", found.issue_number, text),
+            stop=self.stop,
+        )
         if report.campaign.status == "finished":
             note = (
                 "dry run (worker --dry-run): logged, nothing sent to SES; "
@@ -197,17 +181,3 @@ class Scheduler:
                 found.list_name,
             )
         return report
-
-    def _stop_when_asked(self) -> Callable[[Progress], None]:
-        """The campaign's progress callback, called every 0.1 s from its loop: when the
-        scheduler is asked to stop, it raises KeyboardInterrupt there once, which the
-        campaign takes as a Ctrl-C (finish what is in flight, record it, pause). A signal
-        cannot do it: only the main thread receives signals."""
-        raised = [False]
-
-        def check(progress: Progress) -> None:
-            if self.stop.is_set() and not raised[0]:
-                raised[0] = True
-                raise KeyboardInterrupt
-
-        return check

@@ -112,6 +112,7 @@ class CampaignRunner:
         *,
         on_progress: Callable[[Progress], None] | None = None,
         sender_id: int | None = None,
+        asked_to_stop: threading.Event | None = None,
     ) -> None:
         self.sendlog = sendlog
         self.sender_id = sender_id
@@ -126,6 +127,9 @@ class CampaignRunner:
         self.pace = Pace(options.rate * RATE_HEADROOM)
         self.progress = Progress(total=0)
         self.stop = threading.Event()
+        # Set from outside (a scheduler shutting down, in a thread that gets no signals):
+        # taken as a Ctrl-C, finishing what is in flight and pausing.
+        self.asked_to_stop = asked_to_stop
         self.pause_reason: str | None = None
         self.on_progress = on_progress or (lambda progress: None)
         self.secret = settings.require_secret_key()
@@ -254,6 +258,10 @@ class CampaignRunner:
         with _stop_on_signals(result, self.stop):
             while True:
                 try:
+                    asked = self.asked_to_stop
+                    if asked is not None and asked.is_set() and not self.stop.is_set():
+                        result.stopped_by_user = True
+                        self.stop.set()
                     outcomes = self._collect(in_flight)
                     claim = 0
                     waiting = in_flight - len(outcomes)
