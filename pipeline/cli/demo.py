@@ -122,11 +122,14 @@ def main() -> None:
         )
         _run(env, "events", "ingest", str(events))
         _run(env, "report", str(SAMPLE_ISSUE))
+        _run(env, "report", str(SAMPLE_ISSUE), "--html", str(OUT / "report.html"))
+        _run(env, "archive", "--out", str(OUT / "archive"))
     finally:
         server.stop()
     print(
         f"\nDone. Output in {OUT}/: email.html (open it in a browser), email.txt, web.html,\n"
-        f"message.eml (open it in a mail client), demo.db (the send log).\n"
+        f"message.eml (open it in a mail client), demo.db (the send log), report.html\n"
+        f"(the campaign report) and archive/ (the archive of sent issues, with its feed).\n"
         f"Live preview: .venv/bin/newsletter preview {SAMPLE_ISSUE}\n"
         f"The web app on the demo data (with the same two variables, `newsletter subscribers\n"
         f"show seoyeon.lee@example.com` gives a reader's unsubscribe link; use its path):\n"
