@@ -16,13 +16,15 @@ from types import FrameType
 
 from pipeline.audience.store import Store
 from pipeline.delivery.transports.base import Transport
+from pipeline.errors import NewsletterError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Loop = Callable[[threading.Event], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-JOIN_SECONDS = 60.0  # a campaign in flight finishes what SES holds, then pauses
+JOIN_SECONDS = 60.0
+OUTBOX_RETRY_SECONDS = 60.0  # a campaign in flight finishes what SES holds, then pauses
 
 
 def loops(settings: Settings, *, dry_run: bool = False) -> list[tuple[str, Loop]]:
@@ -34,11 +36,32 @@ def loops(settings: Settings, *, dry_run: bool = False) -> list[tuple[str, Loop]
 
 
 def _outbox(store: Store, settings: Settings, dry_run: bool) -> Loop:
-    """The signup inbox and the confirmation and welcome mail (issue 11's outbox)."""
+    """The signup inbox and the confirmation and welcome mail. Without SES (no region or
+    credentials yet) it says so once and tries again every minute: the web app and the
+    scheduler go on, and the signups wait in the database."""
     from pipeline.delivery import outbox
 
-    transport = _transport(settings, dry_run)()
-    return lambda stop: outbox.work(store, settings, transport, stop)
+    make = _transport(settings, dry_run)
+
+    def run(stop: threading.Event) -> None:
+        said = False
+        while not stop.is_set():
+            try:
+                transport = make()
+            except NewsletterError as exc:
+                if not said:
+                    log.warning(
+                        "signup mail waits: %s (%s); trying again every minute",
+                        exc.message,
+                        exc.hint or "check the AWS settings",
+                    )
+                    said = True
+                stop.wait(OUTBOX_RETRY_SECONDS)
+                continue
+            outbox.work(store, settings, transport, stop)
+            return
+
+    return run
 
 
 def _scheduler(store: Store, settings: Settings, dry_run: bool) -> Loop:

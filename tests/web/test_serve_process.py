@@ -169,4 +169,6 @@ def test_serve_as_a_user_runs_it(served: Served) -> None:
     assert '"POST /unsubscribe/… HTTP/1.1" 200' in log, log
     assert served.token not in log
     assert '"POST /ses/events HTTP/1.1" 403' in log and '"POST /ses/events HTTP/1.1" 200' in log
-    assert "Traceback" not in log
+    assert "Traceback" not in log, log
+    # No SES here: the signup outbox says so once, in a line, and the app served on.
+    assert "signup mail waits: no AWS region is set" in log, log
