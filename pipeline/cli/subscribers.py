@@ -344,7 +344,8 @@ def show(ctx: typer.Context, email: EmailArg, fmt: kit.FormatOption = Format.tab
         emit_object(record, fmt)
         return
     # Lines, not a table: a support person must be able to copy the whole unsubscribe URL.
-    scalars = {k: _visible(v) for k, v in record.items() if k not in ("lists", "history")}
+    nested = ("lists", "history", "consents")
+    scalars = {k: _visible(v) for k, v in record.items() if k not in nested}
     stamps = {k: _when(record[k]) for k in ("created_at", "updated_at")}
     emit_object({**scalars, **stamps}, fmt)
     print("lists:" if record["lists"] else "lists: none")
@@ -354,6 +355,21 @@ def show(ctx: typer.Context, email: EmailArg, fmt: kit.FormatOption = Format.tab
         print(f"  {entry['name']}: {entry['status']} since {since} ({source})")
         if entry["unsubscribe_url"]:
             print(f"    unsubscribe link: {entry['unsubscribe_url']}")
+    # The proof of consent: one line per record, as the person gave it.
+    print("consent:" if record.get("consents") else "consent: none recorded")
+    for entry in record.get("consents", []):
+        how = _visible(entry["method"] + (f" ({entry['detail']})" if entry["detail"] else ""))
+        where = " ".join(
+            str(_visible(f"{label} {entry[key]}"))
+            for label, key in (("from", "ip"), ("with", "user_agent"))
+            if entry[key]
+        )
+        confirmed = f", confirmed {_when(entry['confirmed_at'])}" if entry["confirmed_at"] else ""
+        waiting = "" if entry["confirmed_at"] else ", not confirmed"
+        print(
+            f"  {entry['list'] or '(no list)'}: {how} {_when(entry['requested_at'])}"
+            f"{confirmed}{waiting}" + (f" {where}" if where else "")
+        )
     print("history:" if record["history"] else "history: nothing sent yet")
     for entry in record["history"]:
         dry = " (dry run)" if entry["dry_run"] else ""

@@ -377,3 +377,22 @@ def test_export_to_a_file_round_trips(cli: Cli, weekly: None, project: Path) -> 
         "name": "A, Jr",
         "attributes": {"company": "Acme"},
     }
+
+
+def test_show_prints_the_consent_records(cli: Cli, weekly: None) -> None:
+    ok(cli("subscribers", "add", "kim@example.com", "--list", "weekly"))
+    db.execute(
+        "INSERT INTO consents (subscriber_id, list_id, method, ip, user_agent, requested_at) "
+        "SELECT s.id, l.id, 'form', '192.0.2.7', 'Mozilla/5.0', '2026-11-30 10:00:00' "
+        "FROM subscribers s, lists l"
+    )
+    lines = ok(cli("subscribers", "show", "kim@example.com")).stdout.splitlines()
+    consent = lines[lines.index("consent:") + 1 : lines.index("consent:") + 3]
+    assert consent[0].startswith("  weekly: command (cli) ") and ", confirmed " in consent[0]
+    assert consent[1] == (
+        "  weekly: form 2026-11-30 10:00 UTC, not confirmed from 192.0.2.7 with Mozilla/5.0"
+    )
+    record = json.loads(
+        ok(cli("subscribers", "show", "kim@example.com", "--format", "json")).stdout
+    )
+    assert [c["method"] for c in record["consents"]] == ["command", "form"]
