@@ -130,6 +130,42 @@ def _legend(parts: list[str], series: Sequence[Series], y: float) -> None:
         x += 24 + 7.5 * len(one.name)
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """Where a weekly chart draws: the plot's left and top edges, its width and height, the
+    value at its top and the width of one label's slot."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    ceiling: float
+    slot: float
+
+
+def _weekly(
+    chart_id: str,
+    title: str,
+    desc: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    fmt: Formatter,
+    draw: Callable[[_Plot], list[str]],
+) -> str:
+    """A chart of series over the labels (weeks): legend, axes and grid, then what `draw`
+    puts on the plot."""
+    height = 240.0
+    parts = [_open(chart_id, title, desc, height + 20)]
+    _legend(parts, series, 12)
+    body: list[str] = []
+    largest = max((v for one in series for v in one.values), default=0)
+    left, top, plot_w, plot_h, ceiling = _axes(body, labels, largest, fmt, height)
+    slot = plot_w / max(len(labels), 1)
+    body.extend(draw(_Plot(left, top, plot_w, plot_h, ceiling, slot)))
+    parts.append(f'<g transform="translate(0 20)">{"".join(body)}</g></svg>')
+    return "".join(parts)
+
+
 def columns(
     chart_id: str,
     title: str,
@@ -139,24 +175,21 @@ def columns(
     fmt: Formatter,
 ) -> str:
     """Grouped columns: one group per label (a week), one column per series."""
-    height = 240.0
-    parts = [_open(chart_id, title, desc, height + 20)]
-    _legend(parts, series, 12)
-    body: list[str] = []
-    largest = max((v for one in series for v in one.values), default=0)
-    left, top, plot_w, plot_h, ceiling = _axes(body, labels, largest, fmt, height)
-    slot = plot_w / max(len(labels), 1)
-    width = slot * 0.8 / max(len(series), 1)
-    for s, one in enumerate(series):
-        for i, value in enumerate(one.values):
-            h = plot_h * value / ceiling
-            x = left + slot * i + slot * 0.1 + width * s
-            body.append(
-                f'<rect x="{_n(x)}" y="{_n(top + plot_h - h)}" width="{_n(max(width - 1, 1))}" '
-                f'height="{_n(h)}" class="bar {one.css}"/>'
-            )
-    parts.append(f'<g transform="translate(0 20)">{"".join(body)}</g></svg>')
-    return "".join(parts)
+
+    def draw(plot: _Plot) -> list[str]:
+        width = plot.slot * 0.8 / max(len(series), 1)
+        shapes = []
+        for s, one in enumerate(series):
+            for i, value in enumerate(one.values):
+                h = plot.height * value / plot.ceiling
+                x = plot.left + plot.slot * i + plot.slot * 0.1 + width * s
+                shapes.append(
+                    f'<rect x="{_n(x)}" y="{_n(plot.top + plot.height - h)}" '
+                    f'width="{_n(max(width - 1, 1))}" height="{_n(h)}" class="bar {one.css}"/>'
+                )
+        return shapes
+
+    return _weekly(chart_id, title, desc, labels, series, fmt, draw)
 
 
 def lines(
@@ -168,25 +201,26 @@ def lines(
     fmt: Formatter,
 ) -> str:
     """One line per series across the labels (weeks), with a dot at each value."""
-    height = 240.0
-    parts = [_open(chart_id, title, desc, height + 20)]
-    _legend(parts, series, 12)
-    body: list[str] = []
-    largest = max((v for one in series for v in one.values), default=0)
-    left, top, plot_w, plot_h, ceiling = _axes(body, labels, largest, fmt, height)
-    slot = plot_w / max(len(labels), 1)
-    for one in series:
-        points = [
-            (left + slot * (i + 0.5), top + plot_h - plot_h * v / ceiling)
-            for i, v in enumerate(one.values)
-        ]
-        path = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
-        body.append(f'<polyline points="{path}" class="line {one.css}"/>')
-        body.extend(
-            f'<circle cx="{_n(x)}" cy="{_n(y)}" r="3" class="dot {one.css}"/>' for x, y in points
-        )
-    parts.append(f'<g transform="translate(0 20)">{"".join(body)}</g></svg>')
-    return "".join(parts)
+
+    def draw(plot: _Plot) -> list[str]:
+        shapes = []
+        for one in series:
+            points = [
+                (
+                    plot.left + plot.slot * (i + 0.5),
+                    plot.top + plot.height - plot.height * v / plot.ceiling,
+                )
+                for i, v in enumerate(one.values)
+            ]
+            path = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
+            shapes.append(f'<polyline points="{path}" class="line {one.css}"/>')
+            shapes.extend(
+                f'<circle cx="{_n(x)}" cy="{_n(y)}" r="3" class="dot {one.css}"/>'
+                for x, y in points
+            )
+        return shapes
+
+    return _weekly(chart_id, title, desc, labels, series, fmt, draw)
 
 
 def rate(
