@@ -13,6 +13,7 @@ the cell and the form expected, so the row is reported, never guessed at.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 from pipeline.audience.cleaning import shown
@@ -95,3 +96,11 @@ def not_after(moment: datetime | None, now: datetime, column: str) -> datetime |
     if moment is not None and moment > now + timedelta(minutes=5):  # clocks disagree a little
         raise BadCell(f"{column} is in the future ({moment:%Y-%m-%d %H:%M} UTC)")
     return moment
+
+
+def past(
+    read: Callable[[str, str], datetime | None], text: str, column: str, now: datetime
+) -> datetime | None:
+    """A date cell in the format `read` takes (`iso`, `mailchimp`, `listmonk`), refused when
+    it lies in the future."""
+    return not_after(read(text, column), now, column)

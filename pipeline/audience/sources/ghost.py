@@ -41,9 +41,7 @@ def reader(header: list[str], context: Context) -> Mapper:
     def row(line: int, cells: list[str]) -> Row | BadRow | Skipped:
         try:
             subscribed = boolean(cells[subscribed_at], "subscribed_to_emails")
-            created = dates.not_after(
-                dates.iso(cell(cells, created_at), "created_at"), now, "created_at"
-            )
+            created = dates.past(dates.iso, cell(cells, created_at), "created_at", now)
         except BadCell as exc:
             return BadRow(line, str(exc))
         extra = attributes(cells, rest)

@@ -76,9 +76,7 @@ def reader(header: list[str], context: Context) -> Mapper:
                 raise BadCell(
                     f"status is {shown(cells[status_at], 40)}, not enabled, disabled or blocklisted"
                 )
-            created = dates.not_after(
-                dates.listmonk(cell(cells, created_at), "created_at"), now, "created_at"
-            )
+            created = dates.past(dates.listmonk, cell(cells, created_at), "created_at", now)
             updated = dates.listmonk(cell(cells, updated_at), "updated_at")
             extra = {**_json_attributes(cells[json_at]), **attributes(cells, rest)}
         except BadCell as exc:

@@ -100,16 +100,12 @@ def reader(header: list[str], context: Context) -> Mapper:
         if kind == "nonsubscribed":
             return Skipped(line, "a non-subscribed contact in Mailchimp (never opted in)")
         try:
-            requested = dates.not_after(
-                dates.mailchimp(cell(cells, optin_at), "OPTIN_TIME"), now, "OPTIN_TIME"
-            )
-            confirmed = dates.not_after(
-                dates.mailchimp(cell(cells, confirm_at), "CONFIRM_TIME"), now, "CONFIRM_TIME"
-            )
+            requested = dates.past(dates.mailchimp, cell(cells, optin_at), "OPTIN_TIME", now)
+            confirmed = dates.past(dates.mailchimp, cell(cells, confirm_at), "CONFIRM_TIME", now)
             left = None
             if left_column:
                 column = left_column.upper()
-                left = dates.not_after(dates.mailchimp(cell(cells, left_at), column), now, column)
+                left = dates.past(dates.mailchimp, cell(cells, left_at), column, now)
             ip = ip_address(cell(cells, optin_ip_at), "OPTIN_IP")
         except BadCell as exc:
             return BadRow(line, str(exc))

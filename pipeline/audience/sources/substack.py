@@ -47,9 +47,7 @@ def reader(header: list[str], context: Context) -> Mapper:
             return Skipped(line, "Substack's placeholder for a reader who asked to be deleted")
         try:
             disabled = boolean(cells[disabled_at], "email_disabled")
-            created = dates.not_after(
-                dates.iso(cell(cells, created_at), "created_at"), now, "created_at"
-            )
+            created = dates.past(dates.iso, cell(cells, created_at), "created_at", now)
         except BadCell as exc:
             return BadRow(line, str(exc))
         return Row(
