@@ -53,7 +53,7 @@ def detect(header: list[str], where: str) -> str:
     """The format a CSV header belongs to; InputError naming the known ones if none."""
     columns = frozenset(h.lower() for h in header)
     for source in SOURCES:
-        if source.recognise(columns):
+        if source.recognises(columns):
             return source.name
     if "email" in columns:
         return "plain"

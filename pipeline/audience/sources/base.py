@@ -46,8 +46,15 @@ class Source:
     name: str  # what --from takes
     title: str  # what the summary says
     required: tuple[str, ...]  # lowercased columns it cannot do without
-    recognise: Callable[[frozenset[str]], bool]
     reader: Callable[[list[str], Context], Mapper]
+    # Whether a header (lowercased) is this tool's; None: it is when it has every required
+    # column, so the columns are named once.
+    recognise: Callable[[frozenset[str]], bool] | None = None
+
+    def recognises(self, columns: frozenset[str]) -> bool:
+        if self.recognise is not None:
+            return self.recognise(columns)
+        return set(self.required) <= columns
 
 
 class Columns:

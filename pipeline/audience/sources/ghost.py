@@ -24,10 +24,6 @@ from pipeline.audience.sources.base import (
 )
 
 
-def recognise(columns: frozenset[str]) -> bool:
-    return {"email", "subscribed_to_emails"} <= columns
-
-
 def reader(header: list[str], context: Context) -> Mapper:
     columns = Columns(header, context.where)
     email_at = columns.need("email")
@@ -64,6 +60,5 @@ SOURCE = Source(
     name="ghost",
     title="Ghost members export",
     required=("email", "subscribed_to_emails"),
-    recognise=recognise,
     reader=reader,
 )

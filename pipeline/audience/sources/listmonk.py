@@ -39,10 +39,6 @@ _STANDING: dict[str, Standing] = {
 }
 
 
-def recognise(columns: frozenset[str]) -> bool:
-    return {"uuid", "email", "name", "attributes", "status"} <= columns
-
-
 def _json_attributes(text: str) -> dict[str, Any]:
     if not text:
         return {}
@@ -100,6 +96,5 @@ SOURCE = Source(
     name="listmonk",
     title="listmonk subscriber export",
     required=("uuid", "email", "name", "attributes", "status"),
-    recognise=recognise,
     reader=reader,
 )

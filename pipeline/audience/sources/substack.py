@@ -28,10 +28,6 @@ from pipeline.audience.sources.base import (
 _DELETED = "@deletion-request.substack.com"
 
 
-def recognise(columns: frozenset[str]) -> bool:
-    return {"email", "email_disabled"} <= columns
-
-
 def reader(header: list[str], context: Context) -> Mapper:
     columns = Columns(header, context.where)
     email_at = columns.need("email")
@@ -66,6 +62,5 @@ SOURCE = Source(
     name="substack",
     title="Substack subscriber export",
     required=("email", "email_disabled"),
-    recognise=recognise,
     reader=reader,
 )
