@@ -19,17 +19,14 @@ from pipeline.delivery.pacing import Pace
 from pipeline.delivery.transports.ses import SesTransport
 from pipeline.settings import Settings, load_settings
 from tests.support import db
-from tests.support.sending import ok, use_ses
+from tests.support import signup as signup_support
+from tests.support.sending import ok
 from tests.support.ses_stub import SesStub
 
 READER = "reader@example.com"
 
 
-@pytest.fixture
-def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub() as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
+stub = signup_support.stub
 
 
 @pytest.fixture

@@ -1,17 +1,19 @@
 """What the signup tests share: public lists, the web app served on 127.0.0.1 over the
-test's database, the SES stub as the mail service, and the processor run on demand."""
+test's database, the SES stub as the mail service (the `stub` fixture, bound in a test
+module as `stub = signup.stub`), and the processor run on demand."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from pipeline.audience.store import Store
 from pipeline.delivery import outbox
@@ -21,7 +23,7 @@ from pipeline.settings import Settings, load_settings
 from pipeline.web.app import create_app
 from tests.support import db
 from tests.support.cli import run_cli
-from tests.support.sending import ok
+from tests.support.sending import ok, use_ses
 from tests.support.ses_stub import AcceptedMessage, SesStub
 
 PUBLIC_URL = "https://weekly.example.com"
@@ -37,6 +39,14 @@ subject: "환영합니다: Article Weekly"
 ## [지난 호 모아 보기](https://weekly.example.com/issues/25)
 - 지난 호는 웹에서 읽을 수 있습니다.
 """
+
+
+@pytest.fixture
+def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
+    """The SES stub (its default account) as the test's mail service."""
+    with SesStub() as running:
+        use_ses(monkeypatch, running.endpoint_url)
+        yield running
 
 
 def make_public_lists() -> None:

@@ -18,8 +18,9 @@ from pipeline.audience.tokens import make_confirm_token
 from pipeline.delivery import outbox
 from pipeline.delivery.transports.ses import SesTransport
 from tests.support import db
+from tests.support import signup as signup_support
 from tests.support.cli import TEST_SECRET
-from tests.support.sending import ok, send, use_ses
+from tests.support.sending import ok, send
 from tests.support.ses_stub import SesStub
 from tests.support.signup import SignupSite, make_public_lists, start_site, write_welcome
 
@@ -27,11 +28,7 @@ NEW = "new.reader@example.com"
 CHECK_INBOX = "메일함을 확인해 주세요"
 
 
-@pytest.fixture
-def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub() as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
+stub = signup_support.stub
 
 
 @pytest.fixture
