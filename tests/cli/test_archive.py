@@ -4,8 +4,6 @@ browser straight from the disk (file://)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +11,14 @@ import feedparser
 import httpx
 import pytest
 
-from pipeline.audience.store import Store
-from pipeline.settings import load_settings
-from pipeline.web.app import create_app
+from tests.support import archive as archive_fixtures
 from tests.support import db
 from tests.support.archive import (
     ARTICLE_25,
     TITLE_25,
     TITLE_26,
     SentIssues,
-    SentOnce,
-    copy_database,
     edit,
-    into_project,
-    sent_once_for,
 )
 from tests.support.axe import assert_accessible
 from tests.support.cli import Result, ok, refused
@@ -42,38 +34,12 @@ SITE_FILES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sent_per_backend() -> dict[str, SentOnce]:
-    return {}
-
-
-@pytest.fixture
-def sent_once(
-    backend: str,
-    sent_per_backend: dict[str, SentOnce],
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
-) -> SentOnce:
-    return sent_once_for(backend, sent_per_backend, tmp_path_factory, request)
-
-
-@pytest.fixture
-def database_url(sent_once: SentOnce, tmp_path: Path) -> str:
-    return copy_database(sent_once.url, tmp_path)
-
-
-@pytest.fixture
-def sent(sent_once: SentOnce, project: Path) -> SentIssues:
-    return into_project(sent_once, project)
-
-
-@pytest.fixture
-def web(sent: SentIssues, project: Path, serve_app) -> Iterator[httpx.Client]:
-    """The web app on the same database, to compare its pages with the files."""
-    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
-        app = create_app(load_settings(), store, issues=project / "issues")
-        with httpx.Client(base_url=serve_app(app), timeout=10) as client:
-            yield client
+# The two issues sent once per module and backend; each test gets a copy of the database.
+sent_per_backend = archive_fixtures.sent_per_backend
+sent_once = archive_fixtures.sent_once
+database_url = archive_fixtures.database_url
+sent = archive_fixtures.sent
+client = archive_fixtures.client
 
 
 def files_of(site: Path) -> list[str]:
@@ -99,23 +65,23 @@ def test_archive_writes_the_index_each_issue_and_the_feed(
 
 
 def test_the_files_are_the_web_apps_pages_with_links_to_files(
-    cli: Cli, sent: SentIssues, project: Path, web: httpx.Client
+    cli: Cli, sent: SentIssues, project: Path, client: httpx.Client
 ) -> None:
     ok(archive(cli, "site"))
     site = project / "site"
     for number in (25, 26):
         page = (site / f"issues/{number}/index.html").read_text(encoding="utf-8")
-        served = web.get(f"/issues/{number}").text
+        served = client.get(f"/issues/{number}").text
         assert 'href="../../index.html"' in page and 'href="../../feed.xml"' in page
         # The only differences: the link back to the list, and the feed's, name files.
         as_served = page.replace('href="../../index.html"', f'href="{PUBLIC_URL}/issues"')
         as_served = as_served.replace('href="../../feed.xml"', 'href="../feed.xml"')
         assert as_served == served
     index = (site / "index.html").read_text(encoding="utf-8")
-    assert index.replace("/index.html", "") == web.get("/issues").text
+    assert index.replace("/index.html", "") == client.get("/issues").text
     inner = (site / "issues/index.html").read_text(encoding="utf-8")
     assert 'href="26/index.html"' in inner and 'href="../feed.xml"' in inner
-    assert (site / "feed.xml").read_bytes() == web.get("/feed.xml").content
+    assert (site / "feed.xml").read_bytes() == client.get("/feed.xml").content
 
 
 def test_the_feed_file_points_at_the_public_url(cli: Cli, sent: SentIssues, project: Path) -> None:

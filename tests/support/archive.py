@@ -1,18 +1,27 @@
 """What the archive tests share: two issues sent for real (through the SES stub), the
-second with a title that needs escaping in HTML and XML."""
+second with a title that needs escaping in HTML and XML, and the fixtures that send them once
+per module and backend. A test module binds those fixtures as its own (`sent_once =
+archive.sent_once`, ...): pytest then keeps `sent_per_backend` per module, and `database_url`
+overrides the global one in that module only."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
+from pipeline.audience.store import Store
+from pipeline.settings import load_settings
+from pipeline.web.app import create_app
 from tests.support import db
 from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET, run_cli
 from tests.support.sending import Cli, make_list, ok, people, use_ses
@@ -149,3 +158,45 @@ def into_project(once: SentOnce, project: Path) -> SentIssues:
     shutil.copytree(once.folder / "issues", project / "issues", dirs_exist_ok=True)
     files = {n: project / "issues" / path.name for n, path in once.issues.files.items()}
     return replace(once.issues, files=files)
+
+
+# --- the fixtures a module binds (see the docstring) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sent_per_backend() -> dict[str, SentOnce]:
+    """The module's sends, by backend: filled by `sent_once` on first use."""
+    return {}
+
+
+@pytest.fixture
+def sent_once(
+    backend: str,
+    sent_per_backend: dict[str, SentOnce],
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> SentOnce:
+    """The two issues, sent once per module and backend (on the first test that needs it)."""
+    return sent_once_for(backend, sent_per_backend, tmp_path_factory, request)
+
+
+@pytest.fixture
+def database_url(sent_once: SentOnce, tmp_path: Path) -> str:
+    """Each test's database: a copy of the sent one (for `project`, which uses it)."""
+    return copy_database(sent_once.url, tmp_path)
+
+
+@pytest.fixture
+def sent(sent_once: SentOnce, project: Path) -> SentIssues:
+    return into_project(sent_once, project)
+
+
+@pytest.fixture
+def client(
+    sent: SentIssues, project: Path, serve_app: Callable[[Any], str]
+) -> Iterator[httpx.Client]:
+    """The web app over the test's copy of the sent database, served on 127.0.0.1."""
+    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
+        app = create_app(load_settings(), store, issues=project / "issues")
+        with httpx.Client(base_url=serve_app(app), timeout=10) as opened:
+            yield opened

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from pipeline.audience.store import Store
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app
+from tests.support import archive as archive_fixtures
 from tests.support import db
 from tests.support.archive import (
     ARTICLE_25,
@@ -28,11 +28,7 @@ from tests.support.archive import (
     TITLE_25,
     TITLE_26,
     SentIssues,
-    SentOnce,
-    copy_database,
     edit,
-    into_project,
-    sent_once_for,
 )
 from tests.support.axe import assert_accessible, describe, violations
 
@@ -40,39 +36,12 @@ PUBLIC_URL = "https://weekly.example.com"  # newsletter.toml's
 FEED_LINK = re.compile(r'<link rel="alternate" type="application/atom\+xml"[^>]* href="([^"]+)"')
 
 
-@pytest.fixture(scope="module")
-def sent_per_backend() -> dict[str, SentOnce]:
-    return {}
-
-
-@pytest.fixture
-def sent_once(
-    backend: str,
-    sent_per_backend: dict[str, SentOnce],
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
-) -> SentOnce:
-    """The two issues, sent once per module and backend (on the first test that needs it)."""
-    return sent_once_for(backend, sent_per_backend, tmp_path_factory, request)
-
-
-@pytest.fixture
-def database_url(sent_once: SentOnce, tmp_path: Path) -> str:
-    """Each test's database: a copy of the sent one (for `project`, which uses it)."""
-    return copy_database(sent_once.url, tmp_path)
-
-
-@pytest.fixture
-def sent(sent_once: SentOnce, project: Path) -> SentIssues:
-    return into_project(sent_once, project)
-
-
-@pytest.fixture
-def client(sent: SentIssues, project: Path, serve_app) -> Iterator[httpx.Client]:
-    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
-        app = create_app(load_settings(), store, issues=project / "issues")
-        with httpx.Client(base_url=serve_app(app), timeout=10) as opened:
-            yield opened
+# The two issues sent once per module and backend; each test gets a copy of the database.
+sent_per_backend = archive_fixtures.sent_per_backend
+sent_once = archive_fixtures.sent_once
+database_url = archive_fixtures.database_url
+sent = archive_fixtures.sent
+client = archive_fixtures.client
 
 
 def listed(page: str) -> list[tuple[str, str]]:
