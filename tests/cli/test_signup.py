@@ -60,4 +60,5 @@ def test_subscribers_add_records_consent(project: Path, cli) -> None:
     (consent,) = shown["consents"]
     assert (consent["list"], consent["method"]) == ("weekly", "command")
     assert consent["confirmed_at"] == consent["requested_at"]
-    assert "consents" in ok(cli("subscribers", "show", "kim@example.com")).stdout
+    table = ok(cli("subscribers", "show", "kim@example.com")).stdout
+    assert "consent:\n  weekly: command (cli) " in table
