@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from pipeline.audience.store import MailingList, Store
 from pipeline.db.schema import campaigns, lists, schedules
 from pipeline.delivery import snapshot
+from pipeline.delivery.send import STOPPED_AT_SHUTDOWN
 from pipeline.errors import InputError, NewsletterError, NotFoundError
 from pipeline.issue.build import Build
 
@@ -83,7 +84,13 @@ class Schedule:
     def status_note(self, changed: bool | None = None) -> str | None:
         """What a person should know: the campaign paused, the file changed, why missed."""
         notes = []
-        if self.state == "running" and self.campaign_status == "paused":
+        if self.state == "running" and self.pause_reason == STOPPED_AT_SHUTDOWN:
+            notes.append(
+                "campaign paused by a shutdown: the scheduler resumes it when `serve` or "
+                "`worker` runs again within the grace period; or resume it with "
+                f"`newsletter send {self.source_path} --list {self.list_name}`"
+            )
+        elif self.state == "running" and self.campaign_status == "paused":
             why = f": {self.pause_reason}" if self.pause_reason else ""
             notes.append(
                 f"campaign paused{why}; resume with `newsletter send {self.source_path} "
@@ -293,6 +300,36 @@ def claim(store: Store, schedule: Schedule, now: datetime, who: str) -> bool:
             .values(state="running", note=f"started by {who}", updated_at=now)
         ).rowcount
     return bool(changed == 1)
+
+
+def claim_resume(store: Store, schedule: Schedule, now: datetime, grace_seconds: int) -> bool:
+    """A running schedule whose campaign was paused by a shutdown (not by a person, not by
+    SES) within the grace period: paused -> running, as one conditional UPDATE, so one
+    scheduler resumes it. Paused longer ago, it waits for `send`, like a missed one."""
+    if schedule.campaign_id is None:
+        return False
+    with store.begin() as tx:
+        changed = tx.conn.execute(
+            sa.update(campaigns)
+            .where(
+                campaigns.c.id == schedule.campaign_id,
+                campaigns.c.status == "paused",
+                campaigns.c.pause_reason == STOPPED_AT_SHUTDOWN,
+                campaigns.c.updated_at >= now - timedelta(seconds=grace_seconds),
+            )
+            .values(status="running", pause_reason=None, updated_at=now)
+        ).rowcount
+    return bool(changed == 1)
+
+
+def paused_at_shutdown(store: Store) -> list[Schedule]:
+    query = _select().where(
+        schedules.c.state == "running",
+        campaigns.c.status == "paused",
+        campaigns.c.pause_reason == STOPPED_AT_SHUTDOWN,
+    )
+    with store.begin(write=False) as tx:
+        return [Schedule(*row) for row in tx.conn.execute(query.order_by(schedules.c.send_at))]
 
 
 def update(

@@ -101,14 +101,25 @@ class Scheduler:
                 break
             if not schedules.claim(self.store, found, now, self.who):
                 continue  # another scheduler won it: it starts the campaign
-            try:
-                result.started.append((found, self._send(found)))
-            except NewsletterError as exc:
-                reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
-                log.error("scheduled issue %s to %r: %s", found.issue_number, found.list_name,
-                          reason)  # fmt: skip
-                result.failed.append((found, reason))
+            self._start(found, result)
+        # Campaigns that a shutdown (a deploy, a restart) paused go on where they stopped.
+        for found in schedules.paused_at_shutdown(self.store):
+            if self.stop.is_set():
+                break
+            if schedules.claim_resume(self.store, found, now, self.settings.schedule_grace):
+                log.info("resuming scheduled issue %s to %r, paused by a shutdown",
+                         found.issue_number, found.list_name)  # fmt: skip
+                self._start(found, result)
         return result
+
+    def _start(self, found: schedules.Schedule, result: Tick) -> None:
+        try:
+            result.started.append((found, self._send(found)))
+        except NewsletterError as exc:
+            reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            log.error("scheduled issue %s to %r: %s", found.issue_number, found.list_name,
+                      reason)  # fmt: skip
+            result.failed.append((found, reason))
 
     def _send(self, found: schedules.Schedule) -> campaigns.Report:
         built = schedules.rendering(self.store, found)

@@ -99,6 +99,11 @@ def _stop_on_signals(result: RunResult, stop: threading.Event) -> Iterator[None]
             signal.signal(number, before)
 
 
+# The pause reason of a campaign stopped because its process shut down (SIGTERM to
+# `serve` or `worker`), not by a person: the scheduler resumes such a campaign.
+STOPPED_AT_SHUTDOWN = "stopped when the process sending it shut down"
+
+
 class CampaignRunner:
     def __init__(
         self,
@@ -128,7 +133,8 @@ class CampaignRunner:
         self.progress = Progress(total=0)
         self.stop = threading.Event()
         # Set from outside (a scheduler shutting down, in a thread that gets no signals):
-        # taken as a Ctrl-C, finishing what is in flight and pausing.
+        # what is in flight is finished and recorded, then the campaign pauses with
+        # STOPPED_AT_SHUTDOWN, which the scheduler resumes when it starts again.
         self.asked_to_stop = asked_to_stop
         self.pause_reason: str | None = None
         self.on_progress = on_progress or (lambda progress: None)
@@ -260,8 +266,7 @@ class CampaignRunner:
                 try:
                     asked = self.asked_to_stop
                     if asked is not None and asked.is_set() and not self.stop.is_set():
-                        result.stopped_by_user = True
-                        self.stop.set()
+                        self._pause(STOPPED_AT_SHUTDOWN)
                     outcomes = self._collect(in_flight)
                     claim = 0
                     waiting = in_flight - len(outcomes)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -225,3 +225,65 @@ def test_stopping_the_scheduler_mid_campaign_pauses_it_and_send_resumes(
         ok(cli("send", path, "--list", "weekly", "--yes", "--rate", "1000"))
         assert received(slow) == {email: 1 for email, _ in readers}
     assert only(cli)["state"] == "sent"
+
+
+def _stopped_mid_campaign(
+    cli: Cli, project: Path, slow: SesStub, readers: list[tuple[str, str]]
+) -> Clock:
+    """The sample scheduled for tomorrow, its scheduler stopped (as by SIGTERM) after the
+    first messages went out. Returns the clock at the schedule's time."""
+    make_list(cli, "weekly", readers)
+    # A few minutes ahead of the real clock: the campaign's own times are real ones.
+    when = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=3)
+    ok(cli("schedule", issue_copy(project), "--list", "weekly", "--at", at(when), "--tz", "UTC"))
+    stop = threading.Event()
+    with store() as db:
+        loop = threading.Thread(target=scheduler(db, Clock(when)).loop, args=(stop, 0.05))
+        loop.start()
+        deadline = time.monotonic() + 60
+        while not slow.accepted:
+            assert time.monotonic() < deadline and loop.is_alive()
+            time.sleep(0.01)
+        stop.set()
+        loop.join(timeout=60)
+        assert not loop.is_alive()
+    assert 0 < len(slow.accepted) < len(readers)
+    assert only(cli)["state"] == "running" and only(cli)["campaign_status"] == "paused"
+    return Clock(when)
+
+
+def test_a_campaign_paused_by_a_shutdown_is_resumed_when_the_scheduler_starts_again(
+    cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy restarts `serve`: the campaign it stopped goes on where it stopped, without
+    anyone running `send`, and nobody gets a second copy."""
+    readers = people(30, prefix="restart")
+    with SesStub(account=default_account(max_send_rate=1000), delay=0.1) as slow:
+        use_ses(monkeypatch, slow.endpoint_url)
+        clock = _stopped_mid_campaign(cli, project, slow, readers)
+        assert "the scheduler resumes it" in only(cli)["note"]
+        clock.set(clock() + timedelta(minutes=2))  # the new process starts a little later
+        with store() as db:
+            tick = scheduler(db, clock).tick()
+        assert len(tick.started) == 1
+        assert received(slow) == {email: 1 for email, _ in readers}
+        with store() as db:  # the next pass settles the schedule
+            scheduler(db, clock).tick()
+    assert only(cli)["state"] == "sent"
+
+
+def test_a_shutdown_pause_older_than_the_grace_period_waits_for_send(
+    cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never sent late in silence: a campaign paused by a shutdown long ago stays paused
+    until a person resumes it."""
+    readers = people(30, prefix="late")
+    with SesStub(account=default_account(max_send_rate=1000), delay=0.1) as slow:
+        use_ses(monkeypatch, slow.endpoint_url)
+        clock = _stopped_mid_campaign(cli, project, slow, readers)
+        sent_before = len(slow.accepted)
+        clock.set(clock() + timedelta(hours=3))  # beyond the default grace of an hour
+        with store() as db:
+            assert scheduler(db, clock).tick().started == []
+        assert len(slow.accepted) == sent_before
+        assert only(cli)["campaign_status"] == "paused"
