@@ -201,26 +201,10 @@ def test_stopping_the_scheduler_mid_campaign_pauses_it_and_send_resumes(
     """SIGTERM to `serve` or `worker` sets the loops' stop event: the campaign finishes
     what SES holds, records it and pauses; the schedule stays running and says so."""
     readers = people(40, prefix="slow")
-    make_list(cli, "weekly", readers)
-    path = issue_copy(project)
-    when = tomorrow()
-    ok(cli("schedule", path, "--list", "weekly", "--at", at(when), "--tz", "UTC"))
     with SesStub(account=default_account(max_send_rate=1000), delay=0.2) as slow:
         use_ses(monkeypatch, slow.endpoint_url)
-        stop = threading.Event()
-        with store() as db:
-            loop = threading.Thread(target=scheduler(db, Clock(when)).loop, args=(stop, 0.05))
-            loop.start()
-            deadline = time.monotonic() + 60
-            while not slow.accepted:
-                assert time.monotonic() < deadline and loop.is_alive()
-                time.sleep(0.01)
-            stop.set()
-            loop.join(timeout=60)
-            assert not loop.is_alive()
-        assert 0 < len(slow.accepted) < len(readers)
+        _clock, path = _stopped_mid_campaign(cli, project, slow, readers)
         entry = only(cli)
-        assert entry["state"] == "running" and entry["campaign_status"] == "paused"
         assert "campaign paused" in entry["note"] and "newsletter send" in entry["note"]
         ok(cli("send", path, "--list", "weekly", "--yes", "--rate", "1000"))
         assert received(slow) == {email: 1 for email, _ in readers}
@@ -229,13 +213,15 @@ def test_stopping_the_scheduler_mid_campaign_pauses_it_and_send_resumes(
 
 def _stopped_mid_campaign(
     cli: Cli, project: Path, slow: SesStub, readers: list[tuple[str, str]]
-) -> Clock:
-    """The sample scheduled for tomorrow, its scheduler stopped (as by SIGTERM) after the
-    first messages went out. Returns the clock at the schedule's time."""
+) -> tuple[Clock, Path]:
+    """The sample scheduled for a few minutes ahead, its scheduler stopped (as by SIGTERM)
+    after the first messages went out. Returns the clock at the schedule's time and the
+    issue file."""
     make_list(cli, "weekly", readers)
     # A few minutes ahead of the real clock: the campaign's own times are real ones.
     when = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=3)
-    ok(cli("schedule", issue_copy(project), "--list", "weekly", "--at", at(when), "--tz", "UTC"))
+    path = issue_copy(project)
+    ok(cli("schedule", path, "--list", "weekly", "--at", at(when), "--tz", "UTC"))
     stop = threading.Event()
     with store() as db:
         loop = threading.Thread(target=scheduler(db, Clock(when)).loop, args=(stop, 0.05))
@@ -249,7 +235,7 @@ def _stopped_mid_campaign(
         assert not loop.is_alive()
     assert 0 < len(slow.accepted) < len(readers)
     assert only(cli)["state"] == "running" and only(cli)["campaign_status"] == "paused"
-    return Clock(when)
+    return Clock(when), path
 
 
 def test_a_campaign_paused_by_a_shutdown_is_resumed_when_the_scheduler_starts_again(
@@ -260,7 +246,7 @@ def test_a_campaign_paused_by_a_shutdown_is_resumed_when_the_scheduler_starts_ag
     readers = people(30, prefix="restart")
     with SesStub(account=default_account(max_send_rate=1000), delay=0.1) as slow:
         use_ses(monkeypatch, slow.endpoint_url)
-        clock = _stopped_mid_campaign(cli, project, slow, readers)
+        clock, _path = _stopped_mid_campaign(cli, project, slow, readers)
         assert "the scheduler resumes it" in only(cli)["note"]
         clock.set(clock() + timedelta(minutes=2))  # the new process starts a little later
         with store() as db:
@@ -280,7 +266,7 @@ def test_a_shutdown_pause_older_than_the_grace_period_waits_for_send(
     readers = people(30, prefix="late")
     with SesStub(account=default_account(max_send_rate=1000), delay=0.1) as slow:
         use_ses(monkeypatch, slow.endpoint_url)
-        clock = _stopped_mid_campaign(cli, project, slow, readers)
+        clock, _path = _stopped_mid_campaign(cli, project, slow, readers)
         sent_before = len(slow.accepted)
         clock.set(clock() + timedelta(hours=3))  # beyond the default grace of an hour
         with store() as db:
