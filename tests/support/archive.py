@@ -23,7 +23,7 @@ from pipeline.audience.store import Store
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app
 from tests.support import db
-from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET, run_cli
+from tests.support.cli import ROOT, SAMPLE_ISSUE, run_cli, use_project
 from tests.support.sending import Cli, make_list, ok, people, use_ses
 from tests.support.ses_stub import SesStub, default_account
 
@@ -109,11 +109,7 @@ def send_once(folder: Path, url: str) -> SentOnce:
         pytest.MonkeyPatch.context() as mp,
         SesStub(account=default_account(max_send_rate=1000)) as stub,
     ):
-        mp.chdir(folder)
-        for name in [n for n in os.environ if n.startswith("NEWSLETTER_")]:
-            mp.delenv(name)
-        mp.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
-        mp.setenv("NEWSLETTER_DATABASE_URL", url)
+        use_project(mp, folder, url)
         use_ses(mp, stub.endpoint_url)
         issues = send_two_issues(run_cli, folder)
     return SentOnce(url, folder, issues)
@@ -129,10 +125,7 @@ def sent_once_for(
     module's); later calls return the same."""
     if backend not in cache:
         folder = tmp_path_factory.mktemp(f"archive-{backend}")
-        if backend == "sqlite":
-            url = f"sqlite:///{folder / 'sent.db'}"
-        else:
-            url = str(request.getfixturevalue("postgres_server").create_database())
+        url = db.fresh_database(backend, folder, request)
         cache[backend] = send_once(folder, url)
     return cache[backend]
 

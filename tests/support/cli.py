@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SAMPLE_ISSUE = ROOT / "issues" / "2024-06-22-article-weekly-25.md"
@@ -59,3 +61,14 @@ def refused(result: Result, *words: str) -> Result:
     for word in words:
         assert word in result.stderr, result.output
     return result
+
+
+def use_project(mp: Any, folder: Path, database_url: str) -> None:
+    """Run the CLI as in a project at `folder` on `database_url` (with a MonkeyPatch, so
+    that it is undone): its working directory, no NEWSLETTER_ variable of the outer run,
+    the test secret key."""
+    mp.chdir(folder)
+    for name in [n for n in os.environ if n.startswith("NEWSLETTER_")]:
+        mp.delenv(name)
+    mp.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
+    mp.setenv("NEWSLETTER_DATABASE_URL", database_url)

@@ -54,6 +54,14 @@ def another_database(request: Any, name: str = "second") -> str:
     return f"sqlite:///{request.getfixturevalue('tmp_path') / f'{name}.db'}"
 
 
+def fresh_database(backend: str, folder: Any, request: Any) -> str:
+    """An empty database of `backend` outside any one test (for data made once per
+    module): `sent.db` in `folder`, or a new database on the run's PostgreSQL server."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_server").create_database())
+    return f"sqlite:///{folder / 'sent.db'}"
+
+
 def copy_postgres_database(url: str) -> str:
     """A new PostgreSQL database made from the database at `url` (as its template: nothing
     may be connected to it meanwhile); its URL."""

@@ -34,7 +34,7 @@ from pipeline.issue.source import read_issue
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app, mask
 from tests.support import db
-from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET, run_cli
+from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET, run_cli, use_project
 from tests.support.sending import deliveries, make_list, ok, people, refused, send, use_ses
 from tests.support.ses_stub import SesStub
 from tests.support.sns_fixtures import (
@@ -92,10 +92,7 @@ def sent(
 ) -> Sent:
     if backend not in sent_per_backend:
         folder = tmp_path_factory.mktemp(f"sent-{backend}")
-        if backend == "sqlite":
-            url = f"sqlite:///{folder / 'test.db'}"
-        else:
-            url = str(request.getfixturevalue("postgres_server").create_database())
+        url = db.fresh_database(backend, folder, request)
         sent_per_backend[backend] = send_issue_25(folder, url)
     return sent_per_backend[backend]
 
@@ -104,11 +101,7 @@ def send_issue_25(folder: Path, url: str) -> Sent:
     """Issue 25 sent to `weekly` (everyone); `announcements` holds the first two too."""
     shutil.copy(ROOT / "newsletter.toml", folder / "newsletter.toml")
     with pytest.MonkeyPatch.context() as mp, SesStub() as stub:
-        mp.chdir(folder)
-        for name in [n for n in os.environ if n.startswith("NEWSLETTER_")]:
-            mp.delenv(name)
-        mp.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
-        mp.setenv("NEWSLETTER_DATABASE_URL", url)
+        use_project(mp, folder, url)
         use_ses(mp, stub.endpoint_url)
         make_list(run_cli, "weekly", MEMBERS)
         make_list(run_cli, "announcements", MEMBERS[:2])
