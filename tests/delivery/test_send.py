@@ -124,7 +124,10 @@ def test_happy_path_through_moto(cli: Cli, moto: str) -> None:
     assert set(rows) == set(expected)
     assert {r["status"] for r in rows.values()} == {"sent"}
     assert {r["message_id"] for r in rows.values()} == {m.id for m in sent}
-    assert all(r["sent_at"] and r["attempts"] == 1 for r in rows.values())
+    # Each row sent, at least one attempt recorded. Not "exactly one attempt": moto on a
+    # loaded machine may drop a connection, which the sender retries (that is timing, not
+    # behaviour); a retry that sent twice would fail the exactly-once check above.
+    assert all(r["sent_at"] and r["attempts"] >= 1 for r in rows.values())
     found = campaign()
     assert found is not None and found.status == "finished" and found.finished_at
 
