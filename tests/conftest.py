@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import threading
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.cli import ROOT, TEST_SECRET, Result, run_cli
@@ -28,9 +32,26 @@ STORE_FOLDERS = {"audience", "db", "delivery", "feedback", "web", "cli"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "single_backend: run on SQLite only (touches no store, or tests SQLite's own)"
-    )
+    for line in (
+        "single_backend: run on SQLite only (touches no store, or tests SQLite's own)",
+        "postgres: runs on the PostgreSQL server the test run starts (set from the backend)",
+        "subprocess: starts a process of its own (a CLI, serve, a server); set from the fixtures",
+        "slow: takes seconds by its nature; the marker says why where it is set",
+    ):
+        config.addinivalue_line("markers", line)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers that follow from what a test uses, so that `-m` selects without a list."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if "processes" in fixtures:
+            item.add_marker(pytest.mark.subprocess)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -51,7 +72,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """One throwaway PostgreSQL server for the whole run, started on first use."""
+    """One throwaway PostgreSQL server for the whole run (per xdist worker), started on
+    first use, with a template database migrated once."""
     from tests.support.postgres import PostgresServer
 
     server = PostgresServer().start()
@@ -59,12 +81,35 @@ def postgres_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per run (per worker); tests get copies of it."""
+    from tests.support.db import migrate
+
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """An empty database of the test's backend: a SQLite file, or a new PostgreSQL database."""
+def empty_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database of the test's backend, for tests of what happens before and
+    during the first migration: a SQLite file, or a new PostgreSQL database."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return str(request.getfixturevalue("postgres_server").create_database())
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A database of the test's backend at the newest schema, and empty of rows: a copy of
+    one migrated once per run (a file copy, or PostgreSQL's CREATE DATABASE ... TEMPLATE),
+    which is what the first command's automatic migration would have made."""
+    if backend == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        return f"sqlite:///{path}"
+    return str(request.getfixturevalue("postgres_server").create_database(migrated=True))
 
 
 @pytest.fixture
@@ -88,10 +133,20 @@ def cli() -> Callable[..., Result]:
     return run_cli
 
 
+@pytest.fixture(scope="session")
+def _stopping_servers() -> Iterator[list[threading.Thread]]:
+    """Test servers told to stop, joined once at the end of the run: a uvicorn server takes
+    ~0.16 s to wind down, which no test needs to wait for."""
+    stopping: list[threading.Thread] = []
+    yield stopping
+    for thread in stopping:
+        thread.join(timeout=5)
+
+
 @pytest.fixture
-def serve_app():
-    """Serve an ASGI app on 127.0.0.1 (a free port) in a thread; yields a starter."""
-    import threading
+def serve_app(_stopping_servers: list[threading.Thread]):
+    """Serve an ASGI app on 127.0.0.1 (a free port) in a thread; yields a starter. For a
+    real socket (a browser, a client of its own); `asgi_client` is quicker otherwise."""
     import time
 
     import uvicorn
@@ -115,7 +170,34 @@ def serve_app():
     yield start
     for server, thread in servers:
         server.should_exit = True
-        thread.join(timeout=5)
+        _stopping_servers.append(thread)
+
+
+@pytest.fixture
+def asgi_client() -> Iterator[Callable[..., httpx.Client]]:
+    """Call an ASGI app in-process (Starlette's TestClient): an httpx client that answers
+    as a real server on 127.0.0.1 would, without a socket, a thread or a shutdown. The
+    client is 127.0.0.1 (the per-IP signup limit sees an address); a server error is a
+    500 answer, as from uvicorn, not an exception in the test."""
+    with warnings.catch_warnings():
+        # Starlette asks for httpx's successor; the tests' client is httpx, which it still takes.
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    clients: list[TestClient] = []
+
+    def start(app: Any, **options: Any) -> httpx.Client:
+        options.setdefault("base_url", "http://127.0.0.1")
+        options.setdefault("follow_redirects", False)
+        client = TestClient(
+            app, client=("127.0.0.1", 50000), raise_server_exceptions=False, **options
+        )
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
 
 
 CHROMIUM_ARGS = [

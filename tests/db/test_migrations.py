@@ -22,6 +22,12 @@ from tests.support.cli import ROOT
 LEGACY_DUMP = Path(__file__).parent / "fixtures" / "legacy-v4.sql"
 
 
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """Migrations are tested from an empty database, not the migrated copy others get."""
+    return empty_database_url
+
+
 def _tables(engine: sa.Engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names())
 

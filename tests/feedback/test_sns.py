@@ -166,6 +166,7 @@ def test_a_classic_notification_type_event_is_returned_too(
         ("Timestamp", sns_timestamp(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5))),
         ("TopicArn", OTHER_TOPIC_ARN),
     ],
+    ids=["Message", "MessageId", "Timestamp", "TopicArn"],  # the same ids in every xdist worker
 )
 def test_a_tampered_signed_field_is_refused(
     field: str, value: str, key: rsa.RSAPrivateKey, sns: SnsTestServer

@@ -186,10 +186,18 @@ def sent(sent_once: SentOnce, project: Path) -> SentIssues:
 
 @pytest.fixture
 def client(
-    sent: SentIssues, project: Path, serve_app: Callable[[Any], str]
+    sent: SentIssues, project: Path, asgi_client: Callable[[Any], httpx.Client]
 ) -> Iterator[httpx.Client]:
-    """The web app over the test's copy of the sent database, served on 127.0.0.1."""
+    """The web app over the test's copy of the sent database, called in-process."""
     with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
         app = create_app(load_settings(), store, issues=project / "issues")
-        with httpx.Client(base_url=serve_app(app), timeout=10) as opened:
+        with asgi_client(app) as opened:
             yield opened
+
+
+@pytest.fixture
+def site_url(sent: SentIssues, project: Path, serve_app: Callable[[Any], str]) -> Iterator[str]:
+    """The web app over the test's copy of the sent database, on a real socket on
+    127.0.0.1 (for a browser)."""
+    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
+        yield serve_app(create_app(load_settings(), store, issues=project / "issues"))

@@ -76,3 +76,11 @@ def copy_postgres_database(url: str) -> str:
     finally:
         admin.dispose()
     return source.set(database=target).render_as_string(hide_password=False)
+
+
+def migrate(url: str) -> None:
+    """Bring the database at `url` to the newest schema, as the first command would, and
+    leave nothing connected to it."""
+    from pipeline.audience.store import Store
+
+    Store.open(url).close()

@@ -48,6 +48,7 @@ class PostgresServer:
         self._as_root = os.geteuid() == 0
         self._names = itertools.count(1)
         self._started = False
+        self._template: str | None = None
 
     def _run(self, *args: str) -> None:
         command = [str(self.bin / args[0]), *args[1:]]
@@ -79,12 +80,28 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new empty database; its SQLAlchemy URL."""
+    def create_database(self, *, migrated: bool = False) -> str:
+        """A new database, empty or (`migrated`) a copy of one at the newest schema made
+        once per server; its SQLAlchemy URL."""
+        template = self._migrated_template() if migrated else "template0"
         name = f"test_{os.getpid()}_{next(self._names)}"
+        self._create(name, template)
+        return self.url(name)
+
+    def _create(self, name: str, template: str) -> None:
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as conn:
             # FILE_COPY is the quick way when fsync is off (WAL_LOG writes every page).
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY FILE_COPY')
-        return self.url(name)
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+
+    def _migrated_template(self) -> str:
+        # Migrating takes ~0.2 s a database; copying a migrated one a few milliseconds.
+        # Nothing stays connected to the template (a copy needs that).
+        if self._template is None:
+            from tests.support.db import migrate
+
+            self._create("newsletter_template", "template0")
+            migrate(self.url("newsletter_template"))
+            self._template = "newsletter_template"
+        return self._template

@@ -118,7 +118,9 @@ def populate(store: Store, url: str) -> tuple[dict[str, int], dict[str, int]]:
 
 
 @contextmanager
-def preference_site(project: Path, serve_app: Any, **settings: Any) -> Iterator[PreferenceSite]:
+def preference_site(project: Path, serve: Any, **settings: Any) -> Iterator[PreferenceSite]:
+    """The app over the test's database: `serve` is `serve_app` (a real socket, for a
+    browser) or `asgi_client` (in-process)."""
     url = os.environ["NEWSLETTER_DATABASE_URL"]
     store = Store.open(url)
     try:
@@ -127,9 +129,13 @@ def preference_site(project: Path, serve_app: Any, **settings: Any) -> Iterator[
         app = create_app(
             load_settings(**settings), store, issues=project / "issues", verifier=verifier
         )
-        base_url = serve_app(app)
-        with httpx.Client(base_url=base_url, follow_redirects=False, timeout=10) as client:
-            yield PreferenceSite(base_url, url, client, list_ids, subscriber_ids)
+        served = serve(app)
+        if isinstance(served, str):
+            served = httpx.Client(base_url=served, follow_redirects=False, timeout=10)
+        with served as client:
+            yield PreferenceSite(
+                str(client.base_url).rstrip("/"), url, client, list_ids, subscriber_ids
+            )
     finally:
         store.close()
 

@@ -40,8 +40,8 @@ KO_STATES = {
 
 
 @pytest.fixture
-def site(project: Path, serve_app) -> Iterator[PreferenceSite]:
-    with preference_site(project, serve_app) as running:
+def site(project: Path, asgi_client) -> Iterator[PreferenceSite]:
+    with preference_site(project, asgi_client) as running:
         yield running
 
 
@@ -384,8 +384,8 @@ def test_one_click_leaves_only_the_list_of_the_link(site: PreferenceSite) -> Non
     assert site.status() == "active"
 
 
-def test_english(project: Path, serve_app) -> None:
-    with preference_site(project, serve_app, lang="en") as site:
+def test_english(project: Path, asgi_client) -> None:
+    with preference_site(project, asgi_client, lang="en") as site:
         page = site.client.get(site.path()).text
         assert '<html lang="en">' in page and "<h1>Unsubscribe</h1>" in page
         assert "Waiting for confirmation" in page and "Unsubscribe from all lists" in page

@@ -30,9 +30,9 @@ def issue(project: Path) -> Path:
 
 
 @pytest.fixture
-def client(issue: Path, serve_app) -> Iterator[httpx.Client]:
+def client(issue: Path, asgi_client) -> Iterator[httpx.Client]:
     app = create_app(issue, load_settings())
-    with httpx.Client(base_url=serve_app(app), timeout=30) as http:
+    with asgi_client(app) as http:
         yield http
     app.state.readers.close()
 

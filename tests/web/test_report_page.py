@@ -18,10 +18,10 @@ from tests.support.reports import send_issue, the_story
 
 
 @pytest.fixture
-def client(project, serve_app) -> Iterator[httpx.Client]:
+def client(project, asgi_client) -> Iterator[httpx.Client]:
     with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
         app = Starlette(routes=routes(store, load_settings()))
-        with httpx.Client(base_url=serve_app(app), timeout=10) as opened:
+        with asgi_client(app) as opened:
             yield opened
 
 
@@ -82,14 +82,14 @@ def test_no_such_report_is_a_clean_404(project, cli, monkeypatch, client, path: 
     assert "Traceback" not in response.text and "<h1>보고서 없음</h1>" in response.text
 
 
-def test_the_preview_server_serves_the_report(project, cli, monkeypatch, serve_app) -> None:
+def test_the_preview_server_serves_the_report(project, cli, monkeypatch, asgi_client) -> None:
     """`newsletter preview` has the page too, opening the database only when asked."""
     from pipeline.web.preview import create_app
     from tests.support.cli import SAMPLE_ISSUE
 
     send_issue(cli, monkeypatch, "weekly")
     app = create_app(project / SAMPLE_ISSUE, load_settings())
-    with httpx.Client(base_url=serve_app(app), timeout=10) as preview:
+    with asgi_client(app) as preview:
         response = preview.get("/report/25")
         assert response.status_code == 200
         page = lxml.html.document_fromstring(response.text)

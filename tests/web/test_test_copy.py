@@ -48,10 +48,10 @@ def test_copy_link(project: Path, cli, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def client(project: Path, serve_app):
+def client(project: Path, asgi_client):
     store = Store.open(os.environ["NEWSLETTER_DATABASE_URL"])
     app = create_app(load_settings(), store, issues=project / "issues")
-    with httpx.Client(base_url=serve_app(app), timeout=10) as http:
+    with asgi_client(app) as http:
         yield http
     store.close()
 

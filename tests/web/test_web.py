@@ -220,7 +220,7 @@ def sns_server(signing_key: rsa.RSAPrivateKey) -> Iterator[SnsTestServer]:
 
 @pytest.fixture
 def start_web(
-    project: Path, sent: Sent, serve_app, sns_server: SnsTestServer, signing_key
+    project: Path, sent: Sent, asgi_client, sns_server: SnsTestServer, signing_key
 ) -> Iterator[Callable[..., Web]]:
     """Start the app on a copy of the sent database (`database_url`); keyword arguments
     override settings."""
@@ -237,7 +237,7 @@ def start_web(
         )
         settings = load_settings(**overrides)
         app = create_app(settings, store, issues=project / "issues", verifier=verifier)
-        client = httpx.Client(base_url=serve_app(app), follow_redirects=False, timeout=10)
+        client = asgi_client(app)
         opened.append((store, client))
         return Web(client, sns_server, sent, os.environ["NEWSLETTER_DATABASE_URL"], signing_key)
 
