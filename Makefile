@@ -9,12 +9,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: a real browser, SpamAssassin and a PostgreSQL server.
 SYSTEM_PACKAGES := chromium spamassassin postgresql
 
-.PHONY: install system-deps demo test lint format golden bench vendor vendor-axe vendor-caniemail clean
+WHEELHOUSE := build/wheelhouse
+LOCK := requirements.lock
 
-$(STAMP): pyproject.toml
+.PHONY: install system-deps demo test test-fast lint format golden bench vendor vendor-axe vendor-caniemail lock wheelhouse clean
+
+# The versions the tests passed with (requirements.lock) constrain every install; `make lock`
+# writes the file anew from the venv after an upgrade has passed the tests.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c $(LOCK) -e '.[dev]'
 	touch $@
 
 install: $(STAMP)
@@ -43,8 +48,25 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install system-deps lint
-	$(BIN)/pytest -q
+# The runtime dependencies as wheels, for the test that installs the package into a fresh
+# venv offline (tests/test_package.py).
+$(WHEELHOUSE)/.stamp: pyproject.toml $(LOCK) | $(STAMP)
+	mkdir -p $(WHEELHOUSE)
+	$(BIN)/pip download -q -d $(WHEELHOUSE) -c $(LOCK) . 'setuptools>=68'
+	touch $@
+
+wheelhouse: $(WHEELHOUSE)/.stamp
+
+# Both backends, the browser and the processes, on every core; the 20 slowest tests listed.
+test: install system-deps wheelhouse lint
+	$(BIN)/pytest -q -n auto --dist loadgroup --durations=20
+
+# The edit loop: SQLite only, no browser, no subprocess, nothing marked slow.
+test-fast: install
+	NEWSLETTER_TEST_BACKENDS=sqlite $(BIN)/pytest -q -n auto --dist loadgroup -m "not browser and not slow and not subprocess and not spam"
+
+lock: install
+	$(BIN)/pip freeze --exclude-editable > $(LOCK)
 
 # Regenerate the golden files of the sample issue; review the diff before committing.
 golden: install

@@ -30,7 +30,9 @@ from pipeline.settings import Settings
 PERSONAL_FIELDS = ("name", "email", "unsubscribe_url")
 _PLACEHOLDER = re.compile(r"%%NL:(\w+)%%")
 TEMPLATE = "issue.mjml.j2"
-REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# The default templates: the repository's `templates/`, which `pipeline/templates` links to
+# so that the wheel ships them (package data) and an installed package finds them here.
+REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 _ALLOWED_TAGS = {
     "a", "p", "br", "ul", "ol", "li", "code", "pre", "blockquote", "em", "strong", "s",
