@@ -18,7 +18,7 @@ from pipeline.cli import schedule as schedule_cli
 from pipeline.cli.issue import IssueArg, _checked
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
-from pipeline.delivery import senders
+from pipeline.delivery import senders, testcopy
 from pipeline.delivery.send import Progress, SendOptions
 from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Transport
@@ -267,10 +267,10 @@ def send_test(
     settings = kit.settings(ctx)
     built = _checked(issue, ctx)
     assert built.rendered is not None
-    campaigns.parse_test_addresses(to)  # bad addresses are named before anything about AWS
+    testcopy.parse_test_addresses(to)  # bad addresses are named before anything about AWS
     transport = _transport(ctx, False, 2)
     with Store.open(settings.database_url) as store:
-        results = campaigns.send_test(store, settings, built.rendered, transport, to)
+        results = testcopy.send_test(store, settings, built.rendered, transport, to)
     failed = 0
     for address, message_id, error in results:
         if message_id:

@@ -7,7 +7,6 @@ these functions directly.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from pipeline.audience.addresses import normalise_email
 from pipeline.audience.store import MailingList, Store
 from pipeline.delivery import senders
 from pipeline.delivery.send import RATE_HEADROOM, CampaignRunner, Progress, SendOptions
@@ -23,9 +21,8 @@ from pipeline.delivery.senders import HEARTBEAT_SECONDS, Lease, expire
 from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Quota, SendFailure, Transport
 from pipeline.delivery.webversions import web_page
-from pipeline.errors import InputError, NewsletterError
+from pipeline.errors import NewsletterError
 from pipeline.issue.build import Build
-from pipeline.issue.message import WIRE, Addressee, personalise
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
 
@@ -33,7 +30,6 @@ log = logging.getLogger(__name__)
 # Where SES does not report the account (GetAccount), pace at the rate of a new account.
 DEFAULT_RATE = 14.0
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SES_PRICE_PER_1000 = 0.10  # USD, outbound email, before any free tier
 
 
@@ -85,8 +81,7 @@ def plan(
     retry_failed: bool = False,
 ) -> Plan:
     """Work out what `send` will do; recovers rows a crash left in `sending` first.
-    The pace is the account's MaxSendRate; `rate`
-    only lowers it."""
+    The pace is the account's MaxSendRate; `rate` only lowers it."""
     assert built.rendered is not None and built.issue is not None
     sendlog = SendLog(store)
     mailing_list = sendlog.list_of(list_name)
@@ -329,69 +324,3 @@ def _wait_for_the_others(lease: Lease, note: Callable[[str], None]) -> None:
                     f"sender {gone.sender.who} stopped answering; the {len(gone.unknown)} "
                     "message(s) it had in flight are now 'unknown'"
                 )
-
-
-def send_test(
-    store: Store,
-    settings: Settings,
-    rendered: Rendered,
-    transport: Transport,
-    addresses: list[str],
-) -> list[tuple[str, str | None, str | None]]:
-    """A test copy to each address (subscriber or not), subject prefixed [TEST], logged
-    apart from campaigns. Returns (address, message id, error) per address."""
-    sendlog = SendLog(store)
-    # A signed test token: the tester's link works and unsubscribes nobody (tokens.py).
-    from pipeline.audience.tokens import make_test_token, unsubscribe_url
-
-    secret = settings.require_secret_key()
-    link = unsubscribe_url(settings.public_url, make_test_token(secret, rendered.issue.number))
-    recipients = parse_test_addresses(addresses, link)
-    results = []
-    for recipient in recipients:
-        address = recipient.email
-        message = personalise(rendered, recipient, settings, subject_prefix="[TEST] ")
-        message_id: str | None = None
-        error: str | None = None
-        for attempt in range(5):
-            try:
-                message_id = transport.send(message, {"campaign": f"test-{rendered.issue.number}"})
-                error = None
-                break
-            except SendFailure as failure:
-                error = failure.reason
-                if failure.kind not in ("throttle", "transient"):
-                    break
-                time.sleep(min(8.0, 0.5 * 2**attempt))
-        sendlog.record_test_send(rendered.issue.number, address, message_id=message_id, error=error)
-        results.append((address, message_id, error))
-    return results
-
-
-def parse_test_addresses(addresses: list[str], unsubscribe: str = "") -> list[Addressee]:
-    """`a@example.com` or `Name <a@example.com>`, each checked before anything is sent: a
-    malformed address would otherwise go out as a mangled one. Parsed by the same header
-    machinery that writes the To header; one address per --to, on one line."""
-    recipients: list[Addressee] = []
-    problems: list[str] = []
-    for address in addresses:
-        if _CONTROLS.search(address):
-            problems.append(f"{address[:80]!r}: a line break or control character in it")
-            continue
-        parsed = WIRE.header_factory("To", address).addresses
-        if len(parsed) > 1:
-            problems.append(f"{address[:80]!r} holds {len(parsed)} addresses; give one per --to")
-            continue
-        name, email = (parsed[0].display_name, parsed[0].addr_spec) if parsed else ("", "")
-        try:
-            valid = normalise_email(email if "@" in email else address)
-        except InputError as exc:
-            problems.append(exc.message)
-            continue
-        recipients.append(Addressee(valid.email, name, unsubscribe))
-    if problems:
-        raise InputError(
-            "; ".join(problems) + "; no test copy sent",
-            hint="give addresses like a@example.com or 'Name <a@example.com>'",
-        )
-    return recipients

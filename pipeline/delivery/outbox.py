@@ -7,6 +7,15 @@ that dies leaves `sending` rows that become `unknown` (never sent twice) once th
 than `STALE`. Several senders (web workers, `newsletter worker`, `signups send`) claim rows
 without waiting on each other (FOR UPDATE SKIP LOCKED on PostgreSQL).
 
+Each message is sent and tried again exactly as a campaign's (`send.deliver`, under the
+one `RetryPolicy`): a 5xx a few times with backoff, then `failed`; throttling at the pace
+until `give_up_after` (ten minutes) has passed. Then, as a campaign pauses, the pass stops
+and says why (`Sent.stopped`, a warning in the log) with the message still `pending`:
+throttling is about the account, so the next message would fare no better, and failing a
+confirmation someone just asked for would lose it for good. The background loop tries
+again a minute later; `signups send` exits with the reason. (The outbox used to retry a
+throttled message forever, holding up every message behind it.)
+
 `work` is the background loop: process the signup inbox, then send the outbox, until
 `stop` is set; `run_once` does one pass (tests, and `newsletter signups send`).
 """
@@ -14,7 +23,6 @@ without waiting on each other (FOR UPDATE SKIP LOCKED on PostgreSQL).
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,16 +36,20 @@ from pipeline.audience.store import Store
 from pipeline.audience.tokens import confirm_url, make_confirm_token, make_token, unsubscribe_url
 from pipeline.db.schema import lists, memberships, outbox
 from pipeline.delivery.pacing import Pace
-from pipeline.delivery.transports.base import NotSent, SendFailure, Transport
+from pipeline.delivery.send import deliver
+from pipeline.delivery.transports.base import Transport
 from pipeline.issue import transactional
 from pipeline.issue.message import Addressee, Message
+from pipeline.retry import RetryPolicy
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 STALE = timedelta(minutes=5)  # a `sending` row this old belongs to a dead sender
 BATCH = 20  # rows claimed at once
-TRANSIENT_ATTEMPTS = 5
+# Tried as a campaign's messages are: a 5xx a few times with backoff, throttling for at
+# most ten minutes.
+RETRY = RetryPolicy()
 DEFAULT_RATE = 2.0  # messages a second: transactional mail is a trickle beside campaigns
 
 
@@ -142,39 +154,6 @@ def _message(store: Store, settings: Settings, secret: bytes, row: _Row) -> Mess
     return transactional.welcome(settings, Path(str(settings.welcome)), recipient)
 
 
-def _deliver(
-    transport: Transport, message: Message, kind: str, pace: Pace, stop: threading.Event
-) -> tuple[str, int, str | None, str | None]:
-    """(status, attempts, message id, error) of one message, retried like a campaign's."""
-    attempts = transient = 0
-    while True:
-        attempts += 1
-        try:
-            message_id = transport.send(message, {"kind": kind}, gate=lambda: pace.wait(stop))
-        except NotSent:
-            return "pending", attempts - 1, None, None
-        except SendFailure as failure:
-            if failure.kind == "throttle":
-                pace.throttled()
-                if stop.is_set():
-                    return "pending", attempts, None, failure.reason
-                continue
-            if failure.kind == "transient":
-                transient += 1
-                if transient >= TRANSIENT_ATTEMPTS:
-                    return "failed", attempts, None, f"{failure.reason} (after {transient} tries)"
-                if stop.wait(random.uniform(0, min(20.0, 0.5 * 2**transient))):
-                    return "pending", attempts, None, failure.reason
-                continue
-            if failure.kind == "ambiguous":
-                return "unknown", attempts, None, failure.reason
-            if failure.kind == "account":
-                return "pending", attempts, None, failure.reason
-            return "failed", attempts, None, failure.reason
-        pace.succeeded()
-        return "sent", attempts, message_id, None
-
-
 def send_outbox(
     store: Store,
     settings: Settings,
@@ -183,8 +162,9 @@ def send_outbox(
     pace: Pace | None = None,
     stop: threading.Event | None = None,
     result: Sent | None = None,
+    retry: RetryPolicy = RETRY,
 ) -> Sent:
-    """Send every pending outbox row, a batch at a time."""
+    """Send every pending outbox row, a batch at a time, each tried as `retry` says."""
     secret = settings.require_secret_key()
     pace = pace or Pace(DEFAULT_RATE)
     stop = stop or threading.Event()
@@ -210,13 +190,18 @@ def send_outbox(
                 with store.begin() as tx:
                     _record(tx.conn, row.id, "failed", 0, error="not sent: no longer wanted")
                 continue
-            status, attempts, message_id, error = _deliver(transport, message, row.kind, pace, stop)
+            done = deliver(transport, message, {"kind": row.kind}, pace, stop, retry)
+            status = done.status
             with store.begin() as tx:
-                _record(tx.conn, row.id, status, attempts, message_id=message_id, error=error)
+                _record(tx.conn, row.id, status, done.attempts,
+                        message_id=done.message_id, error=done.error)  # fmt: skip
             log.info("outbox %d: %s to subscriber %d: %s", row.id, row.kind,
                      row.subscriber_id, status)  # fmt: skip
-            if status == "pending" and error:
-                result.stopped = error  # the account refuses mail: stop this pass
+            if done.pause:
+                # The account refuses mail, or SES kept throttling past the policy's
+                # deadline: the row stays pending and this pass stops.
+                log.warning("outbox %d left pending; sending stops: %s", row.id, done.pause)
+                result.stopped = done.pause
             result.sent += status == "sent"
             result.failed += status == "failed"
             result.unknown += status == "unknown"
@@ -241,12 +226,13 @@ def run_once(
     *,
     pace: Pace | None = None,
     stop: threading.Event | None = None,
+    retry: RetryPolicy = RETRY,
 ) -> Sent:
     """One pass: handle the signup inbox, then send what the outbox holds."""
     result = Sent(processed=signup.process(store, settings))
     settle_stale(store)
     signup.tidy(store, settings)
-    return send_outbox(store, settings, transport, pace=pace, stop=stop, result=result)
+    return send_outbox(store, settings, transport, pace=pace, stop=stop, result=result, retry=retry)
 
 
 def work(
@@ -256,13 +242,14 @@ def work(
     stop: threading.Event,
     *,
     poll: float = 1.0,
+    retry: RetryPolicy = RETRY,
 ) -> None:
     """The background loop: a pass every `poll` seconds until `stop` is set. A failing
     pass (the database away for a moment) is logged and tried again on the next one."""
     pace = Pace(DEFAULT_RATE)
     while not stop.is_set():
         try:
-            done = run_once(store, settings, transport, pace=pace, stop=stop)
+            done = run_once(store, settings, transport, pace=pace, stop=stop, retry=retry)
             if done.stopped:
                 log.warning("outbox paused: %s", done.stopped)
                 stop.wait(60.0)  # an account-level stop will not clear in a second

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import logging
 import queue
-import random
 import signal
 import threading
 import time
@@ -29,6 +28,7 @@ from pipeline.delivery.sendlog import SendLog
 from pipeline.delivery.transports.base import NotSent, SendFailure, Transport
 from pipeline.issue.message import Addressee, Message, personalise
 from pipeline.issue.render import Rendered
+from pipeline.retry import RetryPolicy, Tries
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,23 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class SendOptions:
     rate: float
     concurrency: int = 16
-    transient_attempts: int = 5  # tries for 5xx / connection errors before `failed`
-    backoff_base: float = 0.5
-    backoff_cap: float = 20.0
+    # The knobs of the one retry policy (pipeline/retry.py), as `retry` puts them together.
+    transient_attempts: int = RetryPolicy.attempts  # tries for 5xx / connection errors
+    backoff_base: float = RetryPolicy.base_delay
+    backoff_cap: float = RetryPolicy.max_delay
     max_consecutive_failures: int = 50  # then pause: something is wrong beyond one address
-    throttle_give_up: float = 600.0  # seconds of continuous throttling before pausing
+    throttle_give_up: float = RetryPolicy.give_up_after  # seconds of throttling, then pause
     window: int | None = None  # rows marked `sending` at once; default the concurrency
     lease_seconds: float = LEASE_SECONDS  # a sender silent this long is taken for dead
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(
+            attempts=self.transient_attempts,
+            base_delay=self.backoff_base,
+            max_delay=self.backoff_cap,
+            give_up_after=self.throttle_give_up,
+        )
 
 
 @dataclass
@@ -99,6 +109,72 @@ def _stop_on_signals(result: RunResult, stop: threading.Event) -> Iterator[None]
             signal.signal(number, before)
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What became of one message: `status` is what its row records."""
+
+    status: str  # sent | failed | unknown | pending (never handed over: safe to send later)
+    attempts: int
+    message_id: str | None = None
+    error: str | None = None
+    pause: str | None = None  # why all sending should stop: the account, not the message
+
+
+def deliver(
+    transport: Transport,
+    message: Message,
+    tags: dict[str, str],
+    pace: Pace,
+    stop: threading.Event,
+    retry: RetryPolicy,
+) -> Delivered:
+    """Send one message at the shared pace, trying again as `retry` says: the one way a
+    campaign's delivery and the outbox's transactional mail are sent."""
+    attempts = 0
+    tries = retry.start()
+
+    def gate() -> bool:
+        # Called by the transport right before the request goes on the wire, after it is
+        # built and signed, so that building it cannot bunch requests up.
+        return pace.wait(stop)
+
+    while True:
+        attempts += 1
+        try:
+            message_id = transport.send(message, tags, gate=gate)
+        except NotSent:
+            # Never handed to SES on this attempt: back to pending, safe to send later.
+            return Delivered("pending", attempts - 1)
+        except SendFailure as failure:
+            if failure.kind == "throttle":
+                pace.throttled()  # the next try waits for its slot in the slower pace
+            wait = tries.after(failure.kind)
+            if wait is None:
+                return _given_up(failure, attempts, tries)
+            if wait and stop.wait(wait):
+                return Delivered("pending", attempts, error=failure.reason)
+            continue
+        pace.succeeded()
+        return Delivered("sent", attempts, message_id=message_id)
+
+
+def _given_up(failure: SendFailure, attempts: int, tries: Tries) -> Delivered:
+    """A message the retry policy tries no more, recorded by why it failed."""
+    if failure.kind == "throttle":
+        # Not sent: it stays pending for the next run, and sending stops until then.
+        why = f"SES kept throttling for {tries.policy.give_up_after:.0f} s"
+        return Delivered("pending", attempts, error=failure.reason, pause=why)
+    if failure.kind == "transient":
+        reason = f"{failure.reason} (after {tries.backoff_failures} attempts)"
+        return Delivered("failed", attempts, error=reason)
+    if failure.kind == "ambiguous":
+        # The request went out and the answer was lost: SES may have sent it.
+        return Delivered("unknown", attempts, error=failure.reason)
+    if failure.kind == "account":
+        return Delivered("pending", attempts, error=failure.reason, pause=failure.reason)
+    return Delivered("failed", attempts, error=failure.reason)
+
+
 # The pause reason of a campaign stopped because its process shut down (SIGTERM to
 # `serve` or `worker`), not by a person: the scheduler resumes such a campaign.
 STOPPED_AT_SHUTDOWN = "stopped when the process sending it shut down"
@@ -127,6 +203,7 @@ class CampaignRunner:
         self.campaign_id = campaign_id
         self.list_id = list_id
         self.options = options
+        self.retry = options.retry
         # Pace 3% under the limit: SES counts per second as requests arrive, and
         # network jitter can bunch requests that left evenly spaced.
         self.pace = Pace(options.rate * RATE_HEADROOM)
@@ -152,11 +229,6 @@ class CampaignRunner:
                 self.pause_reason = reason
         self.stop.set()
 
-    def _backoff(self, attempt: int) -> float:
-        # "Full jitter": spreads retries out so that workers do not retry in lockstep.
-        cap = min(self.options.backoff_cap, self.options.backoff_base * 2**attempt)
-        return random.uniform(0, cap)
-
     def _message(self, item: Claimed) -> Message:
         token = make_token(self.secret, item.subscriber_id, self.list_id)
         recipient = Addressee(
@@ -165,51 +237,10 @@ class CampaignRunner:
         return personalise(self.rendered, recipient, self.settings)
 
     def _deliver(self, item: Claimed, message: Message) -> Outcome:
-        attempts = transient = 0
-        throttled_since: float | None = None
-
-        def gate() -> bool:
-            # Called by the transport right before the request goes on the wire, after
-            # it is built and signed, so that building it cannot bunch requests up.
-            return self.pace.wait(self.stop)
-
-        while True:
-            attempts += 1
-            try:
-                message_id = self.transport.send(message, self.tags, gate=gate)
-            except NotSent:
-                # Never handed to SES on this attempt: back to pending, safe to send later.
-                return Outcome(item.delivery_id, "pending", attempts=attempts - 1)
-            except SendFailure as failure:
-                if failure.kind == "throttle":
-                    self.pace.throttled()
-                    throttled_since = throttled_since or time.monotonic()
-                    if time.monotonic() - throttled_since > self.options.throttle_give_up:
-                        limit = self.options.throttle_give_up
-                        self._pause(f"SES kept throttling for {limit:.0f} s")
-                        return Outcome(item.delivery_id, "pending", attempts, error=failure.reason)
-                    continue
-                if failure.kind == "transient":
-                    transient += 1
-                    if transient >= self.options.transient_attempts:
-                        return Outcome(
-                            item.delivery_id,
-                            "failed",
-                            attempts,
-                            error=f"{failure.reason} (after {transient} attempts)",
-                        )
-                    if self.stop.wait(self._backoff(transient)):
-                        return Outcome(item.delivery_id, "pending", attempts, error=failure.reason)
-                    continue
-                if failure.kind == "ambiguous":
-                    # The request went out and the answer was lost: SES may have sent it.
-                    return Outcome(item.delivery_id, "unknown", attempts, error=failure.reason)
-                if failure.kind == "account":
-                    self._pause(failure.reason)
-                    return Outcome(item.delivery_id, "pending", attempts, error=failure.reason)
-                return Outcome(item.delivery_id, "failed", attempts, error=failure.reason)
-            self.pace.succeeded()
-            return Outcome(item.delivery_id, "sent", attempts, message_id=message_id)
+        done = deliver(self.transport, message, self.tags, self.pace, self.stop, self.retry)
+        if done.pause:
+            self._pause(done.pause)
+        return Outcome(item.delivery_id, done.status, done.attempts, done.message_id, done.error)
 
     def _worker(self) -> None:
         while True:

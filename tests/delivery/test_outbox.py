@@ -17,6 +17,7 @@ from pipeline.audience.store import Store
 from pipeline.delivery import outbox
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.transports.ses import SesTransport
+from pipeline.retry import RetryPolicy
 from pipeline.settings import Settings, load_settings
 from tests.support import db
 from tests.support import signup as signup_support
@@ -61,6 +62,27 @@ def test_throttled_mail_is_retried_until_sent(store: Store, stub: SesStub) -> No
     status, error, attempts = _row()
     assert (status, error, attempts) == ("sent", None, 3)
     assert db.one("SELECT message_id FROM outbox") == stub.accepted[0].message_id
+
+
+def test_throttling_that_never_ends_gives_up_and_keeps_the_mail_for_later(
+    store: Store, stub: SesStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As a campaign pauses: the pass stops with the reason, the message stays pending
+    (never dropped), and the next pass sends it. A short policy instead of ten minutes."""
+    settings = load_settings()
+    _sign_up(store, settings)
+    stub.throttle_first = 10**9
+    short = RetryPolicy(give_up_after=0.2)
+    done = outbox.run_once(store, settings, SesTransport(), pace=Pace(1000), retry=short)
+    assert done.stopped == "SES kept throttling for 0 s"
+    assert (done.sent, done.failed, done.unknown) == (0, 0, 0)
+    status, error, attempts = _row()
+    assert status == "pending" and "TooManyRequests" in (error or "") and attempts > 1
+    assert stub.accepted == []
+    assert "sending stops: SES kept throttling" in caplog.text
+    stub.throttle_first = 0
+    assert _once(store, settings).sent == 1
+    assert _row()[0] == "sent" and len(stub.accepted_to(READER)) == 1
 
 
 def test_a_lost_answer_is_unknown_and_never_resent(store: Store, stub: SesStub) -> None:
