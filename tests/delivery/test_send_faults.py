@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline.delivery import campaign as campaigns
+from pipeline.delivery import testcopy
 from pipeline.delivery.send import SendOptions
 from pipeline.delivery.transports.ses import SesTransport
 from pipeline.issue.build import build
+from pipeline.retry import RetryPolicy
 from pipeline.settings import load_settings
 from tests.support.sending import (
     ISSUE,
@@ -267,3 +270,32 @@ def test_a_campaign_bigger_than_the_quota_left_warns_then_pauses_at_the_quota(
     stub.account = default_account(max_send_rate=1000)
     ok(send(cli))
     everyone_once(stub, members)
+
+
+# --- test copies: the same policy, backing off (no shared pace), five tries -------------------
+
+
+def send_test_copy(retry: RetryPolicy, to: str = "tester@example.com") -> tuple[str | None, ...]:
+    settings = load_settings()
+    built = build(ISSUE, settings)
+    assert built.rendered is not None
+    with store() as db:
+        ((_, message_id, error),) = testcopy.send_test(
+            db, settings, built.rendered, SesTransport(), [to], retry
+        )
+    return message_id, error
+
+
+def test_a_test_copy_is_tried_again_after_a_5xx_or_a_throttle(cli: Cli, stub: SesStub) -> None:
+    stub.script = ["500", "throttle", "503", "ok"]
+    message_id, error = send_test_copy(replace(testcopy.RETRY, base_delay=0.001))
+    assert message_id == stub.accepted[0].message_id and error is None
+    assert received(stub) == {"tester@example.com": 1}
+    assert stub.counts["throttled"] == 1 and stub.counts["server_error"] == 2
+
+
+def test_a_test_copy_gives_up_after_five_tries_with_the_reason(cli: Cli, stub: SesStub) -> None:
+    stub.fail_rate = 1.0
+    message_id, error = send_test_copy(replace(testcopy.RETRY, base_delay=0.001))
+    assert message_id is None and error and error.startswith(("InternalFailure", "ServiceUnav"))
+    assert stub.counts["server_error"] == 5 and stub.accepted == []
