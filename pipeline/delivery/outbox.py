@@ -193,8 +193,14 @@ def send_outbox(
             done = deliver(transport, message, {"kind": row.kind}, pace, stop, retry)
             status = done.status
             with store.begin() as tx:
-                _record(tx.conn, row.id, status, done.attempts,
-                        message_id=done.message_id, error=done.error)  # fmt: skip
+                _record(
+                    tx.conn,
+                    row.id,
+                    status,
+                    done.attempts,
+                    message_id=done.message_id,
+                    error=done.error,
+                )
             log.info("outbox %d: %s to subscriber %d: %s", row.id, row.kind,
                      row.subscriber_id, status)  # fmt: skip
             if done.pause:

@@ -2,7 +2,8 @@
 
 Configured the standard AWS way: the credential chain, `AWS_REGION`, and
 `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SESV2` for a local endpoint. Every failure becomes a
-`SendFailure` of one kind, which decides what the campaign loop does next:
+`SendFailure` of one kind, which decides what the campaign loop does next (the kinds
+tried again, and for how long, are the retry policy's: `pipeline/retry.py`):
 
 - throttle: slow the pace and retry the same message (never dropped);
 - transient: retry with jittered backoff, a bounded number of times;
