@@ -31,7 +31,7 @@ def archive(
     (<public_url>/issues/N) find issues/N/index.html on any static host, and the pages
     link to each other by file name, so they also work opened straight from the disk.
     """
-    from pipeline.feedback.archive import Archive, write_site
+    from pipeline.delivery.archive import Archive, write_site
 
     settings = kit.settings(ctx)
     with Store.open(settings.database_url) as store:

@@ -16,11 +16,11 @@ import sqlalchemy as sa
 
 from pipeline.audience.store import MailingList, Store
 from pipeline.delivery import senders
+from pipeline.delivery.archive import web_page
 from pipeline.delivery.send import RATE_HEADROOM, CampaignRunner, Progress, SendOptions
 from pipeline.delivery.senders import HEARTBEAT_SECONDS, Lease, expire
 from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Quota, SendFailure, Transport
-from pipeline.delivery.webversions import web_page
 from pipeline.errors import NewsletterError
 from pipeline.issue.build import Build
 from pipeline.issue.render import Rendered

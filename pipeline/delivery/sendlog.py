@@ -23,9 +23,10 @@ from pipeline.db.schema import (
     subscribers,
     test_sends,
 )
+from pipeline.delivery.archive import insert_web_version
 from pipeline.delivery.claims import Claimed, Outcome, record, take
 from pipeline.delivery.senders import LEASE_SECONDS, expire
-from pipeline.delivery.webversions import WebPage, insert_web_version
+from pipeline.issue.archive import ArchivedIssue
 
 ACTIVE_STATUSES = ("pending", "sending")
 
@@ -92,7 +93,7 @@ class SendLog:
         subject: str,
         *,
         dry_run: bool,
-        web: WebPage | None = None,
+        web: ArchivedIssue | None = None,
     ) -> tuple[Campaign, int]:
         """Create the campaign, store its web version (`web`, for a real campaign: the
         archive shows what was sent) and fix its recipients (active, subscribed members),

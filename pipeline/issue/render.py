@@ -20,7 +20,7 @@ from mjml import mjml2html
 from premailer import Premailer
 
 from pipeline.errors import RenderError
-from pipeline.issue.archive import archive_strings
+from pipeline.issue.archive import archive_strings, archive_url, issue_url
 from pipeline.issue.i18n import format_period, strings
 from pipeline.issue.limits import MAX_HTML_BEFORE_INLINING
 from pipeline.issue.plaintext import blocks_text
@@ -165,12 +165,7 @@ def _context(issue: Issue, settings: Settings, *, web: bool) -> dict[str, object
 
 
 def web_url(issue: Issue, settings: Settings) -> str:
-    return f"{settings.public_url}/issues/{issue.number}"
-
-
-def archive_url(settings: Settings) -> str:
-    """The list of every sent issue, linked from each web version."""
-    return f"{settings.public_url}/issues"
+    return issue_url(issue.number, settings)
 
 
 def _mjml_error(exc: Exception, source: str) -> RenderError:

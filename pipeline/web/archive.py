@@ -1,6 +1,6 @@
 """The public archive: `/issues` (every sent issue), `/issues/N` (the web version as it was
 sent: the "view in browser" link) and `/feed.xml` (Atom). The pages are built by
-pipeline/feedback/archive.py, the same ones `newsletter archive --out` writes as files."""
+pipeline/delivery/archive.py, the same ones `newsletter archive --out` writes as files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from pipeline.feedback.archive import Archive
+from pipeline.delivery.archive import Archive
 from pipeline.issue.archive import WEB_APP_LINKS
 from pipeline.web.pages import Site
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from pipeline.delivery.archive import Archive, web_page
 from pipeline.delivery.sendlog import SendLog
-from pipeline.delivery.webversions import WebPage, WebVersions, web_page
+from pipeline.issue.archive import ArchivedIssue
 from pipeline.issue.build import build
 from pipeline.issue.render import render_web
 from pipeline.settings import load_settings
@@ -72,8 +74,8 @@ def test_a_real_send_stores_the_web_version_as_it_went_out(
     assert row["campaign_id"] == campaign_id
     # What the archive reads back is the same page.
     with store() as opened:
-        (version,) = WebVersions(opened).latest(with_html=True)
-    assert version.page.html == expected and version.issue_number == 25
+        (version,) = Archive(opened, settings, issue_file.parent).issues(with_html=True)
+    assert version.html == expected and version.number == 25
 
 
 def test_a_dry_run_stores_no_web_version(cli: Cli, stub: SesStub, issue_file: Path) -> None:
@@ -105,7 +107,8 @@ def test_a_second_start_of_the_same_campaign_keeps_the_first_version(
 ) -> None:
     """Two senders starting at once: the loser's start fails as a whole and it joins."""
     make_list(cli, "weekly", people(2))
-    page = WebPage("first", "subject", None, "ko", None, "<html>first</html>")
+    now = datetime.now(UTC)
+    page = ArchivedIssue(25, "first", "subject", None, "ko", None, "<html>first</html>", now, now)
     with store() as opened:
         log = SendLog(opened)
         weekly = log.list_of("weekly")

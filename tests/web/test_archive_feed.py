@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 import feedparser
 import pytest
 
-from pipeline.issue.archive import ArchivedIssue
-from pipeline.issue.feed import FEED_ENTRIES, atom_feed
+from pipeline.issue.archive import FEED_ENTRIES, ArchivedIssue, atom_feed
 from pipeline.settings import load_settings
 
 pytestmark = pytest.mark.single_backend  # no store
