@@ -47,8 +47,14 @@ SITE_ENTRIES = frozenset({"index.html", "feed.xml", "issues"})
 
 
 def _entry(
-    issue: Issue, html: str, subject: str, preheader: str | None, times: tuple[datetime, datetime]
+    issue: Issue,
+    html: str,
+    subject: str,
+    preheader: str | None,
+    published: datetime,
+    updated: datetime,
 ) -> ArchivedIssue:
+    """An issue's record, from the issue itself and its web version."""
     return ArchivedIssue(
         number=issue.number,
         title=issue.title,
@@ -57,8 +63,8 @@ def _entry(
         lang=issue.lang,
         period=format_period(issue.period, issue.lang) if issue.period else None,
         html=html,
-        published=times[0],
-        updated=times[1],
+        published=published,
+        updated=updated,
     )
 
 
@@ -70,8 +76,9 @@ def web_page(rendered: Rendered, settings: Settings) -> ArchivedIssue:
     is one (a schedule's), else rendered now from the same issue."""
     issue = rendered.issue
     html = rendered.web_html if rendered.web_html is not None else render_web(issue, settings)
+    # It goes out now; what the archive shows later is its campaign's start, read back.
     now = datetime.now(UTC)
-    return _entry(issue, html, rendered.subject, rendered.preheader, (now, now))
+    return _entry(issue, html, rendered.subject, rendered.preheader, now, now)
 
 
 def insert_web_version(
@@ -188,7 +195,7 @@ class Archive:
             log.warning("archive: issue %d was sent but its file cannot be read; skipped", number)
             return None
         issue = found.issue
-        return _entry(issue, found.html, issue.subject, issue.preheader, (first, last))
+        return _entry(issue, found.html, issue.subject, issue.preheader, first, last)
 
     def issues(self, *, with_html: bool = False) -> list[ArchivedIssue]:
         """Every sent issue (its latest version), newest first."""

@@ -1,6 +1,7 @@
 """The public archive: `/issues` (every sent issue), `/issues/N` (the web version as it was
-sent: the "view in browser" link) and `/feed.xml` (Atom). The pages are built by
-pipeline/delivery/archive.py, the same ones `newsletter archive --out` writes as files."""
+sent: the "view in browser" link) and `/feed.xml` (Atom). The pages come from
+pipeline/delivery/archive.py (which reads the sent issues; pipeline/issue/archive.py builds
+the pages), the same ones `newsletter archive --out` writes as files."""
 
 from __future__ import annotations
 
