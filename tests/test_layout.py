@@ -54,8 +54,13 @@ def test_tests_mirror_the_package() -> None:
     folders = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name != "__pycache__"}
     packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert folders - {"support"} <= packages, "a test folder names no package of pipeline/"
-    # The core (settings, errors, output, retry) has no folder: its tests stand at the top.
+    # The core (settings, errors, output, retry) has no folder: its tests stand at the top, with
+    # the test of the package as installed.
     top = {p.name for p in (ROOT / "tests").glob("test_*.py")}
-    assert top <= {"test_layout.py", "test_settings.py", "test_output.py", "test_retry.py"}, (
-        "tests of one part go in that part's folder"
-    )
+    assert top <= {
+        "test_layout.py",
+        "test_settings.py",
+        "test_output.py",
+        "test_retry.py",
+        "test_package.py",
+    }, "tests of one part go in that part's folder"
