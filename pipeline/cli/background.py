@@ -71,15 +71,9 @@ def _scheduler(store: Store, settings: Settings, dry_run: bool) -> Loop:
 
 
 def _transport(settings: Settings, dry_run: bool) -> Callable[[], Transport]:
-    from pipeline.delivery.transports.dryrun import DryRunTransport
-    from pipeline.delivery.transports.ses import SesTransport
+    from pipeline.delivery.service import make_transport
 
-    def make() -> Transport:
-        if dry_run:
-            return DryRunTransport()
-        return SesTransport(configuration_set=settings.configuration_set, max_connections=16)
-
-    return make
+    return make_transport(settings, dry_run=dry_run)
 
 
 def _with_store(settings: Settings, make: Callable[[Store], Loop]) -> Loop:

@@ -14,7 +14,6 @@ from rich.markup import escape as markup_escape
 
 from pipeline.audience.store import Store
 from pipeline.cli import kit
-from pipeline.cli.send import _issue_number
 from pipeline.delivery.sendlog import SendLog
 from pipeline.delivery.transports.ses import aws_region
 from pipeline.errors import InputError, NotFoundError
@@ -122,7 +121,7 @@ def report(
     With --html FILE, one campaign's report as a page that opens anywhere (charts and
     tables, nothing fetched)."""
     settings = kit.settings(ctx)
-    number = _issue_number(issue) if issue is not None else None
+    number = kit.issue_number(issue) if issue is not None else None
     if html is not None:
         if number is None:
             raise InputError("--html needs an issue", hint="newsletter report ISSUE --html FILE")

@@ -1,4 +1,5 @@
-"""Small pieces every command module shares: the settings in force, options, consoles."""
+"""Small pieces every command module shares: the settings in force, options, consoles,
+an issue named by its file or its number."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from pipeline.errors import InputError
+from pipeline.issue.limits import MAX_NUMBER
+from pipeline.issue.source import read_issue
 from pipeline.output import Format
 from pipeline.settings import Settings, load_settings
 
@@ -50,3 +54,20 @@ FormatOption = Annotated[
 def say(message: str) -> None:
     """A progress or result line for people (stderr, so scripts can read stdout)."""
     err.print(message, highlight=False)
+
+
+def issue_number(value: str) -> int:
+    """An issue given as its number or its file (`log`, `schedule cancel`, `report`)."""
+    if value.isascii() and value.isdigit():
+        # Checked as text first: int() of 5,000 digits raises, and SQLite stops at 2**63.
+        if len(value) > len(str(MAX_NUMBER)) or int(value) > MAX_NUMBER:
+            raise InputError(
+                f"issue number {value[:20]}{'...' if len(value) > 20 else ''} is too large",
+                hint=f"issue numbers go up to {MAX_NUMBER}",
+            )
+        return int(value)
+    issue, problems = read_issue(Path(value))
+    if issue is None or not issue.front_matter_ok:
+        first = problems[0] if problems else f"{value}: cannot read the issue"
+        raise InputError(f"{first}", hint="give the issue file or its number")
+    return issue.number

@@ -21,7 +21,6 @@ from pipeline.delivery import schedule as schedules
 from pipeline.delivery import snapshot, when
 from pipeline.delivery.sendlog import SendLog
 from pipeline.errors import InputError
-from pipeline.issue.build import Build
 from pipeline.issue.render import render_web
 from pipeline.output import Format, emit_rows
 
@@ -141,10 +140,8 @@ def list_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None:
 def cancel(ctx: typer.Context, issue: Annotated[str, typer.Argument(
         help="An issue file or number.")], list_name: ListOption) -> None:  # fmt: skip
     """Cancel a schedule that has not started."""
-    from pipeline.cli.send import _issue_number
-
     settings = kit.settings(ctx)
-    number = _issue_number(issue)
+    number = kit.issue_number(issue)
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)
         cancelled = schedules.cancel(store, number, mailing_list)
@@ -152,42 +149,6 @@ def cancel(ctx: typer.Context, issue: Annotated[str, typer.Argument(
         f"cancelled the schedule of issue {number} to list '{escape(list_name)}' "
         f"({cancelled.send_at:%Y-%m-%d %H:%M} UTC); nothing was sent"
     )
-
-
-def take_over(store: Store, built: Build, list_id: int) -> schedules.Schedule | None:
-    """The issue's schedule to this list that this `send` takes over, said aloud."""
-    assert built.issue is not None
-    found = schedules.find(store, built.issue.number, list_id)
-    if found is None or found.state in ("cancelled", "sent"):
-        return None
-    at = f"{found.send_at:%Y-%m-%d %H:%M} UTC"
-    if found.state == "running":
-        changed = " (the file has changed since; those changes are not sent)"
-        kit.say(
-            f"resuming the campaign scheduled for {at} with the issue as it was scheduled"
-            + (changed if found.file_changed() else "")
-        )
-    elif found.state == "missed":
-        kit.say(f"[yellow]note:[/] the schedule of {at} was missed; this send takes its place")
-    else:
-        kit.say(f"[yellow]note:[/] this issue is scheduled for {at}; this send takes its place")
-    return found
-
-
-def say_schedules(store: Store, number: int | None, list_name: str | None) -> None:
-    """Missed and waiting schedules, on stderr: a missed one is never left unsaid."""
-    for found in schedules.listing(store):
-        if (number is not None and found.issue_number != number) or (
-            list_name is not None and found.list_name != list_name
-        ):
-            continue
-        what = f"issue {found.issue_number} to '{escape(found.list_name)}'"
-        at = f"{found.send_at:%Y-%m-%d %H:%M} UTC"
-        if found.state == "missed":
-            kit.say(f"[yellow]missed schedule:[/] {what} at {at}: {escape(found.note or '')}")
-        elif found.state == "scheduled":
-            note = found.status_note()
-            kit.say(f"scheduled: {what} at {at}" + (f" ({escape(note)})" if note else ""))
 
 
 def register(app: typer.Typer) -> None:

@@ -14,20 +14,15 @@ from rich.markup import escape
 
 from pipeline.audience.store import Store
 from pipeline.cli import kit
-from pipeline.cli import schedule as schedule_cli
 from pipeline.cli.issue import IssueArg, _checked
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
-from pipeline.delivery import senders, testcopy
-from pipeline.delivery.send import Progress, SendOptions
+from pipeline.delivery import senders, service, testcopy
+from pipeline.delivery.send import Progress
 from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Transport
-from pipeline.delivery.transports.dryrun import DryRunTransport
-from pipeline.delivery.transports.ses import SesTransport
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.build import Build
-from pipeline.issue.limits import MAX_NUMBER
-from pipeline.issue.source import read_issue
 from pipeline.output import Format, emit_rows
 
 DELIVERY_COLUMNS = [
@@ -40,13 +35,6 @@ DELIVERY_COLUMNS = [
     "sent_at",
     "updated_at",
 ]
-
-
-def _transport(ctx: typer.Context, dry_run: bool, concurrency: int) -> Transport:
-    if dry_run:
-        return DryRunTransport()
-    settings = kit.settings(ctx)
-    return SesTransport(configuration_set=settings.configuration_set, max_connections=concurrency)
 
 
 def _duration(seconds: float) -> str:
@@ -150,25 +138,23 @@ def send(
     settings.require_secret_key()
     built: Build = _checked(issue, ctx)
     assert built.issue is not None
+    request = service.Request(
+        list_name,
+        dry_run=dry_run,
+        rate=rate,
+        concurrency=concurrency,
+        retry_unknown=retry_unknown,
+        retry_failed=retry_failed,
+    )
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)  # a wrong --list is named first
-        scheduled = None if dry_run else schedule_cli.take_over(store, built, mailing_list.id)
-        if scheduled is not None and scheduled.state == "running":
-            # The scheduled campaign started from the stored rendering: the rest of the
-            # list gets the same issue, whatever became of the file since.
-            built = schedules.rendering(store, scheduled)
+        scheduled = service.take_over(store, built.issue.number, mailing_list.id, dry_run=dry_run)
+        if scheduled is not None:
+            _say_take_over(scheduled)
         # After the list: a typo in --list is named before anything about AWS.
-        transport = _transport(ctx, dry_run, concurrency)
-        the_plan = campaigns.plan(
-            store,
-            built,
-            list_name,
-            transport,
-            rate=rate if not dry_run else 1e9,
-            dry_run=dry_run,
-            retry_unknown=retry_unknown,
-            retry_failed=retry_failed,
-        )
+        make = service.make_transport(settings, dry_run=dry_run, max_connections=concurrency)
+        prepared = service.prepare(store, request, make, built=built, schedule=scheduled)
+        the_plan = prepared.plan
         if the_plan.recovered:
             shown = ", ".join(the_plan.recovered[:10])
             more = len(the_plan.recovered) - 10
@@ -178,30 +164,16 @@ def send(
                 + (f" and {more} more" if more > 0 else "")
                 + "[/]; --retry-unknown resends them"
             )
-        _show_plan(the_plan, settings.from_address, transport)
+        _show_plan(the_plan, settings.from_address, prepared.transport)
         verb = "Log" if dry_run else "Send"
         _confirm(f"{verb} {the_plan.to_send:,} message(s)?", yes or dry_run)
-        options = SendOptions(
-            rate=the_plan.rate,
-            concurrency=2 if dry_run else concurrency,
-            # Nothing leaves the machine in a dry run: claim big batches.
-            window=500 if dry_run else None,
-        )
-
-        def follow(campaign: Campaign, to_send: int) -> None:
-            if scheduled is not None:
-                schedules.follow_send(store, scheduled.issue_number, mailing_list.id, campaign.id)
-
         try:
             with _progress_display(the_plan.to_send) as on_progress:
-                report = campaigns.run(
+                report = service.run_campaign(
                     store,
                     settings,
-                    the_plan,
-                    transport,
-                    options,
+                    prepared,
                     on_progress=on_progress,
-                    on_start=follow,
                     on_note=lambda text: kit.say(escape(text)),
                 )
         except KeyboardInterrupt:  # a second Ctrl-C: left without waiting
@@ -212,13 +184,24 @@ def send(
                 f" --list {escape(list_name)}"
             )
             raise
-        if scheduled is not None:
-            schedules.follow_send(
-                store, scheduled.issue_number, mailing_list.id, report.campaign.id
-            )
     _show_report(report, issue)
     if report.campaign.status != "finished":
         raise typer.Exit(3 if report.stopped_by_user else 4)
+
+
+def _say_take_over(found: schedules.Schedule) -> None:
+    """The schedule this `send` takes the place of, said aloud."""
+    at = f"{found.send_at:%Y-%m-%d %H:%M} UTC"
+    if found.state == "running":
+        changed = " (the file has changed since; those changes are not sent)"
+        kit.say(
+            f"resuming the campaign scheduled for {at} with the issue as it was scheduled"
+            + (changed if found.file_changed() else "")
+        )
+    elif found.state == "missed":
+        kit.say(f"[yellow]note:[/] the schedule of {at} was missed; this send takes its place")
+    else:
+        kit.say(f"[yellow]note:[/] this issue is scheduled for {at}; this send takes its place")
 
 
 def _show_plan(the_plan: campaigns.Plan, from_address: str, transport: Transport) -> None:
@@ -268,7 +251,7 @@ def send_test(
     built = _checked(issue, ctx)
     assert built.rendered is not None
     testcopy.parse_test_addresses(to)  # bad addresses are named before anything about AWS
-    transport = _transport(ctx, False, 2)
+    transport = service.make_transport(settings, dry_run=False, max_connections=2)()
     with Store.open(settings.database_url) as store:
         results = testcopy.send_test(store, settings, built.rendered, transport, to)
     failed = 0
@@ -282,22 +265,6 @@ def send_test(
             )
     if failed:
         raise typer.Exit(1)
-
-
-def _issue_number(value: str) -> int:
-    if value.isascii() and value.isdigit():
-        # Checked as text first: int() of 5,000 digits raises, and SQLite stops at 2**63.
-        if len(value) > len(str(MAX_NUMBER)) or int(value) > MAX_NUMBER:
-            raise InputError(
-                f"issue number {value[:20]}{'...' if len(value) > 20 else ''} is too large",
-                hint=f"issue numbers go up to {MAX_NUMBER}",
-            )
-        return int(value)
-    issue, problems = read_issue(Path(value))
-    if issue is None or not issue.front_matter_ok:
-        first = problems[0] if problems else f"{value}: cannot read the issue"
-        raise InputError(f"{first}", hint="give the issue file or its number")
-    return issue.number
 
 
 def log_cmd(
@@ -314,10 +281,10 @@ def log_cmd(
 ) -> None:
     """The send log: campaign summaries, or with an issue, one row per recipient."""
     settings = kit.settings(ctx)
-    number = _issue_number(issue) if issue is not None else None
+    number = kit.issue_number(issue) if issue is not None else None
     with Store.open(settings.database_url) as store:
         sendlog = SendLog(store)
-        schedule_cli.say_schedules(store, number, list_name)
+        _say_schedules(store, number, list_name)
         found = sendlog.campaigns(issue_number=number, list_name=list_name)
         if number is None:
             rows = [
@@ -359,6 +326,22 @@ def log_cmd(
             fmt,
             title=f"Issue {number} to {campaign.list_name}",
         )
+
+
+def _say_schedules(store: Store, number: int | None, list_name: str | None) -> None:
+    """Missed and waiting schedules, on stderr: a missed one is never left unsaid."""
+    for found in schedules.listing(store):
+        if (number is not None and found.issue_number != number) or (
+            list_name is not None and found.list_name != list_name
+        ):
+            continue
+        what = f"issue {found.issue_number} to '{escape(found.list_name)}'"
+        at = f"{found.send_at:%Y-%m-%d %H:%M} UTC"
+        if found.state == "missed":
+            kit.say(f"[yellow]missed schedule:[/] {what} at {at}: {escape(found.note or '')}")
+        elif found.state == "scheduled":
+            note = found.status_note()
+            kit.say(f"scheduled: {what} at {at}" + (f" ({escape(note)})" if note else ""))
 
 
 def _show_senders(store: Store, running: list[Campaign]) -> None:

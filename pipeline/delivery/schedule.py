@@ -4,7 +4,9 @@ A schedule moves `scheduled` -> `running` (its campaign started) -> `sent` (the 
 finished). It becomes `missed` when nobody started it within the grace period after its
 time, and `cancelled` by `schedule cancel`. Several schedulers may share one database: the
 move to `running` is one conditional UPDATE, and only the scheduler whose UPDATE changed
-the row starts the campaign (`claim`).
+the row starts the campaign (`claim`). Once its campaign has started, a schedule's state
+follows the campaign's by one rule (`follows`), written by `follow` and `settle_finished`
+only; `delivery/service.py` calls them for `newsletter send` and the scheduler alike.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ class Schedule:
     def current_state(self) -> str:
         """The state, with a campaign finished by other senders since the last pass
         counted as `sent` already."""
-        if self.state == "running" and self.campaign_status == "finished":
-            return "sent"
+        if self.state == "running":
+            return follows(self.campaign_status)
         return self.state
 
     def as_dict(self) -> dict[str, Any]:
@@ -332,56 +334,66 @@ def paused_at_shutdown(store: Store) -> list[Schedule]:
         return [Schedule(*row) for row in tx.conn.execute(query.order_by(schedules.c.send_at))]
 
 
-def update(
-    store: Store,
-    schedule_id: int,
-    state: str,
-    *,
-    note: str | None = None,
-    campaign_id: int | None = None,
-    only_from: tuple[str, ...] | None = None,
-) -> None:
-    values: dict[str, Any] = {"state": state, "note": note, "updated_at": _now()}
-    if campaign_id is not None:
-        values["campaign_id"] = campaign_id
-    where = [schedules.c.id == schedule_id]
-    if only_from:
-        where.append(schedules.c.state.in_(only_from))
+def release(store: Store, schedule_id: int, reason: str) -> None:
+    """A claimed schedule whose campaign could not start (no subscribers, SES refused the
+    account, ...) waits again: retried at the next pass until the grace period runs out,
+    then `missed` with this reason in view."""
     with store.begin() as tx:
-        tx.conn.execute(sa.update(schedules).where(*where).values(values))
+        tx.conn.execute(
+            sa.update(schedules)
+            .where(schedules.c.id == schedule_id, schedules.c.state == "running")
+            .values(state="scheduled", note=f"could not start: {reason}", updated_at=_now())
+        )
+
+
+def follows(campaign_status: str | None) -> str:
+    """The one rule between the two state machines: a schedule whose campaign has started
+    is `running` until that campaign finishes (whoever sent its last rows), then `sent`."""
+    return "sent" if campaign_status == "finished" else "running"
+
+
+def follow(store: Store, schedule_id: int, campaign_id: int, *, by: str | None = None) -> None:
+    """The schedule follows its campaign, by the rule of `follows`, and says who started
+    it: the scheduler `by`, or (None) `newsletter send`, which took over a missed, waiting
+    or interrupted schedule. A cancelled schedule, or one sent already, is left alone."""
+    with store.begin() as tx:
+        row = tx.conn.execute(_select().where(schedules.c.id == schedule_id)).first()
+        before = Schedule(*row) if row else None
+        if before is None or before.state in ("cancelled", "sent"):
+            return
+        status, dry_run = tx.conn.execute(
+            sa.select(campaigns.c.status, campaigns.c.dry_run).where(campaigns.c.id == campaign_id)
+        ).one()
+        state = follows(status)
+        note = before.note
+        if by is not None and state == "sent":
+            note = (
+                "dry run (worker --dry-run): logged, nothing sent to SES; "
+                "`newsletter schedule` again to send it for real"
+                if dry_run
+                else None
+            )
+        elif by is not None:
+            note = f"started by {by}" + (" (dry run: nothing sent to SES)" * bool(dry_run))
+        elif before.state in ("missed", "scheduled"):
+            note = "sent by `newsletter send`" + (
+                " after it was missed" if before.state == "missed" else " before its time"
+            )
+        tx.conn.execute(
+            sa.update(schedules)
+            .where(schedules.c.id == schedule_id)
+            .values(state=state, campaign_id=campaign_id, note=note, updated_at=_now())
+        )
 
 
 def settle_finished(store: Store) -> int:
     """Running schedules whose campaign finished (whoever sent its last rows) become
-    `sent`. Returns how many."""
+    `sent`, by the rule of `follows`. Returns how many."""
     finished = sa.select(campaigns.c.id).where(campaigns.c.status == "finished")
     with store.begin() as tx:
         changed = tx.conn.execute(
             sa.update(schedules)
             .where(schedules.c.state == "running", schedules.c.campaign_id.in_(finished))
-            .values(state="sent", updated_at=_now())
+            .values(state=follows("finished"), updated_at=_now())
         ).rowcount
     return int(changed or 0)
-
-
-def follow_send(store: Store, issue_number: int, list_id: int, campaign_id: int) -> None:
-    """`newsletter send` took over the issue's schedule to this list (missed, waiting, or
-    running after a crash): it now follows that campaign, `sent` when it finishes."""
-    with store.begin() as tx:
-        found = _find(tx.conn, issue_number, list_id)
-        if found is None or found.state == "cancelled":
-            return
-        status = tx.conn.execute(
-            sa.select(campaigns.c.status).where(campaigns.c.id == campaign_id)
-        ).scalar_one()
-        state = "sent" if status == "finished" else "running"
-        note = found.note
-        if found.state in ("missed", "scheduled"):
-            note = "sent by `newsletter send`" + (
-                " after it was missed" if found.state == "missed" else " before its time"
-            )
-        tx.conn.execute(
-            sa.update(schedules)
-            .where(schedules.c.id == found.id)
-            .values(state=state, campaign_id=campaign_id, note=note, updated_at=_now())
-        )

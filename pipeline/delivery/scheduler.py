@@ -3,7 +3,8 @@
 `Scheduler.loop` is one of the background loops of `newsletter serve` and `newsletter
 worker` (a `Callable[[threading.Event], None]`). Each pass (`tick`) marks schedules missed
 beyond the grace period, settles the ones whose campaign finished, then claims each due
-schedule and sends its campaign. The clock is injected, so that tests drive it.
+schedule and sends its campaign through the flow `newsletter send` uses (`service.py`).
+The clock is injected, so that tests drive it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from datetime import UTC, datetime
 from pipeline.audience.store import Store
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
-from pipeline.delivery.send import SendOptions
-from pipeline.delivery.sendlog import Campaign
+from pipeline.delivery import service
 from pipeline.delivery.transports.base import Transport
 from pipeline.errors import NewsletterError
 from pipeline.settings import Settings
@@ -122,64 +122,26 @@ class Scheduler:
             result.failed.append((found, reason))
 
     def _send(self, found: schedules.Schedule) -> campaigns.Report:
-        built = schedules.rendering(self.store, found)
-        transport = self.transport()
-        try:
-            the_plan = campaigns.plan(
-                self.store,
-                built,
-                found.list_name,
-                transport,
-                rate=1e9 if self.dry_run else None,
-                dry_run=self.dry_run,
-            )
-        except NewsletterError as exc:
-            # Nothing started: waiting again, retried at the next pass until the grace
-            # period runs out, then `missed` with this reason in view.
-            schedules.update(
-                self.store,
-                found.id,
-                "scheduled",
-                note=f"could not start: {exc.message}",
-                only_from=("running",),
-            )
-            raise
+        request = service.Request(
+            found.list_name, dry_run=self.dry_run, concurrency=self.concurrency
+        )
+        prepared = service.prepare(self.store, request, self.transport, schedule=found, by=self.who)
         log.info(
             "starting scheduled issue %s to %r: %s message(s)",
             found.issue_number,
             found.list_name,
-            the_plan.to_send,
+            prepared.plan.to_send,
         )
-        for warning in the_plan.warnings:
+        for warning in prepared.plan.warnings:
             log.warning("issue %s: %s", found.issue_number, warning)
-        options = SendOptions(
-            rate=the_plan.rate,
-            concurrency=2 if self.dry_run else self.concurrency,
-            window=500 if self.dry_run else None,
-        )
-
-        def started(campaign: Campaign, to_send: int) -> None:
-            note = f"started by {self.who}" + (" (dry run: nothing sent to SES)" * self.dry_run)
-            schedules.update(self.store, found.id, "running", note=note, campaign_id=campaign.id)
-
-        report = campaigns.run(
+        report = service.run_campaign(
             self.store,
             self.settings,
-            the_plan,
-            transport,
-            options,
-            on_start=started,
+            prepared,
             on_note=lambda text: log.info("issue %s: %s", found.issue_number, text),
             stop=self.stop,
         )
         if report.campaign.status == "finished":
-            note = (
-                "dry run (worker --dry-run): logged, nothing sent to SES; "
-                "`newsletter schedule` again to send it for real"
-                if self.dry_run
-                else None
-            )
-            schedules.update(self.store, found.id, "sent", note=note, only_from=("running",))
             log.info("scheduled issue %s to %r sent", found.issue_number, found.list_name)
         else:
             why = report.pause_reason or "stopped with the scheduler"
