@@ -273,3 +273,104 @@ def test_a_shutdown_pause_older_than_the_grace_period_waits_for_send(
             assert scheduler(db, clock).tick().started == []
         assert len(slow.accepted) == sent_before
         assert only(cli)["campaign_status"] == "paused"
+
+
+# What a schedule says once `send` or the scheduler ran its campaign: both go through the
+# one flow of `delivery/service.py`, and the schedule follows the campaign by one rule.
+
+
+def _scheduled(cli: Cli, issue: Path) -> datetime:
+    when = tomorrow()
+    ok(cli("schedule", issue, "--list", "weekly", "--at", at(when), "--tz", "UTC"))
+    return when
+
+
+def test_send_before_its_time_takes_the_place_of_the_schedule(
+    cli: Cli, issue: Path, stub: SesStub
+) -> None:
+    _scheduled(cli, issue)
+    sent = ok(cli("send", issue, "--list", "weekly", "--yes", "--rate", "1000"))
+    assert "this send takes its place" in sent.stderr
+    assert received(stub) == {email: 1 for email, _ in READERS}
+    entry = only(cli)
+    assert entry["state"] == "sent" and entry["campaign_status"] == "finished"
+    assert entry["note"] == "sent by `newsletter send` before its time"
+
+
+def test_a_dry_run_send_leaves_the_schedule_waiting(cli: Cli, issue: Path, stub: SesStub) -> None:
+    _scheduled(cli, issue)
+    dry = ok(cli("send", issue, "--list", "weekly", "--dry-run"))
+    assert "takes its place" not in dry.stderr
+    entry = only(cli)
+    assert entry["state"] == "scheduled" and entry["campaign"] is None
+    assert stub.accepted == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_what_a_schedule_sent_by_the_scheduler_says(
+    cli: Cli, issue: Path, stub: SesStub, dry_run: bool
+) -> None:
+    when = _scheduled(cli, issue)
+    with store() as db:
+        assert len(scheduler(db, Clock(when), dry_run=dry_run).tick().started) == 1
+    entry = only(cli)
+    assert entry["state"] == "sent"
+    if dry_run:
+        assert entry["note"].startswith("dry run (worker --dry-run): logged, nothing sent")
+        assert stub.accepted == []
+    else:
+        assert entry["note"] is None
+        assert received(stub) == {email: 1 for email, _ in READERS}
+
+
+def test_a_schedule_that_cannot_start_waits_again_with_the_reason(
+    cli: Cli, issue: Path, stub: SesStub
+) -> None:
+    when = _scheduled(cli, issue)
+    stub.account = default_account(sending_enabled=False)
+    with store() as db:
+        tick = scheduler(db, Clock(when)).tick()
+    assert tick.started == [] and len(tick.failed) == 1
+    entry = only(cli)
+    assert entry["state"] == "scheduled" and entry["campaign"] is None
+    assert entry["note"].startswith("could not start: sending is disabled for this SES account")
+    # Once SES lets it, the next pass within the grace period starts it.
+    stub.account = default_account(max_send_rate=1000)
+    with store() as db:
+        assert len(scheduler(db, Clock(when + timedelta(minutes=1))).tick().started) == 1
+    assert only(cli)["state"] == "sent"
+    assert received(stub) == {email: 1 for email, _ in READERS}
+
+
+def test_the_send_flow_runs_as_a_library_and_the_schedule_follows_its_campaign(
+    cli: Cli, issue: Path
+) -> None:
+    """No CLI, no subprocess: take over the schedule, plan, run; the schedule is sent."""
+    from pipeline.delivery import schedule as schedules
+    from pipeline.delivery import service
+    from pipeline.delivery.transports.dryrun import DryRunTransport
+    from pipeline.issue.build import build
+    from pipeline.settings import load_settings
+
+    _scheduled(cli, issue)
+    settings = load_settings()
+    built = build(issue, settings)
+    assert built.issue is not None
+    with store() as db:
+        list_id = schedules.listing(db)[0].list_id
+        assert service.take_over(db, built.issue.number, list_id, dry_run=True) is None
+        found = service.take_over(db, built.issue.number, list_id)
+        assert found is not None and found.state == "scheduled"
+        request = service.Request("weekly", rate=1000)
+        prepared = service.prepare(db, request, DryRunTransport, built=built, schedule=found)
+        assert prepared.plan.to_send == len(READERS) and prepared.by is None
+        report = service.run_campaign(db, settings, prepared)
+        assert report.campaign.status == "finished" and report.counts["sent"] == len(READERS)
+        (after,) = schedules.listing(db)
+    assert after.state == "sent" and after.campaign_id == report.campaign.id
+    assert [schedules.follows(s) for s in (None, "running", "paused", "finished")] == [
+        "running",
+        "running",
+        "running",
+        "sent",
+    ]
