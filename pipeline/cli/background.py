@@ -71,7 +71,7 @@ def _scheduler(store: Store, settings: Settings, dry_run: bool) -> Loop:
 
 
 def _transport(settings: Settings, dry_run: bool) -> Callable[[], Transport]:
-    from pipeline.delivery.service import make_transport
+    from pipeline.delivery.transports import make_transport
 
     return make_transport(settings, dry_run=dry_run)
 

@@ -20,6 +20,7 @@ from pipeline.delivery import schedule as schedules
 from pipeline.delivery import senders, service, testcopy
 from pipeline.delivery.send import Progress
 from pipeline.delivery.sendlog import Campaign, SendLog
+from pipeline.delivery.transports import make_transport
 from pipeline.delivery.transports.base import Transport
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.build import Build
@@ -152,7 +153,7 @@ def send(
         if scheduled is not None:
             _say_take_over(scheduled)
         # After the list: a typo in --list is named before anything about AWS.
-        make = service.make_transport(settings, dry_run=dry_run, max_connections=concurrency)
+        make = make_transport(settings, dry_run=dry_run, max_connections=concurrency)
         prepared = service.prepare(store, request, make, built=built, schedule=scheduled)
         the_plan = prepared.plan
         if the_plan.recovered:
@@ -251,7 +252,7 @@ def send_test(
     built = _checked(issue, ctx)
     assert built.rendered is not None
     testcopy.parse_test_addresses(to)  # bad addresses are named before anything about AWS
-    transport = service.make_transport(settings, dry_run=False, max_connections=2)()
+    transport = make_transport(settings, dry_run=False, max_connections=2)()
     with Store.open(settings.database_url) as store:
         results = testcopy.send_test(store, settings, built.rendered, transport, to)
     failed = 0

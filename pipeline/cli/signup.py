@@ -11,9 +11,7 @@ from pipeline.audience.store import Store
 from pipeline.cli import kit
 from pipeline.delivery import outbox
 from pipeline.delivery.pacing import Pace
-from pipeline.delivery.transports.base import Transport
-from pipeline.delivery.transports.dryrun import DryRunTransport
-from pipeline.delivery.transports.ses import SesTransport
+from pipeline.delivery.transports import make_transport
 from pipeline.errors import InputError
 from pipeline.output import Format, emit_rows
 from pipeline.web.signup import form_html
@@ -51,11 +49,7 @@ def signups_send(
     background loop does every second)."""
     settings = kit.settings(ctx)
     settings.require_secret_key()
-    transport: Transport = (
-        DryRunTransport()
-        if dry_run
-        else SesTransport(configuration_set=settings.configuration_set, max_connections=4)
-    )
+    transport = make_transport(settings, dry_run=dry_run, max_connections=4)()
     with Store.open(settings.database_url) as store:
         done = outbox.run_once(store, settings, transport, pace=Pace(rate))
     processed = done.processed

@@ -51,25 +51,6 @@ class Prepared:
     by: str | None  # the scheduler that claimed the schedule; None for `newsletter send`
 
 
-def make_transport(
-    settings: Settings, *, dry_run: bool, max_connections: int = 16
-) -> Callable[[], Transport]:
-    """SES by the standard AWS configuration, or the dry run; made when called, so that
-    a missing region is named only once the list and the issue are known good."""
-
-    def make() -> Transport:
-        from pipeline.delivery.transports.dryrun import DryRunTransport
-        from pipeline.delivery.transports.ses import SesTransport
-
-        if dry_run:
-            return DryRunTransport()
-        return SesTransport(
-            configuration_set=settings.configuration_set, max_connections=max_connections
-        )
-
-    return make
-
-
 def take_over(
     store: Store, issue_number: int, list_id: int, *, dry_run: bool = False
 ) -> schedules.Schedule | None:
