@@ -118,3 +118,35 @@ def test_a_test_token_names_its_issue_whatever_its_number(number: int) -> None:
     from pipeline.audience.tokens import make_test_token, verify_test_token
 
     assert verify_test_token(SECRET, make_test_token(SECRET, number)) == number
+
+
+PINNED_SECRET = b"pinned-secret-key-0123456789abcdef"
+
+
+def test_each_kind_of_token_keeps_its_exact_bytes() -> None:
+    """Links already in readers' mailboxes must keep working: these tokens were made by the
+    code that sent them, and any change to a kind's format fails here."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.audience.tokens import (
+        make_confirm_token,
+        make_test_token,
+        verify_confirm_token,
+        verify_test_token,
+    )
+
+    unsubscribe = "AQAAAAAAAAAqAAAAAAAAAAdvvZMY9NBrWd01Pa1YcZLa"
+    assert make_token(PINNED_SECRET, 42, 7) == unsubscribe
+    assert verify_token(PINNED_SECRET, unsubscribe) == (42, 7)
+    large = "AYAAAAAAAAAFAAAAAQAAAAFeJmqKZDCpQkcwnnn-8Xi9"
+    assert make_token(PINNED_SECRET, 2**63 + 5, 2**32 + 1) == large
+    assert verify_token(PINNED_SECRET, large) == (2**63 + 5, 2**32 + 1)
+    test_copy = "dAAAAAAAAAAZ7MzDZWa_vopHQM52RqC_uKkO"
+    assert make_test_token(PINNED_SECRET, 25) == test_copy
+    assert verify_test_token(PINNED_SECRET, test_copy) == 25
+    issued = datetime(2024, 3, 5, 9, 12, 44, tzinfo=UTC)
+    confirm = "YwAAAAAAAATSAAAAAGXm4gww2L4fFlbI9VqJ-JIu5yhF7SIO"
+    assert make_confirm_token(PINNED_SECRET, 1234, issued) == confirm
+    assert verify_confirm_token(
+        PINNED_SECRET, confirm, now=issued + timedelta(days=1), max_age=timedelta(days=7)
+    ) == (1234, issued)
