@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +39,7 @@ from pipeline.audience.listexport import write_rows
 from pipeline.audience.listfile import BadRow, ExportFormat, Row
 from pipeline.audience.sources import TITLES, Part, Skipped, open_parts
 from pipeline.audience.store import MailingList, Store, Tx
+from pipeline.clock import utcnow
 from pipeline.errors import InputError
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read, bytes in the file)
@@ -177,7 +178,7 @@ def import_csv(
     """
     path = Path(path)
     report = ImportReport(str(path), list_name)
-    now = datetime.now(UTC)
+    now = utcnow()
     with open_parts(path, source, now) as parts, store.begin() as tx:
         importer = _Importer(
             tx, tx.require_list(list_name), report, now, on_invalid, on_cleaned, on_skipped

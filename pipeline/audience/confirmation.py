@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,15 +16,12 @@ from pipeline.audience import consents
 from pipeline.audience.signup import SUPPRESSED, member_states, queue_mail
 from pipeline.audience.store import Store, Tx
 from pipeline.audience.tokens import verify_confirm_token
+from pipeline.clock import utcnow
 from pipeline.db.schema import memberships, outbox
 from pipeline.errors import InputError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Refused(InputError):
@@ -80,7 +77,7 @@ def pending(
     store: Store, settings: Settings, secret: bytes, token: str, *, now: datetime | None = None
 ) -> Pending:
     """What `GET /confirm/<token>` shows; changes nothing (mail scanners fetch links)."""
-    now = now or _now()
+    now = now or utcnow()
     subscriber_id, since = _verify(settings, secret, token, now)
     with store.begin(write=False) as tx:
         return _pending(tx, subscriber_id, since)
@@ -90,7 +87,7 @@ def confirm(
     store: Store, settings: Settings, secret: bytes, token: str, *, now: datetime | None = None
 ) -> Confirmed:
     """What `POST /confirm/<token>` does; confirming twice is harmless (nothing waits)."""
-    now = now or _now()
+    now = now or utcnow()
     subscriber_id, since = _verify(settings, secret, token, now)
     with store.begin() as tx:
         found = _pending(tx, subscriber_id, since)

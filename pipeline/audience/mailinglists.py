@@ -3,17 +3,12 @@ members by state (the library behind `newsletter lists`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.audience.outcome import Outcome
 from pipeline.audience.store import Store
+from pipeline.clock import utcnow
 from pipeline.errors import InputError
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 MAX_DESCRIPTION = 500  # characters: a line or two under the list's checkbox
 
@@ -52,7 +47,7 @@ def create_list(
             raise InputError(
                 f"list {clean!r} already exists", hint="add --exist-ok to accept an existing list"
             )
-        tx.create_list(clean, _now(), public=public, description=description)
+        tx.create_list(clean, utcnow(), public=public, description=description)
     kind = "public list (offered on the signup form)" if public else "list"
     return Outcome(True, f"created {kind} {clean!r}")
 

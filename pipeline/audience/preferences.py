@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from pipeline.audience import consents
 from pipeline.audience.store import Store, Subscriber, Tx
+from pipeline.clock import utcnow
 from pipeline.db.schema import lists, memberships, subscribers
 from pipeline.errors import InputError, NotFoundError
 
@@ -120,10 +121,6 @@ _REFUSAL_HINTS = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def preferences(store: Store, subscriber_id: int, link_list_id: int) -> Preferences:
     """The reader's lists and their states, read in one transaction; NotFoundError if the
     person was forgotten or the link's list deleted."""
@@ -138,7 +135,7 @@ def leave(store: Store, subscriber_id: int, link_list_id: int, list_id: int) -> 
         state = _theirs(_read(tx, person, link_list_id), list_id)
         changed = False
         if state.leavable:
-            changed = bool(tx.set_membership_status(person.id, list_id, "unsubscribed", _now()))
+            changed = bool(tx.set_membership_status(person.id, list_id, "unsubscribed", utcnow()))
         after = _read(tx, _person(tx, person.id, lock=False), link_list_id)
     if changed:
         log.info("subscriber #%d left list #%d on the preference page", person.id, list_id)
@@ -151,7 +148,7 @@ def leave_all(store: Store, subscriber_id: int, link_list_id: int) -> Change:
     with store.begin() as tx:
         person = _person(tx, subscriber_id, lock=True)
         _read(tx, person, link_list_id)  # the link's list must still exist
-        now = _now()
+        now = utcnow()
         changed = tx.set_membership_status(person.id, None, "unsubscribed", now) > 0
         if person.status == "active":  # bounced and complained stay so: they say more
             tx.set_subscriber_status(person.id, "unsubscribed", now)
@@ -193,7 +190,7 @@ def rejoin(
             )
         if state.status == "subscribed" and person.status == "active":
             return Change(False, state.name, _read(tx, person, link_list_id))
-        now = _now()
+        now = utcnow()
         if person.status != "active":
             tx.set_subscriber_status(person.id, "active", now)
         if state.status is None:

@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ from pipeline.audience.addresses import email_hash, normalise_email
 from pipeline.audience.cleaning import clean_name
 from pipeline.audience.records import MailingList
 from pipeline.audience.store import Store, Tx
+from pipeline.clock import utcnow
 from pipeline.db.schema import memberships, outbox, signup_requests, subscribers
 from pipeline.errors import InputError
 from pipeline.settings import Settings
@@ -45,10 +46,6 @@ log = logging.getLogger(__name__)
 
 MAX_LISTS = 50  # list fields in one form
 SUPPRESSED = ("bounced", "complained")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Received(StrEnum):
@@ -135,7 +132,7 @@ def receive(
 ) -> Received:
     """What `POST /subscribe` does. FormProblems for a bad form (it still counts against
     the IP's limit, so a bot cannot probe without limit)."""
-    now = now or _now()
+    now = now or utcnow()
     if any(v.strip() for v in fields.get(honeypot, [])):
         log.info("signup honeypot filled (ip %s): nothing stored", client.ip)
         return Received.honeypot
@@ -196,7 +193,7 @@ def process(
                 row = tx.conn.execute(query).first()
                 if row is None:
                     break
-                when = now or _now()
+                when = now or utcnow()
                 outcome, queued = _handle(tx, row, settings, when)
                 tx.conn.execute(
                     sa.update(signup_requests)
@@ -319,7 +316,7 @@ KEEP_HANDLED = timedelta(days=30)  # the log of handled requests; consents keep 
 def tidy(store: Store, settings: Settings, *, now: datetime | None = None) -> int:
     """Delete handled signup requests older than KEEP_HANDLED (they hold addresses and
     IPs that are no longer needed) and rate-limit counters whose window has passed."""
-    now = now or _now()
+    now = now or utcnow()
     with store.begin() as tx:
         deleted = tx.conn.execute(
             sa.delete(signup_requests).where(

@@ -11,7 +11,7 @@ module is the whole library API.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pipeline.audience import consents
@@ -30,6 +30,7 @@ from pipeline.audience.mailinglists import create_list, delete_list, list_summar
 from pipeline.audience.outcome import Outcome
 from pipeline.audience.store import MailingList, Store, Subscriber, Tx
 from pipeline.audience.tokens import make_token, unsubscribe_url, verify_token
+from pipeline.clock import utcnow
 from pipeline.errors import InputError, NotFoundError
 
 __all__ = [
@@ -55,10 +56,6 @@ __all__ = [
     "unsubscribe_by_token",
     "update_list",
 ]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _require_subscriber(tx: Tx, email: str) -> Subscriber:
@@ -104,7 +101,7 @@ def _add(store: Store, address: Address, list_name: str, name: str | None, sourc
     with store.begin() as tx:
         mlist = tx.require_list(list_name)
         sub = tx.subscriber_by_key(address.key)
-        now = _now()
+        now = utcnow()
         if sub is None:
             if tx.suppression(email_hash(address.key)):
                 raise InputError(
@@ -191,7 +188,7 @@ def unsubscribe_by_token(store: Store, secret: bytes, token: str) -> Outcome:
 
 
 def _unsubscribe(tx: Tx, sub: Subscriber, mlist: MailingList | None) -> Outcome:
-    now = _now()
+    now = utcnow()
     if mlist is None:
         changed = tx.set_membership_status(sub.id, None, "unsubscribed", now)
         if sub.status == "active":  # bounced / complained stay: they say more
@@ -218,7 +215,7 @@ def resubscribe(store: Store, email: str, list_name: str, *, force: bool = False
     with store.begin() as tx:
         mlist = tx.require_list(list_name)
         sub = tx.subscriber_by_key(address.key)
-        now = _now()
+        now = utcnow()
         if sub is None:
             reason = tx.suppression(email_hash(address.key))
             if reason is None:
@@ -314,7 +311,7 @@ def forget(store: Store, email: str) -> Outcome:
         tx.delete_subscriber(sub.id)  # memberships go with it (ON DELETE CASCADE)
         if not tx.suppression(digest):
             reason = "forgotten" if sub.status == "active" else sub.status
-            tx.add_suppression(digest, reason, _now())
+            tx.add_suppression(digest, reason, utcnow())
     return Outcome(
         True,
         f"forgot {sub.email}: deleted their record, {members} membership(s){deleted}, and "

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +16,7 @@ from typer.core import TyperGroup
 from pipeline.audience.store import Store
 from pipeline.cli import kit
 from pipeline.cli.issue import IssueArg, _checked
+from pipeline.clock import utcnow
 from pipeline.delivery import schedule as schedules
 from pipeline.delivery import snapshot, when
 from pipeline.delivery.sendlog import SendLog
@@ -80,7 +80,7 @@ def add(
     settings = kit.settings(ctx)
     settings.require_secret_key()
     zone_name = _zone_name(ctx, tz)
-    moment = when.parse_at(at, zone_name, datetime.now(UTC))
+    moment = when.parse_at(at, zone_name, utcnow())
     # Read before the build: the digest is of the bytes that were rendered, or earlier.
     digest = snapshot.sha256_of(issue)
     built = _checked(issue, ctx)

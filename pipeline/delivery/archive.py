@@ -16,12 +16,13 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from pipeline.audience.store import Store
+from pipeline.clock import utcnow
 from pipeline.db.schema import campaigns, web_versions
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.archive import (
@@ -77,7 +78,7 @@ def web_page(rendered: Rendered, settings: Settings) -> ArchivedIssue:
     issue = rendered.issue
     html = rendered.web_html if rendered.web_html is not None else render_web(issue, settings)
     # It goes out now; what the archive shows later is its campaign's start, read back.
-    now = datetime.now(UTC)
+    now = utcnow()
     return _entry(issue, html, rendered.subject, rendered.preheader, now, now)
 
 
@@ -226,7 +227,7 @@ class Archive:
         # in the database.
         newest = [self.issue(e.number) for e in self.issues()[:FEED_ENTRIES]]
         entries = [e for e in newest if e is not None]
-        return atom_feed(entries, self.settings, now=now or datetime.now(UTC))
+        return atom_feed(entries, self.settings, now=now or utcnow())
 
 
 # --- the static site ------------------------------------------------------------------
@@ -295,7 +296,7 @@ def write_site(archive: Archive, out: Path, *, now: datetime | None = None) -> W
         for entry in entries:
             _write(staging, f"issues/{entry.number}/index.html",
                    issue_page(entry, archive.settings, STATIC_ROOT_LINKS), written)  # fmt: skip
-        feed = atom_feed(entries, archive.settings, now=now or datetime.now(UTC))
+        feed = atom_feed(entries, archive.settings, now=now or utcnow())
         _write(staging, "feed.xml", feed, written)
         _swap(staging, out)
     except OSError as exc:

@@ -8,18 +8,14 @@ pending -> skipped when its person was suppressed after the campaign started.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipeline.audience.store import receiving
+from pipeline.clock import utcnow
 from pipeline.db.schema import deliveries, memberships, subscribers
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +45,7 @@ def take(
     claim at once without waiting on each other: on PostgreSQL each takes rows no
     other has locked (FOR UPDATE SKIP LOCKED); SQLite lets one writer in at a time.
     Returns (claimed, skipped)."""
-    now = _now()
+    now = utcnow()
     query = (
         sa.select(
             deliveries.c.id,
@@ -103,7 +99,7 @@ def take(
 
 def record(conn: Connection, outcomes: list[Outcome]) -> None:
     """Checkpoint what came back from the workers."""
-    now = _now()
+    now = utcnow()
     rows = [
         {
             "b_id": o.delivery_id,

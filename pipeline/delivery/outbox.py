@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 from pipeline.audience import consents, signup
 from pipeline.audience.store import Store
 from pipeline.audience.tokens import confirm_url, make_confirm_token, make_token, unsubscribe_url
+from pipeline.clock import utcnow
 from pipeline.db.schema import lists, memberships, outbox
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.send import deliver
@@ -51,10 +52,6 @@ BATCH = 20  # rows claimed at once
 # most ten minutes.
 RETRY = RetryPolicy()
 DEFAULT_RATE = 2.0  # messages a second: transactional mail is a trickle beside campaigns
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,7 @@ def _claim(conn: Connection, limit: int, now: datetime) -> list[_Row]:
 
 
 def _record(conn: Connection, row_id: int, status: str, attempts: int, **values: object) -> None:
-    stamps = {"sent_at": _now()} if status == "sent" else {}
+    stamps = {"sent_at": utcnow()} if status == "sent" else {}
     conn.execute(
         sa.update(outbox)
         .where(outbox.c.id == row_id)
@@ -105,7 +102,7 @@ def _record(conn: Connection, row_id: int, status: str, attempts: int, **values:
 
 def settle_stale(store: Store, *, now: datetime | None = None) -> int:
     """`sending` rows left by a sender that died: `unknown` (SES may have sent them)."""
-    cutoff = (now or _now()) - STALE
+    cutoff = (now or utcnow()) - STALE
     with store.begin() as tx:
         return tx.conn.execute(
             sa.update(outbox)
@@ -121,7 +118,7 @@ def _message(store: Store, settings: Settings, secret: bytes, row: _Row) -> Mess
         if person is None or person.status in signup.SUPPRESSED:
             return None
         if row.kind == "confirmation":
-            since = _now() - timedelta(days=settings.confirm_link_days)
+            since = utcnow() - timedelta(days=settings.confirm_link_days)
             waiting = consents.pending_lists(tx.conn, person.id, since)
             if not waiting:
                 return None  # confirmed (or expired) before the mail went out
@@ -141,7 +138,7 @@ def _message(store: Store, settings: Settings, secret: bytes, row: _Row) -> Mess
             if first_list is None:
                 return None  # unsubscribed before the welcome went out
     if row.kind == "confirmation":
-        token = make_confirm_token(secret, person.id, _now())
+        token = make_confirm_token(secret, person.id, utcnow())
         return transactional.confirmation(
             settings,
             email=person.email,
@@ -171,7 +168,7 @@ def send_outbox(
     result = result or Sent()
     while not stop.is_set():
         with store.begin() as tx:
-            claimed = _claim(tx.conn, BATCH, _now())
+            claimed = _claim(tx.conn, BATCH, utcnow())
         if not claimed:
             break
         for index, row in enumerate(claimed):

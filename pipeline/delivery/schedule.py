@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.audience.store import MailingList, Store
+from pipeline.clock import utcnow
 from pipeline.db.schema import campaigns, lists, schedules
 from pipeline.delivery import snapshot
 from pipeline.delivery.send import STOPPED_AT_SHUTDOWN
@@ -138,10 +139,6 @@ def _select() -> sa.Select[Any]:
     return sa.select(*_COLUMNS).select_from(_FROM)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def save(
     store: Store,
     built: Build,
@@ -156,7 +153,7 @@ def save(
     """Store the schedule with the rendering, replacing the issue's schedule to this list
     (one transaction). Returns the new schedule and the one it replaced."""
     assert built.issue is not None and built.rendered is not None
-    now = now or _now()
+    now = now or utcnow()
     if send_at <= now:
         raise InputError(f"{send_at:%Y-%m-%d %H:%M} UTC is in the past", hint="give a later time")
     number = built.issue.number
@@ -230,7 +227,7 @@ def rendering(store: Store, schedule: Schedule) -> Build:
 
 def cancel(store: Store, issue_number: int, mailing_list: MailingList) -> Schedule:
     """A scheduled (or missed) schedule becomes `cancelled`; a started one cannot be."""
-    now = _now()
+    now = utcnow()
     with store.begin() as tx:
         found = _find(tx.conn, issue_number, mailing_list.id)
         if found is None:
@@ -342,7 +339,7 @@ def release(store: Store, schedule_id: int, reason: str) -> None:
         tx.conn.execute(
             sa.update(schedules)
             .where(schedules.c.id == schedule_id, schedules.c.state == "running")
-            .values(state="scheduled", note=f"could not start: {reason}", updated_at=_now())
+            .values(state="scheduled", note=f"could not start: {reason}", updated_at=utcnow())
         )
 
 
@@ -382,7 +379,7 @@ def follow(store: Store, schedule_id: int, campaign_id: int, *, by: str | None =
         tx.conn.execute(
             sa.update(schedules)
             .where(schedules.c.id == schedule_id)
-            .values(state=state, campaign_id=campaign_id, note=note, updated_at=_now())
+            .values(state=state, campaign_id=campaign_id, note=note, updated_at=utcnow())
         )
 
 
@@ -394,6 +391,6 @@ def settle_finished(store: Store) -> int:
         changed = tx.conn.execute(
             sa.update(schedules)
             .where(schedules.c.state == "running", schedules.c.campaign_id.in_(finished))
-            .values(state=follows("finished"), updated_at=_now())
+            .values(state=follows("finished"), updated_at=utcnow())
         ).rowcount
     return int(changed or 0)

@@ -15,9 +15,10 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pipeline.audience.store import Store
+from pipeline.clock import utcnow
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
 from pipeline.delivery import service
@@ -28,10 +29,6 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 10.0  # between passes: schedules are set to the minute
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -52,7 +49,7 @@ class Scheduler:
         transport: Callable[[], Transport],
         *,
         dry_run: bool = False,
-        now: Callable[[], datetime] = _utc_now,
+        now: Callable[[], datetime] = utcnow,
         concurrency: int = 16,
     ) -> None:
         self.store = store

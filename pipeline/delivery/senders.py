@@ -21,22 +21,19 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipeline.audience.store import Store
+from pipeline.clock import utcnow
 from pipeline.db.schema import campaigns, deliveries, senders
 
 LEASE_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0
 LOST_ERROR = "its sender stopped while sending ({who}): it may or may not have been sent"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -94,7 +91,7 @@ def expire(conn: Connection, lease_seconds: float, *, campaign_id: int | None = 
     """Mark senders whose lease ran out (or whose process is gone) `lost`, and turn the rows
     they held in `sending` into `unknown`. Also catches `sending` rows that no live sender
     holds (left by a version without leases). Returns what was lost."""
-    now = _now()
+    now = utcnow()
     query = sa.select(senders).where(senders.c.state == "running")
     if campaign_id is not None:
         query = query.where(senders.c.campaign_id == campaign_id)
@@ -129,7 +126,7 @@ class Lease:
         self.store = store
         self.campaign_id = campaign_id
         self.lease_seconds = lease_seconds
-        now = _now()
+        now = utcnow()
         with store.begin() as tx:
             self.id = int(
                 tx.conn.execute(
@@ -154,7 +151,7 @@ class Lease:
 
         Returns (running senders of real campaigns on the account, senders of this campaign
         that joined since the last beat, senders of any campaign found lost)."""
-        now = _now()
+        now = utcnow()
         with self.store.begin() as tx:
             tx.conn.execute(
                 sa.update(senders)
@@ -192,7 +189,7 @@ class Lease:
             tx.conn.execute(
                 sa.update(senders)
                 .where(senders.c.id == self.id, senders.c.state == "running")
-                .values(state="finished", finished_at=_now(), sent=sent)
+                .values(state="finished", finished_at=utcnow(), sent=sent)
             )
 
 

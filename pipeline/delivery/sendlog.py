@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from pipeline.audience.store import MailingList, Store, receiving
+from pipeline.clock import utcnow
 from pipeline.db.schema import (
     DELIVERY_STATUSES,
     campaigns,
@@ -61,10 +62,6 @@ _CAMPAIGN_COLUMNS = (
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class SendLog:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -99,7 +96,7 @@ class SendLog:
         archive shows what was sent) and fix its recipients (active, subscribed members),
         in one transaction; returns the campaign and how many were targeted. A new dry run
         replaces the previous dry run of the same issue and list."""
-        now = _now()
+        now = utcnow()
         with self.store.begin() as tx:
             if dry_run:
                 tx.conn.execute(
@@ -154,7 +151,7 @@ class SendLog:
         return self.get(campaign_id), targeted
 
     def set_status(self, campaign_id: int, status: str, *, reason: str | None = None) -> None:
-        now = _now()
+        now = utcnow()
         values: dict[str, Any] = {"status": status, "updated_at": now, "pause_reason": reason}
         if status == "finished":
             values["finished_at"] = now
@@ -193,7 +190,7 @@ class SendLog:
                     .values(
                         status="unknown",
                         error="interrupted while sending: it may or may not have been sent",
-                        updated_at=_now(),
+                        updated_at=utcnow(),
                     )
                 )
         return emails + [e or "(forgotten)" for e in orphans]
@@ -218,13 +215,13 @@ class SendLog:
             changed = tx.conn.execute(
                 sa.update(deliveries)
                 .where(self._reopenable(campaign_id, statuses))
-                .values(status="pending", updated_at=_now())
+                .values(status="pending", updated_at=utcnow())
             ).rowcount
             if changed:
                 tx.conn.execute(
                     sa.update(campaigns)
                     .where(campaigns.c.id == campaign_id)
-                    .values(status="paused", finished_at=None, updated_at=_now())
+                    .values(status="paused", finished_at=None, updated_at=utcnow())
                 )
         return changed
 
@@ -313,7 +310,7 @@ class SendLog:
                     status="sent" if message_id else "failed",
                     message_id=message_id,
                     error=error,
-                    created_at=_now(),
+                    created_at=utcnow(),
                 )
             )
 

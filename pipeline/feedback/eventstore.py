@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipeline.audience.store import Store
+from pipeline.clock import utcnow
 from pipeline.db.schema import campaigns, deliveries, events, memberships, subscribers
 
 SOFT_BOUNCE_LIMIT = 3  # transient bounces on this many campaigns in a row -> bounced
@@ -33,10 +34,6 @@ class RecordedEvent:
     duplicate: bool = False
     matched: bool = False
     changes: list[str] = field(default_factory=list)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class EventStore:
@@ -83,7 +80,7 @@ class EventStore:
                     bounce_subtype=event.bounce_subtype,
                     detail=event.detail,
                     occurred_at=event.occurred_at,
-                    received_at=_now(),
+                    received_at=utcnow(),
                 )
             )
             for person in people:
@@ -114,7 +111,7 @@ class EventStore:
         conn.execute(
             sa.update(subscribers)
             .where(subscribers.c.id == subscriber_id)
-            .values(status=new_status, updated_at=_now())
+            .values(status=new_status, updated_at=utcnow())
         )
         return f"{row.email}: {row.status} -> {new_status} ({event.event_type})"
 

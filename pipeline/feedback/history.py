@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from pipeline.audience.store import Store
+from pipeline.clock import utcnow
 from pipeline.db.schema import campaigns, deliveries, events, memberships, subscribers
 
 MAX_WEEKS = 26  # half a year of weekly issues fits one chart
@@ -82,7 +83,7 @@ def _receiving(spans: list[tuple[datetime, datetime | None]], ends: list[datetim
 
 def list_history(store: Store, list_id: int, *, now: datetime | None = None) -> WeeklyHistory:
     """The weekly history of one list, up to the week of `now` (at most MAX_WEEKS)."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     members = sa.select(
         memberships.c.subscriber_id,
         memberships.c.status,

@@ -16,6 +16,7 @@ from html import escape
 from typing import Any
 
 from pipeline.audience.store import Store
+from pipeline.clock import utcnow
 from pipeline.feedback import charts
 from pipeline.feedback.history import WeeklyHistory, list_history
 from pipeline.feedback.report import GMAIL_SPAM, SES_BOUNCE, SES_COMPLAINT, _flag, one_campaign
@@ -311,7 +312,7 @@ def build(
     now: datetime | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The report record and its page for the issue's campaign (see `one_campaign`)."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     record = one_campaign(store, issue_number, list_name)
     # A deleted list has no members left: its history is empty (list id -1 matches none).
     list_id = record["list_id"] if record["list_id"] is not None else -1

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
+from pipeline.clock import utcnow
 from pipeline.errors import RenderError
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
@@ -147,7 +148,7 @@ def to_mime(
         headers.append(("Reply-To", message.reply_to))
     headers += [
         ("Subject", message.subject),
-        ("Date", format_datetime(date or datetime.now(UTC))),
+        ("Date", format_datetime(date or utcnow())),
         ("Message-ID", message_id or make_msgid(domain=sender.rpartition("@")[2])),
         *message.headers.items(),
     ]
