@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -14,6 +13,8 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from pipeline.text import escape_controls
 
 
 class Format(StrEnum):
@@ -33,13 +34,6 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_default)
 
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _escape_control(found: re.Match[str]) -> str:
-    return found.group().encode("unicode_escape").decode("ascii")
-
-
 def _cell(value: Any) -> str:
     """A value as a person reads it in a table: control characters shown as escapes (an
     ESC sequence in a stored value must not drive the terminal, a line break must not
@@ -50,7 +44,7 @@ def _cell(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dict | list):
         return dumps(value)
-    return _CONTROLS.sub(_escape_control, str(value))
+    return escape_controls(str(value))
 
 
 def emit_rows(

@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.text import CONTROLS
 
 ENV_PREFIX = "NEWSLETTER_"
 DEFAULT_CONFIG = Path("newsletter.toml")
@@ -45,8 +46,6 @@ _PUBLIC_URL = re.compile(
 )
 # SES: up to 64 letters, digits, hyphens and underscores.
 _CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# C0 controls (CR and LF among them), DEL and C1 controls: none of them belongs in a header.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # What the From header parser reads (the same machinery that writes the header).
 _ADDRESS_POLICY = SMTP.clone(max_line_length=0)
 # Settings that end up in a mail header (From, Reply-To, List-Id, List-Unsubscribe) or in
@@ -66,7 +65,7 @@ _ONE_LINE = (
 
 
 def _control_problem(value: str) -> str | None:
-    found = _CONTROL.search(value)
+    found = CONTROLS.search(value)  # none of them belongs in a header
     if found is None:
         return None
     char = found.group()

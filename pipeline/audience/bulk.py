@@ -41,6 +41,7 @@ from pipeline.audience.sources import TITLES, Part, Skipped, open_parts
 from pipeline.audience.store import MailingList, Store, Tx
 from pipeline.clock import utcnow
 from pipeline.errors import InputError
+from pipeline.text import printable
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read, bytes in the file)
 BATCH_SIZE = 5000  # rows per batch: per-statement costs (COPY, foreign-key checks) stay small
@@ -135,10 +136,6 @@ class ImportReport:
         }
 
 
-def _printable(text: str, limit: int) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)[:limit]
-
-
 @dataclass(frozen=True)
 class _Origin:
     """How one file's people are labelled: the membership's source, the consent detail."""
@@ -149,7 +146,7 @@ class _Origin:
     @classmethod
     def of(cls, part: Part) -> _Origin:
         # A file name may hold anything but "/" and NUL: printable text, bounded.
-        name = _printable(part.file_name, 180)
+        name = printable(part.file_name)[:180]
         what = "plain file" if part.format == "plain" else f"{part.format} export"
         return cls(f"import {name}", f"{what}: {name}"[:200])
 

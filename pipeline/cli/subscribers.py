@@ -23,6 +23,7 @@ from pipeline.audience.store import Store
 from pipeline.cli import kit
 from pipeline.errors import InputError
 from pipeline.output import Format, emit_object
+from pipeline.text import visible
 
 subscribers_app = typer.Typer(
     help="The people on your lists: add, import, export, unsubscribe, forget.",
@@ -60,9 +61,7 @@ def _visible(value: object) -> object:
     """Text for a terminal: control and invisible characters shown as escapes, so that a
     value stored before names were cleaned (or an attribute's line break) cannot move the
     cursor, recolour the screen or hide text. JSON output stays exact."""
-    if not isinstance(value, str) or value.isprintable():
-        return value
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+    return visible(value) if isinstance(value, str) else value
 
 
 def _when(moment: datetime | None) -> str:

@@ -4,7 +4,6 @@ anything is sent."""
 
 from __future__ import annotations
 
-import re
 import time
 
 from pipeline.audience.addresses import normalise_email
@@ -17,8 +16,8 @@ from pipeline.issue.message import WIRE, Addressee, personalise
 from pipeline.issue.render import Rendered
 from pipeline.retry import RetryPolicy
 from pipeline.settings import Settings
+from pipeline.text import CONTROLS
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Someone is waiting at the terminal and there is no shared pace to wait for: throttling
 # backs off like a 5xx, five tries in all (at most about 15 s of waiting).
 RETRY = RetryPolicy(max_delay=8.0, backoff=frozenset({"throttle", "transient"}), paced=frozenset())
@@ -68,7 +67,7 @@ def parse_test_addresses(addresses: list[str], unsubscribe: str = "") -> list[Ad
     recipients: list[Addressee] = []
     problems: list[str] = []
     for address in addresses:
-        if _CONTROLS.search(address):
+        if CONTROLS.search(address):
             problems.append(f"{address[:80]!r}: a line break or control character in it")
             continue
         parsed = WIRE.header_factory("To", address).addresses

@@ -21,6 +21,7 @@ from pipeline.audience.store import Store
 from pipeline.errors import InputError
 from pipeline.feedback import jsondoc
 from pipeline.feedback.eventstore import EventStore, RecordedEvent, SesEvent
+from pipeline.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def parse(event: dict[str, Any]) -> SesEvent:
     """An SES event (event publishing or classic notification) as the store records it."""
     kind = event.get("eventType") or event.get("notificationType")
     if not isinstance(kind, str) or kind not in _DETAIL_KEY:  # a list or dict is unhashable
-        raise InputError(f"unknown SES event type {_shown(kind)}")
+        raise InputError(f"unknown SES event type {shown(kind, 60)}")
     kind = "RenderingFailure" if kind == "Rendering Failure" else kind
     mail = _object(event.get("mail"))
     detail = _object(event.get(_DETAIL_KEY[kind]))
@@ -167,12 +168,6 @@ class IngestReport:
             f"{self.duplicates} duplicate(s), {self.skipped} without an event, "
             f"{len(self.invalid)} invalid"
         )
-
-
-def _shown(value: object, limit: int = 60) -> str:
-    """An untrusted value, quoted and cut short, for a message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _LongLine(Exception):

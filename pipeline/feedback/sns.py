@@ -45,6 +45,7 @@ from typing import Any
 
 from pipeline.errors import NewsletterError
 from pipeline.feedback import jsondoc
+from pipeline.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,6 @@ class SnsError(NewsletterError):
     def __init__(self, message: str, *, status: int = 400, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
-
-
-def shown(value: object, limit: int = 120) -> str:
-    """An untrusted value, quoted and cut short, safe to put in a log line or a 403 body."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pipeline.errors import ConfigError
-from pipeline.feedback.sns import DEFAULT_CERT_HOST_PATTERN, SnsError, SnsMessage, shown
+from pipeline.feedback.sns import DEFAULT_CERT_HOST_PATTERN, SnsError, SnsMessage
+from pipeline.text import shown
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings

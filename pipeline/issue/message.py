@@ -15,11 +15,11 @@ from pipeline.clock import utcnow
 from pipeline.errors import RenderError
 from pipeline.issue.render import Rendered
 from pipeline.settings import Settings
+from pipeline.text import CONTROLS
 
 # The policy that writes header values for the wire: RFC 2047 words for anything that is
 # not ASCII, and no folding, since SES takes each header value as one line.
 WIRE = SMTP.clone(max_line_length=0)
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext
 _PRINTABLE = re.compile(r"[ -~]*")
 
@@ -58,7 +58,7 @@ def one_line(text: str) -> str:
     before imports cleaned names, say) becomes a space; it could only harm a header."""
     if text.isprintable() and "  " not in text and text == text.strip():
         return text  # the usual case, ten times faster
-    return " ".join(_CONTROLS.sub(" ", text).split())
+    return " ".join(CONTROLS.sub(" ", text).split())
 
 
 def wire_value(name: str, value: str) -> str:
@@ -79,7 +79,7 @@ _PLAIN = re.compile(r"(?!.*=\?)[!-~]+( [!-~]+)*")
 
 @functools.lru_cache(maxsize=256)  # List-Id is the same on every message of a campaign
 def _written(name: str, value: str) -> str:
-    if _CONTROLS.search(value):
+    if CONTROLS.search(value):
         raise HeaderError(f"{name}: a line break or control character in {value[:80]!r}")
     folded = str(WIRE.header_factory(name, value).fold(policy=WIRE))
     prefix = f"{name}: "

@@ -19,6 +19,7 @@ from pipeline.audience.listfile import KNOWN_HINT, BadRow, ListFile, Row, listed
 from pipeline.audience.sources import ghost, listmonk, mailchimp, substack
 from pipeline.audience.sources.base import Context, Skipped, Source
 from pipeline.errors import InputError, NotFoundError
+from pipeline.text import cut, printable
 
 __all__ = ["FORMATS", "TITLES", "Part", "Skipped", "open_parts"]
 
@@ -42,11 +43,6 @@ class Part:
     kind: str | None  # Mailchimp's subscribed / unsubscribed / cleaned / nonsubscribed
     rows: Iterator[Row | BadRow | Skipped]
     listfile: ListFile
-
-
-def _printable(text: str, limit: int) -> str:
-    clean = "".join(c if c.isprintable() else "?" for c in text)
-    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
 def detect(header: list[str], where: str) -> str:
@@ -110,7 +106,7 @@ def _guarded(
         yield from rows if rows is not None else listfile
     except (zipfile.BadZipFile, EOFError) as exc:
         raise InputError(
-            f"{listfile.where}: the zip is damaged: {_printable(str(exc), 120)}",
+            f"{listfile.where}: the zip is damaged: {cut(printable(str(exc)), 120)}",
             hint="download the export again",
         ) from None
 
@@ -158,7 +154,7 @@ def open_parts(path: Path, forced: str | None, now: datetime) -> Iterator[list[P
             members = _members(archive, path)
             parts = []
             for info in members:
-                shown = _printable(info.filename, 120)
+                shown = cut(printable(info.filename), 120)
                 stream = stack.enter_context(archive.open(info))
                 listfile = stack.enter_context(
                     ListFile(
@@ -171,7 +167,7 @@ def open_parts(path: Path, forced: str | None, now: datetime) -> Iterator[list[P
                 parts.append(_part(listfile, f"{path.name}/{shown}", forced, now))
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError) as exc:
             raise InputError(
-                f"{path}: cannot read the zip: {_printable(str(exc), 120)}",
+                f"{path}: cannot read the zip: {cut(printable(str(exc)), 120)}",
                 hint="unzip it and import the CSVs, or download the export again",
             ) from None
         yield parts

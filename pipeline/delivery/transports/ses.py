@@ -26,6 +26,7 @@ from typing import Any
 from pipeline.delivery.transports.base import Gate, NotSent, Quota, SendFailure
 from pipeline.errors import ConfigError
 from pipeline.issue.message import WIRE, HeaderError, Message, wire_value
+from pipeline.text import CONTROLS
 
 _THROTTLE_CODES = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
 _ACCOUNT_CODES = {
@@ -80,7 +81,6 @@ def classify(code: str, message: str, status: int | None) -> SendFailure:
     return SendFailure("permanent", f"{code or status}: {message}")
 
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?")  # after Punycode
 _PRINTABLE = re.compile(r"[ -~]*")
 # A plain local part (dot-atom): a quoted one such as `"a@x, b"@y` is no address of a
@@ -92,7 +92,7 @@ def encode_address(address: str, field: str = "To") -> str:
     """`Name <local@domain>` as SES takes it (see `encode_mailbox`), from one header value
     parsed by the `email` package's address header machinery. Exactly one address: a
     value that parses as several (`a@x, b@y`) would add recipients."""
-    if _CONTROLS.search(address):
+    if CONTROLS.search(address):
         raise SendFailure("permanent", f"{field}: a line break or control character in it")
     header = WIRE.header_factory(field, address)
     if len(header.addresses) != 1:
@@ -108,7 +108,7 @@ def encode_mailbox(name: str, email: str, field: str = "To") -> str:
     quoted or RFC 2047-encoded by `email.utils.formataddr`, an internationalised domain in
     Punycode (SES documents both). SES cannot send to a non-ASCII mailbox name at all:
     that recipient fails, the campaign goes on."""
-    if _CONTROLS.search(name) or _CONTROLS.search(email):
+    if CONTROLS.search(name) or CONTROLS.search(email):
         raise SendFailure("permanent", f"{field}: a line break or control character in it")
     local, _, domain = email.rpartition("@")
     if not local.isascii():
@@ -163,7 +163,7 @@ def _build_request(
         headers = [{"Name": k, "Value": wire_value(k, v)} for k, v in message.headers.items()]
     except HeaderError as exc:
         raise SendFailure("permanent", f"cannot build the message: {exc}") from None
-    if _CONTROLS.search(message.subject):
+    if CONTROLS.search(message.subject):
         # SES writes the Subject header itself, from this text.
         raise SendFailure(
             "permanent",
