@@ -22,6 +22,8 @@ import pytest
 
 from tests.support.cli import ROOT, TEST_SECRET, Result, run_cli
 
+pytest_plugins = ["tests.support.fixtures"]
+
 BACKENDS = [
     name.strip()
     # popped: the settings refuse NEWSLETTER_* variables that name no setting

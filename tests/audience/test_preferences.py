@@ -5,7 +5,6 @@ whole or not at all, with the effect a campaign would see (`Store.recipients`)."
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,9 @@ TABLES = ("subscribers", "memberships", "consents", "suppressions")
 
 
 @pytest.fixture
-def store(project: Path) -> Iterator[Store]:
-    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as opened:
-        yield opened
+def store(project: Path, store: Store) -> Store:
+    """The shared store, on the project's database (`ids` reads its URL from the project)."""
+    return store
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ address, how unconfirmed people are counted, and confirmations that race."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,11 +24,10 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(project: Path, cli, database_url: str) -> Iterator[Store]:
+def store(project: Path, cli, store: Store) -> Store:
     ok(cli("lists", "create", "weekly", "--public"))
     ok(cli("lists", "create", "announcements", "--public"))
-    with Store.open(database_url) as opened:
-        yield opened
+    return store
 
 
 def _receive(store: Store, settings: Settings, email: str, *lists: str, now: datetime) -> None:

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,8 @@ from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
 from tests.support import db
 from tests.support.cli import ROOT, SAMPLE_ISSUE, Result, ok, refused
-from tests.support.sending import make_list, send, use_ses
-from tests.support.ses_stub import SesStub, default_account
+from tests.support.sending import make_list, send
+from tests.support.ses_stub import SesStub
 from tests.support.sns_fixtures import bounce_transient, click
 
 Cli = Callable[..., Result]
@@ -57,13 +57,6 @@ def test_names_with_line_breaks_are_cleaned_and_said_on_add_and_import(
         ("c@example.com", "C Bcc: x"),
         ("d@example.com", "D E"),
     ]
-
-
-@pytest.fixture
-def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub(account=default_account(max_send_rate=1000)) as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
 
 
 def places_holding(*needles: str) -> dict[str, set[str]]:

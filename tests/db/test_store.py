@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,12 +15,6 @@ from pipeline.db import migrate
 from pipeline.errors import NotFoundError, StoreError
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    with Store.open(database_url) as opened:
-        yield opened
 
 
 def _people(store: Store, list_name: str, *emails: str) -> list[int]:

@@ -8,7 +8,6 @@ every header it receives."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 from functools import cache
@@ -49,9 +48,8 @@ from tests.support.sending import (
     received,
     refused,
     send,
-    use_ses,
 )
-from tests.support.ses_stub import AcceptedMessage, SesStub, default_account
+from tests.support.ses_stub import AcceptedMessage, SesStub
 
 VICTIM = "victim@evil.example"
 HOSTILE_NAMES = [
@@ -67,13 +65,6 @@ HOSTILE_NAMES = [
     f"Comma, then <{VICTIM}>",
 ]
 HEADERS = {"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"}
-
-
-@pytest.fixture
-def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub(account=default_account(max_send_rate=1000)) as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
 
 
 def set_rows(project: Path, column: str, values: dict[str, str]) -> None:

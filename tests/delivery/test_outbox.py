@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,14 +26,13 @@ from tests.support.ses_stub import SesStub
 READER = "reader@example.com"
 
 
-stub = signup_support.stub
+ses_stub_options = signup_support.ses_stub_options
 
 
 @pytest.fixture
-def store(project: Path, cli, database_url: str) -> Iterator[Store]:
+def store(project: Path, cli, store: Store) -> Store:
     ok(cli("lists", "create", "weekly", "--public"))
-    with Store.open(database_url) as opened:
-        yield opened
+    return store
 
 
 def _sign_up(store: Store, settings: Settings, email: str = READER) -> None:

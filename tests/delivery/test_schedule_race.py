@@ -4,7 +4,6 @@ starts the campaign, and every reader gets one copy (PostgreSQL and SQLite alike
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,11 @@ import pytest
 from pipeline.delivery.scheduler import Tick
 from tests.support import db
 from tests.support.scheduling import Clock, at, issue_copy, only, scheduler, tomorrow
-from tests.support.sending import Cli, make_list, ok, people, received, store, use_ses
-from tests.support.ses_stub import SesStub, default_account
+from tests.support.sending import Cli, make_list, ok, people, received, store
+from tests.support.ses_stub import SesStub
 
 READERS = people(40)
 SCHEDULERS = 4
-
-
-@pytest.fixture
-def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub(account=default_account(max_send_rate=1000)) as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
 
 
 @pytest.mark.parametrize("round_", range(3))

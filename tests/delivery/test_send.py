@@ -39,7 +39,7 @@ from tests.support.sending import (
     store,
     use_ses,
 )
-from tests.support.ses_stub import SesStub, default_account
+from tests.support.ses_stub import SesStub
 
 SECRET = TEST_SECRET.encode()
 KOREAN = [
@@ -133,13 +133,6 @@ def test_happy_path_through_moto(cli: Cli, moto: str) -> None:
 
 
 # --- what arrives: headers, names, bodies (the stub keeps every header) ---------------------
-
-
-@pytest.fixture
-def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub(account=default_account(max_send_rate=1000)) as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
 
 
 def test_every_message_carries_its_own_unsubscribe_and_list_headers(

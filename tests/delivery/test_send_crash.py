@@ -9,8 +9,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +36,6 @@ from tests.support.sending import (
     send,
     spawn_send,
     store,
-    use_ses,
     wait_until_sent,
 )
 from tests.support.ses_stub import SesStub, default_account
@@ -48,10 +46,8 @@ EVERYONE = {m[0] for m in MEMBERS}
 
 
 @pytest.fixture
-def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub(account=default_account(max_send_rate=10_000)) as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
+def ses_stub_options() -> dict[str, Any]:
+    return {"account": default_account(max_send_rate=10_000)}
 
 
 def settle(stub: SesStub, timeout: float = 10) -> None:

@@ -4,9 +4,7 @@ throttling, 5xx, rejections, account pauses, quotas. No message is dropped or se
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,16 +32,8 @@ from tests.support.sending import (
     refused,
     send,
     store,
-    use_ses,
 )
 from tests.support.ses_stub import SesStub, default_account
-
-
-@pytest.fixture
-def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub(account=default_account(max_send_rate=1000)) as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
 
 
 def run_library(list_name: str = "weekly", **options: Any) -> campaigns.Report:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +28,6 @@ from tests.support.sending import (
     received,
     spawn_send,
     store,
-    use_ses,
     wait_until_sent,
 )
 from tests.support.ses_stub import SesStub, default_account
@@ -38,10 +37,8 @@ EVERYONE = {m[0] for m in MEMBERS}
 
 
 @pytest.fixture
-def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub(account=default_account(max_send_rate=10_000), delay=0.1) as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
+def ses_stub_options() -> dict[str, Any]:
+    return {"account": default_account(max_send_rate=10_000), "delay": 0.1}
 
 
 def start(processes: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:

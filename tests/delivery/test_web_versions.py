@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,18 +19,11 @@ from pipeline.issue.render import render_web
 from pipeline.settings import load_settings
 from tests.support import db
 from tests.support.cli import SAMPLE_ISSUE
-from tests.support.sending import Cli, make_list, ok, people, store, use_ses
-from tests.support.ses_stub import SesStub, default_account
+from tests.support.sending import Cli, make_list, ok, people, store
+from tests.support.ses_stub import SesStub
 
 TITLE = "Article Weekly, Issue 25"
 EDITED = "Experts vs. Imitators (edited after the send)"
-
-
-@pytest.fixture
-def stub(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    with SesStub(account=default_account(max_send_rate=1000)) as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
 
 
 @pytest.fixture

@@ -17,11 +17,10 @@ READER = "reader@example.org"
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
-    opened = Store.open(database_url)
-    lib.create_list(opened, "weekly")
-    lib.add(opened, READER, "weekly")
-    return opened
+def store(store: Store) -> Store:
+    lib.create_list(store, "weekly")
+    lib.add(store, READER, "weekly")
+    return store
 
 
 def url_of(store: Store) -> str:

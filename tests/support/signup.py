@@ -1,12 +1,12 @@
 """What the signup tests share: public lists, the web app served on 127.0.0.1 over the
-test's database, the SES stub as the mail service (the `stub` fixture, bound in a test
-module as `stub = signup.stub`), and the processor run on demand."""
+test's database, the SES stub as the mail service (its default account: bind
+`ses_stub_options = signup.ses_stub_options` in a test module), and the processor run on demand."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from pipeline.settings import Settings, load_settings
 from pipeline.web.app import create_app
 from tests.support import db
 from tests.support.cli import run_cli
-from tests.support.sending import ok, use_ses
+from tests.support.sending import ok
 from tests.support.ses_stub import AcceptedMessage, SesStub
 
 PUBLIC_URL = "https://weekly.example.com"
@@ -42,11 +42,9 @@ subject: "환영합니다: Article Weekly"
 
 
 @pytest.fixture
-def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[SesStub]:
-    """The SES stub (its default account) as the test's mail service."""
-    with SesStub() as running:
-        use_ses(monkeypatch, running.endpoint_url)
-        yield running
+def ses_stub_options() -> dict[str, Any]:
+    """The shared `stub` fixture with the stub's default account."""
+    return {}
 
 
 def make_public_lists() -> None:

@@ -28,7 +28,7 @@ NEW = "new.reader@example.com"
 CHECK_INBOX = "메일함을 확인해 주세요"
 
 
-stub = signup_support.stub
+ses_stub_options = signup_support.ses_stub_options
 
 
 @pytest.fixture
