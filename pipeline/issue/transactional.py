@@ -19,6 +19,7 @@ from typing import TypeVar
 import jinja2
 from mjml import mjml2html
 
+from pipeline import words
 from pipeline.errors import RenderError
 from pipeline.issue.build import build
 from pipeline.issue.message import Addressee, Message, format_address, one_line, personalise
@@ -29,34 +30,10 @@ CONFIRM_TEMPLATE = "confirm.mjml.j2"
 _T = TypeVar("_T")
 _Key = tuple[object, ...]
 
-_STRINGS: dict[str, dict[str, str]] = {
-    "ko": {
-        "subject": "{name} 구독을 확인해 주세요",
-        "heading": "구독 신청을 확인해 주세요",
-        "intro": "{email} 주소로 {name} 구독 신청을 받았습니다. 아래 단추를 누르면 구독이 "
-        "시작됩니다.",
-        "lists": "신청하신 목록:",
-        "button": "구독 확인하기",
-        "link_hint": "단추가 보이지 않으면 이 링크를 여세요 ({days}일 동안 쓸 수 있습니다):",
-        "ignore": "신청하지 않으셨다면 이 메일을 무시하세요. 확인하지 않으면 더 이상 메일을 "
-        "보내지 않습니다.",
-    },
-    "en": {
-        "subject": "Please confirm your subscription to {name}",
-        "heading": "Confirm your subscription",
-        "intro": "We received a request to subscribe {email} to {name}. Press the button to "
-        "start receiving it.",
-        "lists": "The lists you asked for:",
-        "button": "Confirm my subscription",
-        "link_hint": "If the button does not show, open this link (it works for {days} days):",
-        "ignore": "Did not sign up? Ignore this email: without a confirmation, we send "
-        "nothing more.",
-    },
-}
-
 
 def strings(lang: str) -> dict[str, str]:
-    return _STRINGS["ko"] if lang.lower().startswith("ko") else _STRINGS["en"]
+    """The confirmation email's words (`confirm_mail.*` in the catalogue)."""
+    return words.table(lang, "confirm_mail")
 
 
 def _environment() -> jinja2.Environment:

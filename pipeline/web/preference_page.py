@@ -1,6 +1,6 @@
-"""The preference page's words and markup, in Korean and English: the reader's lists in a
-table with their states in words (never colour alone), one small form per action with a
-real button, and the outcome of what they just did.
+"""The preference page's markup, its words from the catalogue (`pipeline.words`): the
+reader's lists in a table with their states in words (never colour alone), one small form
+per action with a real button, and the outcome of what they just did.
 
 Plain HTML with no script (it works with scripts off, and the page's CSP allows none);
 the frame, the focus outline of buttons and the security headers are `pages.page`'s.
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from functools import cache
 
 from starlette.responses import HTMLResponse
 
+from pipeline import words
 from pipeline.audience.preferences import ListState, Preferences
 from pipeline.web.pages import mask, page
 
@@ -62,93 +64,6 @@ class Texts:
     complained_note: str
 
 
-KO = Texts(
-    unsubscribe="수신 거부",
-    already="이미 수신 거부됨",
-    left="수신 거부되었습니다",
-    left_all="모든 목록에서 수신 거부되었습니다",
-    rejoined="다시 구독되었습니다",
-    not_rejoined="다시 구독할 수 없습니다",
-    not_confirmed="아직 구독이 확인되지 않았습니다",
-    bad_request="처리할 수 없는 요청",
-    ask="{who} 주소로 {newsletter} ({name}) 메일을 그만 받으시겠어요?",
-    is_unsubscribed="{who} 주소는 {name} 목록에서 수신 거부되어 있습니다.",
-    is_unconfirmed="{who} 주소의 {name} 구독 신청은 아직 확인되지 않았습니다.",
-    left_one="{who} 주소로 더 이상 {name} 메일을 보내지 않습니다.",
-    by_mistake="실수로 누르셨다면 다시 구독할 수 있습니다.",
-    left_everything="{who} 주소로 더 이상 어떤 목록의 메일도 보내지 않습니다.",
-    back_on="{who} 주소로 {name} 메일을 다시 보내 드립니다.",
-    bounced_cannot="{who} 주소로 보낸 메일이 반송되었거나 스팸으로 신고되어 여기서는 다시 "
-    "구독할 수 없습니다. 이메일에 답장해 주시면 도와드리겠습니다.",
-    unconfirmed_cannot="{name} 구독은 확인 메일의 링크를 눌러야 시작됩니다. 이 페이지에서는 "
-    "확인할 수 없습니다.",
-    nothing_changed="이 요청은 처리할 수 없어 아무것도 바꾸지 않았습니다.",
-    open_again="이메일에 있는 링크를 다시 열어 주세요.",
-    lists="구독 목록",
-    lists_intro="{who} 주소의 목록입니다. 목록마다 받을지 정할 수 있습니다.",
-    column_list="목록",
-    column_state="상태",
-    this_email="이 메일의 목록",
-    subscribed="구독 중",
-    unsubscribed="수신 거부됨",
-    unconfirmed="확인 대기 중",
-    not_subscribed="구독하지 않음",
-    stopped="구독 중이지만 발송 중지됨",
-    confirm_by_link="확인 메일의 링크를 누르면 구독이 시작됩니다. 여기서는 확인할 수 없습니다.",
-    leave="수신 거부",
-    rejoin="다시 구독하기",
-    leave_all="모든 목록에서 수신 거부",
-    leave_all_note="나중에 생기는 목록의 메일도 보내지 않습니다.",
-    bounced_note="{who} 주소로 보낸 메일이 반송되어 지금은 아무 메일도 보내지 않습니다. "
-    "다시 받으시려면 이메일에 답장해 주세요.",
-    complained_note="{who} 주소에서 메일이 스팸으로 신고되어 지금은 아무 메일도 보내지 "
-    "않습니다. 다시 받으시려면 이메일에 답장해 주세요.",
-)
-
-EN = Texts(
-    unsubscribe="Unsubscribe",
-    already="You are unsubscribed",
-    left="You are unsubscribed",
-    left_all="You are unsubscribed from all lists",
-    rejoined="You are subscribed again",
-    not_rejoined="Not resubscribed",
-    not_confirmed="Not confirmed yet",
-    bad_request="This request could not be handled",
-    ask="Stop sending {newsletter} ({name}) to {who}?",
-    is_unsubscribed="{who} no longer receives {name}.",
-    is_unconfirmed="The signup of {who} to {name} is not confirmed yet.",
-    left_one="{who} will no longer receive {name}.",
-    by_mistake="Did that by mistake? You can subscribe again.",
-    left_everything="{who} will no longer receive any of our lists.",
-    back_on="{who} will receive {name} again.",
-    bounced_cannot="Mail to {who} bounced or was reported as spam, so it cannot be "
-    "resubscribed here. Reply to the email and we will help.",
-    unconfirmed_cannot="A subscription to {name} starts with the link in its confirmation "
-    "email; this page cannot confirm it.",
-    nothing_changed="This request could not be handled, so nothing was changed.",
-    open_again="Open the link in the email again.",
-    lists="Your lists",
-    lists_intro="The lists of {who}. Choose for each one whether to receive it.",
-    column_list="List",
-    column_state="Status",
-    this_email="The list of this email",
-    subscribed="Subscribed",
-    unsubscribed="Unsubscribed",
-    unconfirmed="Waiting for confirmation",
-    not_subscribed="Not subscribed",
-    stopped="Subscribed, but mail is stopped",
-    confirm_by_link="The link in the confirmation email starts the subscription; it "
-    "cannot be confirmed here.",
-    leave="Unsubscribe",
-    rejoin="Resubscribe",
-    leave_all="Unsubscribe from all lists",
-    leave_all_note="This also stops any list we start later.",
-    bounced_note="Mail to {who} bounced, so nothing is sent to it now. To receive it "
-    "again, reply to the email.",
-    complained_note="Mail to {who} was reported as spam, so nothing is sent to it now. To "
-    "receive it again, reply to the email.",
-)
-
 # Inline styles: the page frame's stylesheet is shared, and the CSP allows inline styles.
 _TABLE = ' style="width:100%;border-collapse:collapse;margin:1rem 0"'
 _CELL = ' style="text-align:left;vertical-align:top;padding:.6rem .5rem .6rem 0;'
@@ -160,7 +75,13 @@ _SMALL_BUTTON = ' style="font-size:.95rem;padding:.4rem .8rem;white-space:nowrap
 
 
 def texts(ko: bool) -> Texts:
-    return KO if ko else EN
+    """The page's words (`preferences.*` in the catalogue)."""
+    return _texts("ko" if ko else "en")
+
+
+@cache
+def _texts(lang: str) -> Texts:
+    return Texts(**words.table(lang, "preferences"))
 
 
 def paragraph(text: str, *, muted: bool = False) -> str:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from pipeline import words as catalogue
 from pipeline.audience import confirmation, signup
 from pipeline.audience.records import MailingList
 from pipeline.audience.tokens import ExpiredLink
@@ -49,79 +50,10 @@ CONFIRM_HEADERS = {
     + f"; script-src 'sha256-{_SCRIPT_HASH}'",
 }
 
-_WORDS = {
-    "ko": {
-        "title": "{name} 구독하기",
-        "email": "이메일 주소",
-        "name": "이름 (선택)",
-        "lists": "받아 볼 목록",
-        "submit": "구독 신청",
-        "honeypot": "이 칸은 비워 두세요",
-        "note": "신청하면 확인 메일을 보내 드립니다. 메일의 링크를 열어야 구독이 시작됩니다.",
-        "none": "지금은 신청을 받는 목록이 없습니다.",
-        "problem": "신청서를 확인해 주세요",
-        "sent_title": "메일함을 확인해 주세요",
-        "sent": "확인 메일을 보냈습니다. 메일의 링크를 열면 구독이 시작됩니다. 몇 분 안에 "
-        "오지 않으면 스팸함을 확인해 주세요.",
-        "limited_title": "잠시 후에 다시 시도해 주세요",
-        "limited": "이 네트워크에서 들어온 신청이 너무 많습니다. 나중에 다시 시도해 주세요.",
-        "confirm_title": "구독 확인",
-        "confirm": "{who} 주소로 다음 목록의 구독을 확인합니다:",
-        "confirm_button": "구독 확인하기",
-        "confirming": "확인하는 중입니다...",
-        "done_title": "구독이 확인되었습니다",
-        "done": "{who} 주소로 다음 목록을 보내 드립니다:",
-        "already_title": "이미 확인되었습니다",
-        "already": "{who} 주소의 구독은 이미 확인되었습니다. 더 하실 일은 없습니다.",
-        "bad_title": "잘못된 링크",
-        "bad": "이 확인 링크는 올바르지 않습니다. 메일에 있는 링크 전체를 복사하거나 다시 "
-        "신청해 주세요.",
-        "expired_title": "만료된 링크",
-        "expired": "이 확인 링크는 기한이 지났습니다. 다시 신청하시면 새 링크를 보내 드립니다.",
-        "refused_title": "확인할 수 없습니다",
-        "refused": "{who} 주소로 보낸 메일이 반송되었거나 스팸으로 신고되어 여기서는 구독을 "
-        "확인할 수 없습니다.",
-        "again": "다시 신청하기",
-    },
-    "en": {
-        "title": "Subscribe to {name}",
-        "email": "Email address",
-        "name": "Name (optional)",
-        "lists": "Lists",
-        "submit": "Subscribe",
-        "honeypot": "Leave this field empty",
-        "note": "We will send you an email to confirm: your subscription starts when you "
-        "open its link.",
-        "none": "No list is open for signup at the moment.",
-        "problem": "Please check the form",
-        "sent_title": "Check your inbox",
-        "sent": "We sent you an email to confirm. Open its link to start your subscription. "
-        "If it does not arrive within a few minutes, look in your spam folder.",
-        "limited_title": "Please try again later",
-        "limited": "Too many signups came from your network. Please try again later.",
-        "confirm_title": "Confirm your subscription",
-        "confirm": "Confirm that {who} subscribes to:",
-        "confirm_button": "Confirm my subscription",
-        "confirming": "Confirming...",
-        "done_title": "You are subscribed",
-        "done": "{who} will receive:",
-        "already_title": "Already confirmed",
-        "already": "The subscription of {who} is already confirmed. There is nothing more to do.",
-        "bad_title": "This link is not valid",
-        "bad": "This confirmation link is not valid. Copy the whole link from the email, or "
-        "sign up again.",
-        "expired_title": "This link has expired",
-        "expired": "This confirmation link has expired. Sign up again and we will send a new one.",
-        "refused_title": "Cannot confirm",
-        "refused": "Mail to {who} bounced or was reported as spam, so the subscription cannot "
-        "be confirmed here.",
-        "again": "Sign up again",
-    },
-}
-
 
 def words(lang: str) -> dict[str, str]:
-    return _WORDS["ko"] if lang.lower().startswith("ko") else _WORDS["en"]
+    """The signup pages' words (`signup.*` in the catalogue)."""
+    return catalogue.table(lang, "signup")
 
 
 def form_html(

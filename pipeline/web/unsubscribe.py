@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from pipeline import words
 from pipeline.audience import preferences as library
 from pipeline.audience.tokens import looks_like_test_token, verify_test_token, verify_token
 from pipeline.errors import NewsletterError
@@ -40,21 +41,11 @@ def routes(site: Site) -> list[Route]:
         # The reason ("token ... signed with another key") is for the log, not the reader,
         # and it is English on a page that may not be.
         log.info("refused an unsubscribe link: %s", reason)
-        title = "잘못된 링크" if site.ko else "This link is not valid"
-        message = (
-            "이 수신 거부 링크는 올바르지 않거나 더 이상 쓸 수 없습니다."
-            if site.ko
-            else "This unsubscribe link is not valid, or no longer works."
-        )
         body = (
-            f'<p>{message}</p><p class="muted">'
-            + (
-                "이메일에 있는 링크 전체를 복사해 주세요."
-                if site.ko
-                else "Copy the whole link from the email, or reply to the email for help."
-            )
-            + "</p>"
+            f"<p>{words.text(lang, 'unsubscribe.bad')}</p>"
+            f'<p class="muted">{words.text(lang, "unsubscribe.bad_hint")}</p>'
         )
+        title = words.text(lang, "unsubscribe.bad_title")
         return page(title, body, lang, status=400)
 
     def test_copy(token: str, *, one_click: bool = False) -> Response:
@@ -67,15 +58,10 @@ def routes(site: Site) -> list[Route]:
             return bad_link(exc.message)
         if one_click:
             return PlainTextResponse("test copy: nobody was unsubscribed\n", headers=ONE_CLICK_DONE)
-        title = "테스트 메일입니다" if site.ko else "This was a test copy"
+        title = words.text(lang, "unsubscribe.test_title")
         text = (
-            f"<p>이 링크는 {issue_number}호 테스트 메일에 들어 있던 것이라 아무도 수신 거부되지 "
-            '않았습니다.</p><p class="muted">실제로 보낸 메일에서는 이 링크가 받는 사람을 '
-            "그 목록에서 수신 거부합니다.</p>"
-            if site.ko
-            else f"<p>This link came in a test copy of issue {issue_number}, so nobody was "
-            'unsubscribed.</p><p class="muted">In the issue as sent, this link unsubscribes '
-            "its reader from that list.</p>"
+            f"<p>{words.text(lang, 'unsubscribe.test_copy', number=issue_number)}</p>"
+            f'<p class="muted">{words.text(lang, "unsubscribe.test_copy_hint")}</p>'
         )
         return page(title, text, lang)
 
