@@ -1,5 +1,6 @@
-"""What every page of the web app shares: the security headers, the page frame in the
-newsletter's language, bounded form reading, and address masking.
+"""What every page of the web app shares: the security headers, pages from the templates
+in `templates/web/` in the newsletter's language, bounded form reading, and address
+masking.
 
 No cookies, no sessions: the signed token in the URL is the only credential, and a GET
 never changes anything (mail scanners follow links).
@@ -10,16 +11,19 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from pipeline.audience.store import Store
 from pipeline.feedback import sns_verify
 from pipeline.settings import Settings
+from pipeline.words import templates
 
 FORM_LIMIT = 8 * 1024  # an unsubscribe or signup form is a few bytes
 SECURITY_HEADERS = {
@@ -91,31 +95,39 @@ def mask(address: str) -> str:
     return f"{local[:2]}{'*' * max(1, len(local) - 2)}@{domain}"
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, -apple-system, 'Apple SD Gothic Neo', 'Malgun Gothic', sans-serif;
-  max-width: 34rem; margin: 3rem auto; padding: 0 1.25rem; line-height: 1.6; color: #1f2328; }}
-h1 {{ font-size: 1.5rem; }}
-button {{ font: inherit; font-size: 1.05rem; padding: .6rem 1.2rem; border-radius: .4rem;
-  border: 1px solid #1f2328; background: #1f2328; color: #fff; cursor: pointer; }}
-button.secondary {{ background: #fff; color: #1f2328; }}
-button:focus-visible {{ outline: 3px solid #0b57d0; outline-offset: 2px; }}
-.muted {{ color: #57606a; font-size: .9rem; }}
-</style></head>
-<body><main>
-<h1>{title}</h1>
-{body}
-</main></body></html>
-"""
+def render(
+    template: str,
+    lang: str,
+    status: int = 200,
+    headers: Mapping[str, str] = SECURITY_HEADERS,
+    **context: object,
+) -> HTMLResponse:
+    """The page `template` (under templates/, which a project may override) in `lang`."""
+    text = templates.render(template, lang, **context)
+    return HTMLResponse(text, status_code=status, headers=dict(headers))
+
+
+def notice(
+    lang: str,
+    title: str,
+    text: str,
+    status: int = 200,
+    *,
+    hint: str | None = None,
+    again: bool = False,
+    **values: object,
+) -> HTMLResponse:
+    """A page that says one thing: `title`, `text` and `hint` are message ids, `values`
+    fill the text (escaped), `again` links back to the signup form."""
+    return render(
+        "web/notice.html.j2", lang, status, title=title, text=text, values=values, hint=hint,
+        again=again,
+    )  # fmt: skip
 
 
 def page(title: str, body: str, lang: str, status: int = 200) -> HTMLResponse:
-    text = _PAGE.format(lang=html.escape(lang), title=html.escape(title), body=body)
-    return HTMLResponse(text, status_code=status, headers=SECURITY_HEADERS)
+    """A page around a body of markup the code built (values in it escaped already)."""
+    return render("web/page.html.j2", lang, status, title=title, body=Markup(body))
 
 
 def button(action: str, label: str, secondary: bool = False) -> str:

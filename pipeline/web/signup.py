@@ -18,9 +18,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qs
 
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from pipeline import words as catalogue
@@ -35,8 +36,10 @@ from pipeline.web.pages import (
     TooLarge,
     form_fields,
     mask,
+    notice,
     page,
     read_body,
+    render,
 )
 
 log = logging.getLogger(__name__)
@@ -154,28 +157,26 @@ def routes(site: Site) -> list[Route]:
             form = form_html(lang, public, values=fields, problems=exc.problems)
             return page(w["problem"], form, lang, status=400)
         if received is signup.Received.limited:
-            response = page(w["limited_title"], f"<p>{w['limited']}</p>", lang, status=429)
+            response = notice(lang, "signup.limited_title", "signup.limited", 429)
             response.headers["Retry-After"] = str(settings.signup_ip_window)
             return response
         # The same answer whatever became of it (accepted or honeypot): no enumeration.
-        return page(w["sent_title"], f"<p>{w['sent']}</p>", lang)
+        return notice(lang, "signup.sent_title", "signup.sent")
 
     def link_problem(exc: NewsletterError) -> Response:
         log.info("refused a confirmation link: %s", exc.message)
-        again = f'<p><a href="/subscribe">{w["again"]}</a></p>'
         if isinstance(exc, ExpiredLink):
-            return page(w["expired_title"], f"<p>{w['expired']}</p>{again}", lang, status=410)
-        return page(w["bad_title"], f"<p>{w['bad']}</p>{again}", lang, status=400)
+            return notice(lang, "signup.expired_title", "signup.expired", 410, again=True)
+        return notice(lang, "signup.bad_title", "signup.bad", 400, again=True)
 
     def nothing_waiting(who: str, subscribed: list[str]) -> Response:
         """Confirmed before (harmless: say so), or the signup expired unconfirmed."""
         if subscribed:
-            return page(w["already_title"], f"<p>{w['already'].format(who=who)}</p>", lang)
-        again = f'<p><a href="/subscribe">{w["again"]}</a></p>'
-        return page(w["expired_title"], f"<p>{w['expired']}</p>{again}", lang, status=410)
+            return notice(lang, "signup.already_title", "signup.already", who=who)
+        return notice(lang, "signup.expired_title", "signup.expired", 410, again=True)
 
-    def listed(names: list[str]) -> str:
-        return "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in names) + "</ul>"
+    def refused(email: str) -> Response:
+        return notice(lang, "signup.refused_title", "signup.refused", 409, who=mask(email))
 
     async def confirm_page(request: Request) -> Response:
         token = request.path_params["token"]
@@ -183,20 +184,14 @@ def routes(site: Site) -> list[Route]:
             found = await run_in_threadpool(confirmation.pending, store, settings, secret, token)
         except NewsletterError as exc:
             return link_problem(exc)
-        who = html.escape(mask(found.email))
         if found.refused:
-            return page(w["refused_title"], f"<p>{w['refused'].format(who=who)}</p>", lang, 409)
+            return refused(found.email)
         if not found.lists:
-            return nothing_waiting(who, found.subscribed)
-        body = (
-            f"<p>{w['confirm'].format(who=who)}</p>{listed(found.lists)}"
-            '<form method="post" id="confirm-form">'
-            '<input type="hidden" name="action" value="confirm">'
-            f'<button type="submit">{w["confirm_button"]}</button></form>'
-            f"<script>{_AUTO_SUBMIT}</script>"
-        )
-        text = page(w["confirm_title"], body, lang).body
-        return HTMLResponse(text, headers=CONFIRM_HEADERS)
+            return nothing_waiting(mask(found.email), found.subscribed)
+        return render(
+            "web/confirm.html.j2", lang, headers=CONFIRM_HEADERS, who=mask(found.email),
+            lists=found.lists, script=Markup(_AUTO_SUBMIT),
+        )  # fmt: skip
 
     async def confirm_post(request: Request) -> Response:
         token = request.path_params["token"]
@@ -207,16 +202,12 @@ def routes(site: Site) -> list[Route]:
         try:
             done = await run_in_threadpool(confirmation.confirm, store, settings, secret, token)
         except confirmation.Refused as exc:
-            who = html.escape(mask(exc.email))
-            return page(w["refused_title"], f"<p>{w['refused'].format(who=who)}</p>", lang, 409)
+            return refused(exc.email)
         except NewsletterError as exc:
             return link_problem(exc)
-        who = html.escape(mask(done.email))
         if not done.lists:
-            return nothing_waiting(who, done.subscribed)
-        return page(
-            w["done_title"], f"<p>{w['done'].format(who=who)}</p>{listed(done.lists)}", lang
-        )
+            return nothing_waiting(mask(done.email), done.subscribed)
+        return render("web/confirmed.html.j2", lang, who=mask(done.email), lists=done.lists)
 
     return [
         Route("/subscribe", signup_page, methods=["GET"]),

@@ -19,12 +19,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from pipeline import words
 from pipeline.audience import preferences as library
 from pipeline.audience.tokens import looks_like_test_token, verify_test_token, verify_token
 from pipeline.errors import NewsletterError
 from pipeline.web import preference_page as pages
-from pipeline.web.pages import FORM_LIMIT, Site, TooLarge, form_fields, page, read_body
+from pipeline.web.pages import FORM_LIMIT, Site, TooLarge, form_fields, notice, read_body
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +40,9 @@ def routes(site: Site) -> list[Route]:
         # The reason ("token ... signed with another key") is for the log, not the reader,
         # and it is English on a page that may not be.
         log.info("refused an unsubscribe link: %s", reason)
-        body = (
-            f"<p>{words.text(lang, 'unsubscribe.bad')}</p>"
-            f'<p class="muted">{words.text(lang, "unsubscribe.bad_hint")}</p>'
+        return notice(
+            lang, "unsubscribe.bad_title", "unsubscribe.bad", 400, hint="unsubscribe.bad_hint"
         )
-        title = words.text(lang, "unsubscribe.bad_title")
-        return page(title, body, lang, status=400)
 
     def test_copy(token: str, *, one_click: bool = False) -> Response:
         """The answer to a test copy's link: it unsubscribes nobody, and says so."""
@@ -58,12 +54,13 @@ def routes(site: Site) -> list[Route]:
             return bad_link(exc.message)
         if one_click:
             return PlainTextResponse("test copy: nobody was unsubscribed\n", headers=ONE_CLICK_DONE)
-        title = words.text(lang, "unsubscribe.test_title")
-        text = (
-            f"<p>{words.text(lang, 'unsubscribe.test_copy', number=issue_number)}</p>"
-            f'<p class="muted">{words.text(lang, "unsubscribe.test_copy_hint")}</p>'
+        return notice(
+            lang,
+            "unsubscribe.test_title",
+            "unsubscribe.test_copy",
+            hint="unsubscribe.test_copy_hint",
+            number=issue_number,
         )
-        return page(title, text, lang)
 
     def show(prefs: library.Preferences, outcome: tuple[str, str] | None = None) -> Response:
         return pages.preference_page(t, prefs, newsletter=settings.name, lang=lang, outcome=outcome)

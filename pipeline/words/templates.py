@@ -1,0 +1,53 @@
+"""The Jinja2 templates of reader-facing pages, with the catalogue's words in them.
+
+A template is looked up in the project's own `templates/` first, then in the templates
+shipped with the newsletter, as the email template is: a publisher overrides a page by
+putting a file of the same name (`templates/web/base.html.j2`) in their project.
+
+In a template, `_("signup.sent")` is the message in the page's language, as markup: it
+is written as it stands, and `_("preferences.ask").format(who=who)` escapes the values
+it fills in (markupsafe's `Markup.format`), so a list name cannot add markup.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from pipeline import words
+
+# The templates folder of a checkout, beside the `pipeline` package.
+SHIPPED = Path(__file__).resolve().parents[2] / "templates"
+PROJECT = Path("templates")  # the project's own, relative to where a command runs
+
+
+@cache
+def environment(lang: str) -> jinja2.Environment:
+    """The environment for pages in one language (a language tag or its catalogue)."""
+    catalogue = words.language(lang)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(PROJECT), str(SHIPPED)]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    translations = words.catalogue(catalogue)
+
+    def gettext(message_id: str) -> Markup:
+        # Our own sentences are trusted markup; the values filled into them are not.
+        return Markup(translations.gettext(message_id))
+
+    def ngettext(singular: str, plural: str, n: int) -> Markup:
+        return Markup(translations.ngettext(singular, plural, n))
+
+    env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]
+    return env
+
+
+def render(template: str, lang: str, **context: object) -> str:
+    """The page `template` (a name under templates/) in the language `lang`."""
+    return environment(lang).get_template(template).render(lang=lang, **context)
