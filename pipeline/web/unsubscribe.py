@@ -6,7 +6,7 @@ copy's link.
 No login: the signed token is the only credential, and it names one subscriber and one
 list. A GET never changes anything (mail scanners follow links); every POST is checked
 field by field (`preferences.py` refuses a list that is not the reader's), and anything
-unexpected changes nothing. The words and markup are `preference_page.py`'s.
+unexpected changes nothing. The pages are templates in `templates/web/`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ ONE_CLICK_DONE = {"Cache-Control": "no-store"}
 
 def routes(site: Site) -> list[Route]:
     settings, store, secret, lang = site.settings, site.store, site.secret, site.lang
-    t = pages.texts(site.ko)
 
     def bad_link(reason: str) -> Response:
         # The reason ("token ... signed with another key") is for the log, not the reader,
@@ -62,8 +61,12 @@ def routes(site: Site) -> list[Route]:
             number=issue_number,
         )
 
-    def show(prefs: library.Preferences, outcome: tuple[str, str] | None = None) -> Response:
-        return pages.preference_page(t, prefs, newsletter=settings.name, lang=lang, outcome=outcome)
+    def show(
+        prefs: library.Preferences, outcome: pages.Outcome | None = None, list_name: str = ""
+    ) -> Response:
+        return pages.preference_page(
+            prefs, newsletter=settings.name, lang=lang, outcome=outcome, list_name=list_name
+        )
 
     async def preference_get(request: Request) -> Response:
         token = request.path_params["token"]
@@ -117,7 +120,7 @@ def routes(site: Site) -> list[Route]:
             log.info(
                 "refused a preference form: action %.40r, list %.40r", action, fields.get("list")
             )
-            return pages.bad_request(t, lang)
+            return pages.bad_request(lang)
         ip = request.client.host if request.client else None
         return await run_in_threadpool(
             change,
@@ -143,24 +146,22 @@ def routes(site: Site) -> list[Route]:
         try:
             if action == "leave-all":
                 done = library.leave_all(store, subscriber_id, link_list_id)
-                return show(done.preferences, pages.left_all(t, done.preferences, settings.name))
+                return show(done.preferences, "left_all")
             assert list_id is not None
             if action == "leave":
                 done = library.leave(store, subscriber_id, link_list_id, list_id)
-                outcome = pages.left_one(t, done.preferences, settings.name, done.list_name or "")
-                return show(done.preferences, outcome)
+                return show(done.preferences, "left_one", done.list_name or "")
             done = library.rejoin(
                 store, subscriber_id, link_list_id, list_id, ip=ip, user_agent=user_agent
             )
-            outcome = pages.rejoined(t, done.preferences, settings.name, done.list_name or "")
-            return show(done.preferences, outcome)
+            return show(done.preferences, "rejoined", done.list_name or "")
         except library.NotTheirs as exc:
             log.info("refused a preference form: %s", exc.message)
-            return pages.bad_request(t, lang)
+            return pages.bad_request(lang)
         except library.RejoinRefused as exc:
             # exc.message is for the publisher (ids, CLI options); the page says it plainly.
             log.info("rejoin refused: %s", exc.message)
-            return pages.refusal(t, exc.email, exc.reason, exc.list_name, lang)
+            return pages.refusal(exc.email, exc.reason, exc.list_name, lang)
         except NewsletterError as exc:  # forgotten, or the link's list deleted
             return bad_link(exc.message)
 

@@ -11,8 +11,10 @@ it fills in (markupsafe's `Markup.format`), so a list name cannot add markup.
 
 from __future__ import annotations
 
+import html
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -22,6 +24,21 @@ from pipeline import words
 # The templates folder of a checkout, beside the `pipeline` package.
 SHIPPED = Path(__file__).resolve().parents[2] / "templates"
 PROJECT = Path("templates")  # the project's own, relative to where a command runs
+
+
+class _Html(Markup):
+    """Markup that escapes as Python's `html.escape` does (`'` as `&#x27;`, where
+    markupsafe writes `&#39;`): the pages stay byte for byte what the code wrote."""
+
+    @classmethod
+    def escape(cls, s: Any) -> _Html:
+        if hasattr(s, "__html__"):
+            return cls(s.__html__())
+        return cls(html.escape(str(s)))
+
+
+def _finalize(value: Any) -> Any:
+    return _Html.escape(value) if isinstance(value, str) else value
 
 
 @cache
@@ -34,15 +51,16 @@ def environment(lang: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
+        finalize=_finalize,
     )
     translations = words.catalogue(catalogue)
 
     def gettext(message_id: str) -> Markup:
         # Our own sentences are trusted markup; the values filled into them are not.
-        return Markup(translations.gettext(message_id))
+        return _Html(translations.gettext(message_id))
 
     def ngettext(singular: str, plural: str, n: int) -> Markup:
-        return Markup(translations.ngettext(singular, plural, n))
+        return _Html(translations.ngettext(singular, plural, n))
 
     env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]
     return env
