@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import logging
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qs
@@ -41,6 +40,7 @@ from pipeline.web.pages import (
     read_body,
     render,
 )
+from pipeline.words import templates
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,6 @@ CONFIRM_HEADERS = {
 }
 
 
-def words(lang: str) -> dict[str, str]:
-    """The signup pages' words (`signup.*` in the catalogue)."""
-    return catalogue.table(lang, "signup")
-
-
 def form_html(
     lang: str,
     public: list[MailingList],
@@ -67,54 +62,20 @@ def form_html(
     values: Mapping[str, Sequence[str]] | None = None,
     problems: Mapping[str, str] | None = None,
 ) -> str:
-    """The signup form: labels for every field, the public lists as checkboxes with their
-    descriptions, and the honeypot (off-screen, hidden from assistive technology, not in
-    the tab order, never autofilled). Also what `newsletter form` prints."""
-    w, esc = words(lang), html.escape
+    """The signup form (`templates/web/signup_form.html.j2`), with what the reader typed
+    and what is wrong with it. Also what `newsletter form` prints."""
     values, problems = values or {}, problems or {}
-
-    def problem(field: str) -> tuple[str, str]:
-        if field not in problems:
-            return "", ""
-        note = f'<p class="error" id="{field}-error">{esc(problems[field])}</p>'
-        return note, f' aria-invalid="true" aria-describedby="{field}-error"'
-
-    email_note, email_attrs = problem("email")
-    name_note, name_attrs = problem("name")
-    list_note, _ = problem("list")
     chosen = set(values.get("list", [])) or ({public[0].name} if len(public) == 1 else set())
-    boxes = []
-    for index, mlist in enumerate(public):
-        box_id = f"list-{index}"
-        described = f' aria-describedby="{box_id}-about"' if mlist.description else ""
-        about = (
-            f'<br><span class="muted" id="{box_id}-about">{esc(mlist.description)}</span>'
-            if mlist.description
-            else ""
-        )
-        checked = " checked" if mlist.name in chosen else ""
-        boxes.append(
-            f'<p><input type="checkbox" name="list" id="{box_id}" value="{esc(mlist.name)}"'
-            f'{checked}{described}> <label for="{box_id}">{esc(mlist.name)}</label>{about}</p>'
-        )
-    email = esc((values.get("email") or [""])[0])
-    name = esc((values.get("name") or [""])[0])
-    return (
-        f'<form method="post" action="{esc(action)}">'
-        f'<p><label for="signup-email">{w["email"]}</label><br>'
-        f'<input type="email" id="signup-email" name="email" autocomplete="email" required '
-        f'value="{email}"{email_attrs}></p>{email_note}'
-        f'<p><label for="signup-name">{w["name"]}</label><br>'
-        f'<input type="text" id="signup-name" name="name" autocomplete="name" '
-        f'value="{name}"{name_attrs}></p>{name_note}'
-        f"<fieldset><legend>{w['lists']}</legend>{''.join(boxes)}{list_note}</fieldset>"
-        '<div aria-hidden="true" style="position:absolute;left:-10000px;top:auto;width:1px;'
-        'height:1px;overflow:hidden">'
-        f'<label for="signup-{HONEYPOT}">{w["honeypot"]}</label>'
-        f'<input type="text" id="signup-{HONEYPOT}" name="{HONEYPOT}" tabindex="-1" '
-        'autocomplete="off" value=""></div>'
-        f'<p><button type="submit">{w["submit"]}</button></p>'
-        f'<p class="muted">{w["note"]}</p></form>'
+    return templates.render(
+        "web/signup_form.html.j2",
+        lang,
+        action=action,
+        lists=public,
+        chosen=chosen,
+        email=(values.get("email") or [""])[0],
+        name=(values.get("name") or [""])[0],
+        problems=problems,
+        honeypot=HONEYPOT,
     )
 
 
@@ -127,8 +88,7 @@ def _fields(content_type: str, body: bytes) -> dict[str, list[str]]:
 
 def routes(site: Site) -> list[Route]:
     settings, store, secret, lang = site.settings, site.store, site.secret, site.lang
-    w = words(lang)
-    title = w["title"].format(name=settings.name)
+    title = catalogue.text(lang, "signup.title", name=settings.name)
 
     def public_lists() -> list[MailingList]:
         with store.begin(write=False) as tx:
@@ -137,7 +97,7 @@ def routes(site: Site) -> list[Route]:
     async def signup_page(request: Request) -> Response:
         public = await run_in_threadpool(public_lists)
         if not public:
-            return page(title, f"<p>{w['none']}</p>", lang)
+            return page(title, f"<p>{catalogue.text(lang, 'signup.none')}</p>", lang)
         return page(title, form_html(lang, public), lang)
 
     async def signup_post(request: Request) -> Response:
@@ -155,7 +115,7 @@ def routes(site: Site) -> list[Route]:
         except signup.FormProblems as exc:
             public = await run_in_threadpool(public_lists)
             form = form_html(lang, public, values=fields, problems=exc.problems)
-            return page(w["problem"], form, lang, status=400)
+            return page(catalogue.text(lang, "signup.problem"), form, lang, status=400)
         if received is signup.Received.limited:
             response = notice(lang, "signup.limited_title", "signup.limited", 429)
             response.headers["Retry-After"] = str(settings.signup_ip_window)
