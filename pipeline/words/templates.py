@@ -41,12 +41,18 @@ def _finalize(value: Any) -> Any:
     return _Html.escape(value) if isinstance(value, str) else value
 
 
-@cache
 def environment(lang: str) -> jinja2.Environment:
-    """The environment for pages in one language (a language tag or its catalogue)."""
-    catalogue = words.language(lang)
+    """The environment for pages in one language (a language tag or its catalogue), for
+    the project in the current directory."""
+    return _environment(words.language(lang), PROJECT.resolve())
+
+
+@cache
+def _environment(catalogue: str, project: Path) -> jinja2.Environment:
+    # One per project folder: Jinja2 caches a template by name, and the same name is
+    # another file in another project.
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(PROJECT), str(SHIPPED)]),
+        loader=jinja2.FileSystemLoader([str(project), str(SHIPPED)]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

@@ -6,10 +6,12 @@ from __future__ import annotations
 import ast
 import re
 import string
+from pathlib import Path
 
 import pytest
 
 from pipeline import words
+from pipeline.words import templates
 from tests.support.cli import ROOT
 
 PACKAGE = ROOT / "pipeline"
@@ -104,3 +106,22 @@ def test_the_list_of_exceptions_is_kept_short() -> None:
         assert HANGUL.search((ROOT / where).read_text(encoding="utf-8")), (
             f"{where} has no Korean any more: take it off NOT_IN_THE_CATALOGUE"
         )
+
+
+def test_a_project_overrides_a_page_and_keeps_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = tmp_path / "templates" / "web"
+    own.mkdir(parents=True)
+    (own / "notice.html.j2").write_text(
+        '{% extends "web/base.html.j2" %}{% block title %}{{ _(title) }}{% endblock %}'
+        "{% block body %}<p>ours: {{ _(text).format(**values) }}</p>{% endblock %}",
+        encoding="utf-8",
+    )
+    context = {"title": "signup.sent_title", "text": "signup.already", "hint": None, "again": False}
+    shipped = templates.render("web/notice.html.j2", "en", values={"who": "<a>"}, **context)
+    monkeypatch.chdir(tmp_path)  # a command runs in its project's folder
+    page = templates.render("web/notice.html.j2", "ko", values={"who": "<a>"}, **context)
+    assert "<p>ours: &lt;a&gt; 주소의 구독은 이미 확인되었습니다." in page
+    assert "<title>메일함을 확인해 주세요</title>" in page  # the shipped frame, in Korean
+    assert "ours" not in shipped and "<p>The subscription of &lt;a&gt; is" in shipped
