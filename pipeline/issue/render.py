@@ -26,13 +26,12 @@ from pipeline.issue.limits import MAX_HTML_BEFORE_INLINING
 from pipeline.issue.plaintext import blocks_text
 from pipeline.issue.source import Issue, markdown
 from pipeline.settings import Settings
+from pipeline.words.templates import SHIPPED
 
 PERSONAL_FIELDS = ("name", "email", "unsubscribe_url")
 _PLACEHOLDER = re.compile(r"%%NL:(\w+)%%")
 TEMPLATE = "issue.mjml.j2"
-# The default templates: the repository's `templates/`, which `pipeline/templates` links to
-# so that the wheel ships them (package data) and an installed package finds them here.
-REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+REPO_TEMPLATES = SHIPPED  # the default templates, shipped in the package
 
 _ALLOWED_TAGS = {
     "a", "p", "br", "ul", "ol", "li", "code", "pre", "blockquote", "em", "strong", "s",

@@ -21,8 +21,9 @@ from markupsafe import Markup
 
 from pipeline import words
 
-# The templates folder of a checkout, beside the `pipeline` package.
-SHIPPED = Path(__file__).resolve().parents[2] / "templates"
+# The default templates: the repository's `templates/`, which `pipeline/templates` links to
+# so that the wheel ships them (package data) and an installed package finds them here.
+SHIPPED = Path(__file__).resolve().parent.parent / "templates"
 PROJECT = Path("templates")  # the project's own, relative to where a command runs
 
 
