@@ -20,7 +20,7 @@ from mjml import mjml2html
 from premailer import Premailer
 
 from pipeline.errors import RenderError
-from pipeline.issue.archive import archive_strings, archive_url, issue_url
+from pipeline.issue.archive import archive_url, issue_url
 from pipeline.issue.i18n import format_period, strings
 from pipeline.issue.limits import MAX_HTML_BEFORE_INLINING
 from pipeline.issue.plaintext import blocks_text
@@ -158,7 +158,7 @@ def _context(issue: Issue, settings: Settings, *, web: bool) -> dict[str, object
             **t,
             "reason": Markup(reason),
             "web_footer": t["web_footer"].format(name=settings.name),
-            "archive": archive_strings(issue.lang)["all_issues"],
+            "archive": t["all_issues"],
         },
     }
 

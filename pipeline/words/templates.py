@@ -7,6 +7,7 @@ putting a file of the same name (`templates/web/base.html.j2`) in their project.
 In a template, `_("signup.sent")` is the message in the page's language, as markup: it
 is written as it stands, and `_("preferences.ask").format(who=who)` escapes the values
 it fills in (markupsafe's `Markup.format`), so a list name cannot add markup.
+`text_in(lang, "archive.sent_on")` is the same in another language than the page's.
 """
 
 from __future__ import annotations
@@ -70,7 +71,14 @@ def _environment(catalogue: str, project: Path) -> jinja2.Environment:
         return _Html(translations.ngettext(singular, plural, n))
 
     env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]
+    env.globals["text_in"] = text_in
     return env
+
+
+def text_in(lang: str, message_id: str) -> Markup:
+    """`_(message_id)` in another language than the page's, as markup: for a part of a
+    page in its own language (the archive lists each issue in the issue's)."""
+    return _Html(words.catalogue(words.language(lang)).gettext(message_id))
 
 
 def render(template: str, lang: str, **context: object) -> str:
