@@ -2,12 +2,12 @@
 the same page that `newsletter report N --html FILE` writes (`feedback/report_html.py`).
 
 The page is built on each request, so a reload shows the events that came in since. When
-the issue went to several lists and none is named, the page links to each list's report.
+the issue went to several lists and none is named, the page links to each list's report
+(`templates/web/report_lists.html.j2`); no report is `report_missing.html.j2`.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from urllib.parse import quote
@@ -22,7 +22,7 @@ from pipeline.errors import InputError, NotFoundError
 from pipeline.feedback import report_html
 from pipeline.feedback.report import reports
 from pipeline.settings import Settings
-from pipeline.web.pages import page
+from pipeline.web.pages import notice, render
 
 # An issue number in a URL: 18 digits stay below 2**63, the database's integer limit.
 _ISSUE_NUMBER = re.compile(r"[0-9]{1,18}")
@@ -34,37 +34,16 @@ _HEADERS = {
 }
 
 
-def _words(ko: bool) -> dict[str, str]:
-    if ko:
-        return {
-            "not_found": "보고서 없음",
-            "bad_number": "호수는 숫자여야 합니다: /report/25 처럼 쓰세요.",
-            "choose": "제{number}호 보고서: 목록 선택",
-            "several": "제{number}호는 여러 목록으로 발송되었습니다. 목록을 고르세요.",
-        }
-    return {
-        "not_found": "No report",
-        "bad_number": "An issue number is digits, as in /report/25.",
-        "choose": "Issue {number} report: choose a list",
-        "several": "Issue {number} went to several lists. Choose one:",
-    }
-
-
 def routes(store: Store | Callable[[], Store], settings: Settings) -> list[Route]:
     """`GET /report/{number}`. `store` may be a function that opens it when first asked
     (the preview server opens the database only when a page needs it)."""
-    words = _words(settings.lang.startswith("ko"))
+    lang = settings.lang  # the pages' words are the catalogue's report.page_*
     opened = store if callable(store) else (lambda: store)
 
     def choose(number: int) -> Response:
         names = [str(r["list"]) for r in reports(opened(), issue_number=number)]
-        items = "".join(
-            f'<li><a href="/report/{number}?list={quote(name, safe="")}">{html.escape(name)}</a>'
-            "</li>"
-            for name in names
-        )
-        body = f"<p>{html.escape(words['several'].format(number=number))}</p><ul>{items}</ul>"
-        return page(words["choose"].format(number=number), body, settings.lang)
+        lists = [(f"/report/{number}?list={quote(name, safe='')}", name) for name in names]
+        return render("web/report_lists.html.j2", lang, number=number, lists=lists)
 
     def build(number: int, list_name: str | None) -> Response:
         try:
@@ -73,8 +52,7 @@ def routes(store: Store | Callable[[], Store], settings: Settings) -> list[Route
             )
         except NotFoundError as exc:
             hint = f" ({exc.hint})" if exc.hint else ""
-            body = f"<p>{html.escape(exc.message + hint)}</p>"
-            return page(words["not_found"], body, settings.lang, status=404)
+            return render("web/report_missing.html.j2", lang, 404, reason=exc.message + hint)
         except InputError:
             return choose(number)  # several lists and none named
         return HTMLResponse(document, headers=_HEADERS)
@@ -83,8 +61,7 @@ def routes(store: Store | Callable[[], Store], settings: Settings) -> list[Route
         raw = request.path_params["number"]
         # ASCII digits only ("²".isdigit() is true), and few enough for the database.
         if not _ISSUE_NUMBER.fullmatch(raw):
-            body = f"<p>{html.escape(words['bad_number'])}</p>"
-            return page(words["not_found"], body, settings.lang, status=404)
+            return notice(lang, "report.page_not_found", "report.page_bad_number", 404)
         list_name = request.query_params.get("list") or None
         return await run_in_threadpool(build, int(raw), list_name)
 

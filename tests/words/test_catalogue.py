@@ -20,8 +20,6 @@ HANGUL = re.compile("[\uac00-\ud7a3]")
 NOT_IN_THE_CATALOGUE = {
     # A hint to the publisher in `check`'s output, quoting a Korean particle as an example.
     "pipeline/issue/checks.py",
-    # The report page is being restructured; its words move to the catalogue with that.
-    "pipeline/web/report_page.py",
 }
 # A quoted `section.name`: `words.text(lang, "signup.sent")`, `_("signup.sent")`.
 QUOTED_ID = re.compile(r"""["']([a-z_]+\.[a-z0-9_]+)["']""")
