@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -141,16 +142,17 @@ def _stopping_servers() -> Iterator[list[threading.Thread]]:
     ~0.16 s to wind down, which no test needs to wait for."""
     stopping: list[threading.Thread] = []
     yield stopping
+    # A server still holding a client's keep-alive connection may take a while: it is a
+    # daemon thread, so the run need not wait for it beyond a moment.
+    deadline = time.monotonic() + 2
     for thread in stopping:
-        thread.join(timeout=5)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture
 def serve_app(_stopping_servers: list[threading.Thread]):
     """Serve an ASGI app on 127.0.0.1 (a free port) in a thread; yields a starter. For a
     real socket (a browser, a client of its own); `asgi_client` is quicker otherwise."""
-    import time
-
     import uvicorn
 
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []

@@ -25,7 +25,8 @@ import pytest
 from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET
 from tests.support.link_sites import link_sites
 
-pytestmark = pytest.mark.slow
+# One worker builds the venv and runs them all (the module's fixture is per worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package")]
 WHEELHOUSE = ROOT / "build" / "wheelhouse"
 
 # Run inside the fresh environment: every module of the package imports (the `postgres` and
