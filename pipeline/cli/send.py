@@ -146,6 +146,7 @@ def send(
         concurrency=concurrency,
         retry_unknown=retry_unknown,
         retry_failed=retry_failed,
+        lease_seconds=settings.sender_lease_seconds,
     )
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)  # a wrong --list is named first

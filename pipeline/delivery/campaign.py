@@ -18,7 +18,7 @@ from pipeline.audience.store import MailingList, Store
 from pipeline.delivery import senders
 from pipeline.delivery.archive import web_page
 from pipeline.delivery.send import RATE_HEADROOM, CampaignRunner, Progress, SendOptions
-from pipeline.delivery.senders import HEARTBEAT_SECONDS, Lease, expire
+from pipeline.delivery.senders import HEARTBEAT_SECONDS, LEASE_SECONDS, Lease, expire
 from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.delivery.transports.base import Quota, SendFailure, Transport
 from pipeline.errors import NewsletterError
@@ -79,9 +79,11 @@ def plan(
     dry_run: bool = False,
     retry_unknown: bool = False,
     retry_failed: bool = False,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> Plan:
-    """Work out what `send` will do; recovers rows a crash left in `sending` first.
-    The pace is the account's MaxSendRate; `rate` only lowers it."""
+    """Work out what `send` will do; recovers rows a crash left in `sending` first (of
+    senders silent for `lease_seconds`). The pace is the account's MaxSendRate; `rate`
+    only lowers it."""
     assert built.rendered is not None and built.issue is not None
     sendlog = SendLog(store)
     mailing_list = sendlog.list_of(list_name)
@@ -100,7 +102,7 @@ def plan(
                 hint=f"add some: newsletter subscribers import FILE.csv --list {list_name}",
             )
     else:
-        recovered = sendlog.recover(campaign.id)
+        recovered = sendlog.recover(campaign.id, lease_seconds)
         # Reopened by `run`, once confirmed: a declined or refused retry changes nothing.
         wanted = (("unknown", retry_unknown), ("failed", retry_failed))
         reopen = tuple(status for status, asked in wanted if asked)

@@ -120,7 +120,10 @@ class Scheduler:
 
     def _send(self, found: schedules.Schedule) -> campaigns.Report:
         request = service.Request(
-            found.list_name, dry_run=self.dry_run, concurrency=self.concurrency
+            found.list_name,
+            dry_run=self.dry_run,
+            concurrency=self.concurrency,
+            lease_seconds=self.settings.sender_lease_seconds,
         )
         prepared = service.prepare(self.store, request, self.transport, schedule=found, by=self.who)
         log.info(

@@ -16,6 +16,7 @@ from pipeline.audience.store import Store
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
 from pipeline.delivery.send import Progress, SendOptions
+from pipeline.delivery.senders import LEASE_SECONDS
 from pipeline.delivery.sendlog import Campaign
 from pipeline.delivery.transports.base import Transport
 from pipeline.errors import NewsletterError
@@ -38,6 +39,7 @@ class Request:
     concurrency: int = 16
     retry_unknown: bool = False
     retry_failed: bool = False
+    lease_seconds: float = LEASE_SECONDS  # the `sender_lease_seconds` setting
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def prepare(
             dry_run=request.dry_run,
             retry_unknown=request.retry_unknown,
             retry_failed=request.retry_failed,
+            lease_seconds=request.lease_seconds,
         )
     except NewsletterError as exc:
         if schedule is not None and by is not None:
@@ -100,6 +103,7 @@ def prepare(
         rate=the_plan.rate,
         concurrency=DRY_RUN_CONCURRENCY if request.dry_run else request.concurrency,
         window=DRY_RUN_WINDOW if request.dry_run else None,
+        lease_seconds=request.lease_seconds,
     )
     return Prepared(the_plan, transport, options, schedule, by)
 

@@ -90,8 +90,10 @@ def test_two_senders_share_a_campaign_and_nobody_gets_two_copies(
 
 
 def test_a_sender_killed_mid_campaign_leaves_only_its_rows_unknown(
-    cli: Cli, stub: SesStub, processes: list[subprocess.Popen[str]]
+    cli: Cli, stub: SesStub, processes: list[subprocess.Popen[str]], monkeypatch
 ) -> None:
+    # The survivor takes the silent sender for dead after 3 s instead of the default 10.
+    monkeypatch.setenv("NEWSLETTER_SENDER_LEASE_SECONDS", "3")
     make_list(cli, "weekly", MEMBERS)
     doomed = start(processes)
     wait_until_sent(doomed, at_least=10, targeted=200)
