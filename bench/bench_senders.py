@@ -68,13 +68,14 @@ def make_list(url: str, people: int) -> None:
     import sqlalchemy as sa
 
     from pipeline.audience import subscribers as lib
+    from pipeline.audience.queries import AudienceTx
     from pipeline.audience.store import Store
     from pipeline.db.schema import memberships, subscribers
 
     now = datetime.now(UTC)
     with Store.open(url) as store:
         lib.create_list(store, "bench")
-        with store.begin() as tx:
+        with store.begin(AudienceTx) as tx:
             list_id = tx.require_list("bench").id
             tx.conn.execute(
                 sa.insert(subscribers),

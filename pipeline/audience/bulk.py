@@ -37,9 +37,11 @@ from pipeline.audience.cleaning import (
 from pipeline.audience.importwrites import NewConsent, NewMembership
 from pipeline.audience.listexport import write_rows
 from pipeline.audience.listfile import BadRow, ExportFormat, Row
+from pipeline.audience.queries import AudienceTx
+from pipeline.audience.records import MailingList
 from pipeline.audience.sources import TITLES, Part, Skipped, open_parts
-from pipeline.audience.store import MailingList, Store, Tx
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.errors import InputError
 from pipeline.text import printable
 
@@ -176,7 +178,7 @@ def import_csv(
     path = Path(path)
     report = ImportReport(str(path), list_name)
     now = utcnow()
-    with open_parts(path, source, now) as parts, store.begin() as tx:
+    with open_parts(path, source, now) as parts, store.begin(AudienceTx) as tx:
         importer = _Importer(
             tx, tx.require_list(list_name), report, now, on_invalid, on_cleaned, on_skipped
         )
@@ -198,7 +200,7 @@ class _Importer:
     """One import's state across its files: the transaction, the counts, the callbacks,
     and the addresses seen (a person in two files of a zip counts once)."""
 
-    tx: Tx
+    tx: AudienceTx
     mlist: MailingList
     report: ImportReport
     now: datetime
@@ -278,7 +280,7 @@ def _cleaned(row: Row) -> tuple[Row, str]:
 
 
 def _apply(
-    tx: Tx,
+    tx: AudienceTx,
     mlist: MailingList,
     batch: list[tuple[Row, Address]],
     report: ImportReport,
@@ -381,7 +383,7 @@ def export(
     a formula are escaped (see `listfile.escape_cell`); `excel` adds a BOM and CRLF."""
     if excel and fmt != "csv":
         raise InputError("--excel is for CSV; JSON Lines is always plain UTF-8")
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         mlist = tx.require_list(list_name)
         names: set[str] = set()
         if fmt == "csv":

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipeline.audience import consents
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.signup import SUPPRESSED, member_states, queue_mail
-from pipeline.audience.store import Store, Tx
 from pipeline.audience.tokens import verify_confirm_token
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.db.schema import memberships, outbox
 from pipeline.errors import InputError
 from pipeline.settings import Settings
@@ -59,7 +60,7 @@ def _verify(settings: Settings, secret: bytes, token: str, now: datetime) -> tup
     return subscriber_id, min(issued, now) - days
 
 
-def _pending(tx: Tx, subscriber_id: int, since: datetime) -> Pending:
+def _pending(tx: AudienceTx, subscriber_id: int, since: datetime) -> Pending:
     sub = tx.subscriber_by_id(subscriber_id)
     if sub is None:
         raise InputError("this confirmation link is no longer valid (the address was removed)")
@@ -79,7 +80,7 @@ def pending(
     """What `GET /confirm/<token>` shows; changes nothing (mail scanners fetch links)."""
     now = now or utcnow()
     subscriber_id, since = _verify(settings, secret, token, now)
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         return _pending(tx, subscriber_id, since)
 
 
@@ -89,7 +90,7 @@ def confirm(
     """What `POST /confirm/<token>` does; confirming twice is harmless (nothing waits)."""
     now = now or utcnow()
     subscriber_id, since = _verify(settings, secret, token, now)
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         found = _pending(tx, subscriber_id, since)
         if found.refused:
             raise Refused(found.email, found.refused)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from pipeline.audience.addresses import Address
-from pipeline.audience.store import Tx
+from pipeline.audience.queries import AudienceTx
 from pipeline.db.schema import campaigns, deliveries, events, signup_requests, test_sends
 
 FORGOTTEN = "[forgotten address]"
@@ -46,7 +46,7 @@ def _scrubber(address: Address) -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, _spellings(address))), re.IGNORECASE)
 
 
-def erase(tx: Tx, address: Address, subscriber_id: int | None) -> int:
+def erase(tx: AudienceTx, address: Address, subscriber_id: int | None) -> int:
     """Clear the address (and the person's name) from the send log, the test sends, the
     events and the campaigns; return how many test-send records were deleted. The caller
     deletes the subscriber row itself."""
@@ -102,7 +102,7 @@ def erase(tx: Tx, address: Address, subscriber_id: int | None) -> int:
 
 
 def _scrub_events(
-    tx: Tx,
+    tx: AudienceTx,
     pattern: re.Pattern[str],
     subscriber_id: int | None,
     delivery_ids: Iterable[int],

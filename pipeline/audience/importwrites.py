@@ -1,4 +1,4 @@
-"""The writes of an import beyond what `store.Tx` offers, set-based for any batch size:
+"""The writes of an import beyond what `queries.AudienceTx` offers, set-based for any batch size:
 memberships in a given state, suppressions the source reports, and consent records.
 
 New rows go in with COPY on PostgreSQL (`db.bulk.copy_rows`) and with the driver's own

@@ -1,99 +1,151 @@
-"""The queries on lists: find, create, update, delete, count their members by status.
-
-`store.Tx` inherits them, so a transaction has every query of the audience.
-"""
+"""Lists: make one, offer it on the signup form or not, delete it, count its members by
+state (the library behind `newsletter lists`), and find one or the public ones for the
+other parts (a campaign's list, the signup form). The SQL is `queries.AudienceTx`'s."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
-import sqlalchemy as sa
+from pipeline.audience.outcome import Outcome
+from pipeline.audience.queries import AudienceTx
+from pipeline.audience.records import MailingList
+from pipeline.clock import utcnow
+from pipeline.db import Store
+from pipeline.errors import InputError
 
-from pipeline.audience.records import MailingList, mailing_list_from_row
-from pipeline.db.database import Transaction
-from pipeline.db.schema import campaigns, lists, memberships, subscribers
-from pipeline.errors import NotFoundError
+MAX_DESCRIPTION = 500  # characters: a line or two under the list's checkbox
 
 
-class ListQueries(Transaction):
-    def list_by_name(self, name: str) -> MailingList | None:
-        row = self.conn.execute(sa.select(lists).where(lists.c.name == name)).first()
-        return mailing_list_from_row(row) if row else None
-
-    def list_by_id(self, list_id: int) -> MailingList | None:
-        row = self.conn.execute(sa.select(lists).where(lists.c.id == list_id)).first()
-        return mailing_list_from_row(row) if row else None
-
-    def require_list(self, name: str) -> MailingList:
-        found = self.list_by_name(name)
-        if found is None:
-            names = ", ".join(self.conn.scalars(sa.select(lists.c.name).order_by("name")))
-            raise NotFoundError(
-                f"no list named {name!r}",
-                hint=(f"the lists are: {names}" if names else "there are no lists yet")
-                + f"; `newsletter lists create {name}` makes one",
-            )
-        return found
-
-    def create_list(
-        self, name: str, now: datetime, *, public: bool = False, description: str | None = None
-    ) -> MailingList:
-        new_id = self.conn.execute(
-            sa.insert(lists)
-            .values(name=name, created_at=now, public=public, description=description)
-            .returning(lists.c.id)
-        ).scalar_one()
-        return MailingList(new_id, name, now, public, description)
-
-    def update_list(self, list_id: int, **values: object) -> None:
-        """Set `public` and/or `description` of one list."""
-        self.conn.execute(sa.update(lists).where(lists.c.id == list_id).values(**values))
-
-    def public_lists(self) -> list[MailingList]:
-        """The lists offered on the signup form, by name."""
-        query = sa.select(lists).where(lists.c.public.is_(True)).order_by(lists.c.name)
-        return [mailing_list_from_row(row) for row in self.conn.execute(query)]
-
-    def delete_list(self, list_id: int) -> None:
-        self.conn.execute(sa.delete(lists).where(lists.c.id == list_id))
-
-    def campaigns_started(self, list_id: int) -> int:
-        """Campaigns past the draft stage: some mail may have gone out."""
-        query = sa.select(sa.func.count()).where(
-            campaigns.c.list_id == list_id,
-            campaigns.c.status != "draft",
-            campaigns.c.dry_run.is_(False),  # a dry run sent nothing
+def _description(text: str | None) -> str | None:
+    """A list's description as the signup form shows it: one paragraph of visible text."""
+    if text is None:
+        return None
+    cleaned = " ".join(text.split())
+    if len(cleaned) > MAX_DESCRIPTION or not cleaned.isprintable():
+        raise InputError(
+            "the description must be printable text of at most "
+            f"{MAX_DESCRIPTION} characters (it has {len(cleaned)})",
+            hint="write a sentence or two; the signup page shows it under the list's name",
         )
-        return self.conn.execute(query).scalar_one()
+    return cleaned or None
 
-    def list_counts(self) -> list[tuple[MailingList, str, str, int]]:
-        """(list, membership status, subscriber status, count) for every list, empty too."""
-        query = (
-            sa.select(
-                lists.c.id,
-                lists.c.name,
-                lists.c.created_at,
-                memberships.c.status,
-                subscribers.c.status,
-                sa.func.count(subscribers.c.id),
-                lists.c.public,
-                lists.c.description,
+
+def require_list(store: Store, name: str) -> MailingList:
+    """The list of that name; NotFoundError naming the lists there are when none is."""
+    with store.begin(AudienceTx, write=False) as tx:
+        return tx.require_list(name)
+
+
+def public_lists(store: Store) -> list[MailingList]:
+    """The lists offered on the signup form, by name."""
+    with store.begin(AudienceTx, write=False) as tx:
+        return tx.public_lists()
+
+
+def create_list(
+    store: Store,
+    name: str,
+    *,
+    exist_ok: bool = False,
+    public: bool = False,
+    description: str | None = None,
+) -> Outcome:
+    """Make a list; a public one is offered on the signup form, with its description."""
+    clean = name.strip()
+    if not clean or len(clean) > 200 or not clean.isprintable():
+        raise InputError(f"{name!r} is not a usable list name", hint="use up to 200 characters")
+    description = _description(description)
+    with store.begin(AudienceTx) as tx:
+        if tx.list_by_name(clean) is not None:
+            if exist_ok:
+                return Outcome(False, f"list {clean!r} already exists")
+            raise InputError(
+                f"list {clean!r} already exists", hint="add --exist-ok to accept an existing list"
             )
-            .select_from(lists)
-            .outerjoin(memberships, memberships.c.list_id == lists.c.id)
-            .outerjoin(subscribers, subscribers.c.id == memberships.c.subscriber_id)
-            .group_by(
-                lists.c.id,
-                lists.c.name,
-                lists.c.created_at,
-                memberships.c.status,
-                subscribers.c.status,
-                lists.c.public,
-                lists.c.description,
+        tx.create_list(clean, utcnow(), public=public, description=description)
+    kind = "public list (offered on the signup form)" if public else "list"
+    return Outcome(True, f"created {kind} {clean!r}")
+
+
+def update_list(
+    store: Store, name: str, *, public: bool | None = None, description: str | None = None
+) -> Outcome:
+    """Offer a list on the signup form or take it off (`public`), or change its description
+    (an empty one removes it)."""
+    values: dict[str, object] = {}
+    if public is not None:
+        values["public"] = public
+    if description is not None:
+        values["description"] = _description(description)
+    if not values:
+        raise InputError("nothing to change", hint="pass --public, --private or --description TEXT")
+    with store.begin(AudienceTx) as tx:
+        mlist = tx.require_list(name)
+        current = {"public": mlist.public, "description": mlist.description}
+        changes = {k: v for k, v in values.items() if current[k] != v}
+        if not changes:
+            return Outcome(False, f"list {mlist.name!r} is already so; nothing changed")
+        tx.update_list(mlist.id, **changes)
+    said = []
+    if "public" in changes:
+        said.append("now public (offered on the signup form)" if public else "now private")
+    if "description" in changes:
+        said.append("description set" if changes["description"] else "description removed")
+    return Outcome(True, f"list {mlist.name!r}: {', '.join(said)}")
+
+
+def delete_list(store: Store, name: str, *, force: bool = False) -> Outcome:
+    with store.begin(AudienceTx) as tx:
+        mlist = tx.require_list(name)
+        started = tx.campaigns_started(mlist.id)
+        if started and not force:
+            raise InputError(
+                f"list {name!r} has {started} sent campaign(s); not deleted",
+                hint="add --force to delete it anyway (the campaign records are kept)",
             )
-            .order_by(lists.c.name)
+        members, unsubscribed = tx.count_members(mlist.id)
+        tx.delete_list(mlist.id)
+    return Outcome(
+        True,
+        f"deleted list {name!r} and its {members} membership(s) ({unsubscribed} unsubscribed); "
+        "the subscribers themselves are kept",
+    )
+
+
+def list_summaries(store: Store) -> list[dict[str, Any]]:
+    """Every list with its members counted once each: `subscribed` are the ones who receive
+    it; `unconfirmed` signed up and have not used their confirmation link (they receive
+    nothing and are not subscribers); `bounced` / `complained` go by the person's global
+    status; the rest `unsubscribed`."""
+    summaries: dict[int, dict[str, Any]] = {}
+    with store.begin(AudienceTx, write=False) as tx:
+        counts = tx.list_counts()
+    for mlist, membership, status, count in counts:
+        summary = summaries.setdefault(
+            mlist.id,
+            {
+                "name": mlist.name,
+                "public": mlist.public,
+                "subscribed": 0,
+                "unconfirmed": 0,
+                "unsubscribed": 0,
+                "bounced": 0,
+                "complained": 0,
+                "total": 0,
+                "created_at": mlist.created_at,
+                "description": mlist.description,
+            },
         )
-        return [
-            (MailingList(r[0], r[1], r[2], bool(r[6]), r[7]), r[3], r[4], r[5])
-            for r in self.conn.execute(query).all()
-        ]
+        if membership is None:
+            continue  # an empty list
+        if status in ("bounced", "complained"):
+            bucket = status
+        elif membership == "subscribed" and status == "active":
+            bucket = "subscribed"
+        elif membership == "unconfirmed":
+            bucket = "unconfirmed"
+        else:
+            bucket = "unsubscribed"
+        summary[bucket] += count
+        summary["total"] += count
+    return list(summaries.values())

@@ -25,8 +25,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from pipeline.audience import consents
-from pipeline.audience.store import Store, Subscriber, Tx
+from pipeline.audience.queries import AudienceTx
+from pipeline.audience.records import Subscriber
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.db.schema import lists, memberships, subscribers
 from pipeline.errors import InputError, NotFoundError
 
@@ -124,13 +126,13 @@ _REFUSAL_HINTS = {
 def preferences(store: Store, subscriber_id: int, link_list_id: int) -> Preferences:
     """The reader's lists and their states, read in one transaction; NotFoundError if the
     person was forgotten or the link's list deleted."""
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         return _read(tx, _person(tx, subscriber_id, lock=False), link_list_id)
 
 
 def leave(store: Store, subscriber_id: int, link_list_id: int, list_id: int) -> Change:
     """Unsubscribe from one of the reader's lists (subscribed or unconfirmed: both stop)."""
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         person = _person(tx, subscriber_id, lock=True)
         state = _theirs(_read(tx, person, link_list_id), list_id)
         changed = False
@@ -145,7 +147,7 @@ def leave(store: Store, subscriber_id: int, link_list_id: int, list_id: int) -> 
 def leave_all(store: Store, subscriber_id: int, link_list_id: int) -> Change:
     """Unsubscribe from every list, and from whatever comes later: the person is marked
     unsubscribed, as `newsletter subscribers unsubscribe EMAIL` does."""
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         person = _person(tx, subscriber_id, lock=True)
         _read(tx, person, link_list_id)  # the link's list must still exist
         now = utcnow()
@@ -171,7 +173,7 @@ def rejoin(
     """Subscribe again to a list the reader left, recording their consent (a form, with
     the request's IP and user agent). RejoinRefused for a bounced or complained person and
     for an unconfirmed membership."""
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         person = _person(tx, subscriber_id, lock=True)
         state = _theirs(_read(tx, person, link_list_id), list_id)
         if person.status in ("bounced", "complained"):
@@ -206,7 +208,7 @@ def rejoin(
 # --- inside the transaction ------------------------------------------------------------------
 
 
-def _person(tx: Tx, subscriber_id: int, *, lock: bool) -> Subscriber:
+def _person(tx: AudienceTx, subscriber_id: int, *, lock: bool) -> Subscriber:
     if lock:
         # Two requests of one reader (a double click, two tabs) take turns: each checks
         # and writes against what the other committed.
@@ -218,7 +220,7 @@ def _person(tx: Tx, subscriber_id: int, *, lock: bool) -> Subscriber:
     return person
 
 
-def _read(tx: Tx, person: Subscriber, link_list_id: int) -> Preferences:
+def _read(tx: AudienceTx, person: Subscriber, link_list_id: int) -> Preferences:
     link = tx.list_by_id(link_list_id)
     if link is None:
         raise NotFoundError(f"list #{link_list_id} no longer exists")
@@ -246,7 +248,7 @@ def _theirs(prefs: Preferences, list_id: int) -> ListState:
 
 
 def _record_consent(
-    tx: Tx,
+    tx: AudienceTx,
     subscriber_id: int,
     list_id: int,
     now: datetime,

@@ -35,9 +35,10 @@ from sqlalchemy.engine import Connection
 from pipeline.audience import consents, ratelimits
 from pipeline.audience.addresses import email_hash, normalise_email
 from pipeline.audience.cleaning import clean_name
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.records import MailingList
-from pipeline.audience.store import Store, Tx
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.db.schema import memberships, outbox, signup_requests, subscribers
 from pipeline.errors import InputError
 from pipeline.settings import Settings
@@ -137,7 +138,7 @@ def receive(
         log.info("signup honeypot filled (ip %s): nothing stored", client.ip)
         return Received.honeypot
     problem: FormProblems | None = None
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         key = f"signup:{limit_key(client.ip)}"
         window = settings.signup_ip_window
         if not ratelimits.hit(tx.conn, key, limit=settings.signup_ip_limit, window=window, now=now):
@@ -182,7 +183,7 @@ def process(
     result = Processed()
     for _ in range(limit):
         try:
-            with store.begin() as tx:
+            with store.begin(AudienceTx) as tx:
                 query = (
                     sa.select(signup_requests)
                     .where(signup_requests.c.handled_at.is_(None))
@@ -211,7 +212,9 @@ def process(
     return result
 
 
-def _handle(tx: Tx, row: sa.Row[object], settings: Settings, now: datetime) -> tuple[str, bool]:
+def _handle(
+    tx: AudienceTx, row: sa.Row[object], settings: Settings, now: datetime
+) -> tuple[str, bool]:
     m = row._mapping
     try:
         address = normalise_email(str(m["email"]))
@@ -276,7 +279,7 @@ def _handle(tx: Tx, row: sa.Row[object], settings: Settings, now: datetime) -> t
     return "confirmation queued", True
 
 
-def member_states(tx: Tx, subscriber_id: int) -> dict[int, str]:
+def member_states(tx: AudienceTx, subscriber_id: int) -> dict[int, str]:
     query = sa.select(memberships.c.list_id, memberships.c.status).where(
         memberships.c.subscriber_id == subscriber_id
     )
@@ -317,7 +320,7 @@ def tidy(store: Store, settings: Settings, *, now: datetime | None = None) -> in
     """Delete handled signup requests older than KEEP_HANDLED (they hold addresses and
     IPs that are no longer needed) and rate-limit counters whose window has passed."""
     now = now or utcnow()
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         deleted = tx.conn.execute(
             sa.delete(signup_requests).where(
                 signup_requests.c.handled_at.is_not(None),
@@ -330,7 +333,7 @@ def tidy(store: Store, settings: Settings, *, now: datetime | None = None) -> in
 
 def counts(store: Store) -> dict[str, int]:
     """Open signup requests, and outbox rows by status (for `newsletter signups`)."""
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         open_requests = tx.conn.execute(
             sa.select(sa.func.count()).where(signup_requests.c.handled_at.is_(None))
         ).scalar_one()

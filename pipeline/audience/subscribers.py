@@ -5,7 +5,7 @@ Every function takes a `Store`, does its work in one transaction and returns wha
 anything the user should fix. The rule that matters most: once someone unsubscribed,
 bounced, complained or was forgotten, only an explicit `resubscribe` mails them again.
 Addresses are checked and compared as `addresses.py` says; bulk import and export live in
-`bulk.py`, the lists' rules in `mailinglists.py`; both are re-exported here, so this
+`bulk.py`, the lists' rules in `lists.py`; both are re-exported here, so this
 module is the whole library API.
 """
 
@@ -26,11 +26,13 @@ from pipeline.audience.bulk import (
 )
 from pipeline.audience.cleaning import clean_name
 from pipeline.audience.erasure import erase
-from pipeline.audience.mailinglists import create_list, delete_list, list_summaries, update_list
+from pipeline.audience.lists import create_list, delete_list, list_summaries, update_list
 from pipeline.audience.outcome import Outcome
-from pipeline.audience.store import MailingList, Store, Subscriber, Tx
+from pipeline.audience.queries import AudienceTx
+from pipeline.audience.records import MailingList, Subscriber
 from pipeline.audience.tokens import make_token, unsubscribe_url, verify_token
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.errors import InputError, NotFoundError
 
 __all__ = [
@@ -58,7 +60,7 @@ __all__ = [
 ]
 
 
-def _require_subscriber(tx: Tx, email: str) -> Subscriber:
+def _require_subscriber(tx: AudienceTx, email: str) -> Subscriber:
     address = normalise_email(email)
     found = tx.subscriber_by_key(address.key)
     if found is not None:
@@ -98,7 +100,7 @@ def _add(store: Store, address: Address, list_name: str, name: str | None, sourc
         "if they asked to be mailed again: "
         f"`newsletter subscribers resubscribe {address.email} --list {list_name}`"
     )
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         mlist = tx.require_list(list_name)
         sub = tx.subscriber_by_key(address.key)
         now = utcnow()
@@ -135,7 +137,9 @@ def _add(store: Store, address: Address, list_name: str, name: str | None, sourc
     return Outcome(True, f"added {sub.email} to {mlist.name!r}")
 
 
-def _command_consent(tx: Tx, subscriber_id: int, list_id: int, now: datetime, how: str) -> None:
+def _command_consent(
+    tx: AudienceTx, subscriber_id: int, list_id: int, now: datetime, how: str
+) -> None:
     """The publisher's word that this person agreed (recorded as given on the command)."""
     consents.record(
         tx.conn,
@@ -147,7 +151,7 @@ def _command_consent(tx: Tx, subscriber_id: int, list_id: int, now: datetime, ho
 def remove(store: Store, email: str, list_name: str) -> Outcome:
     """Take someone off a list (a correction, not their choice: a later import may add
     them back). An unsubscribed membership is kept, so their choice is still honoured."""
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         sub = _require_subscriber(tx, email)
         mlist = tx.require_list(list_name)
         membership = tx.membership_statuses(mlist.id, [sub.id]).get(sub.id)
@@ -165,7 +169,7 @@ def remove(store: Store, email: str, list_name: str) -> Outcome:
 
 def unsubscribe(store: Store, email: str, list_name: str | None = None) -> Outcome:
     """Unsubscribe from one list, or (no list) from everything, now and in the future."""
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         sub = _require_subscriber(tx, email)
         return _unsubscribe(tx, sub, tx.require_list(list_name) if list_name else None)
 
@@ -173,7 +177,7 @@ def unsubscribe(store: Store, email: str, list_name: str | None = None) -> Outco
 def unsubscribe_by_token(store: Store, secret: bytes, token: str) -> Outcome:
     """What the link in every message does: unsubscribe one person from one list."""
     subscriber_id, list_id = verify_token(secret, token)
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         sub = tx.subscriber_by_id(subscriber_id)
         if sub is None:
             raise NotFoundError(
@@ -187,7 +191,7 @@ def unsubscribe_by_token(store: Store, secret: bytes, token: str) -> Outcome:
         return _unsubscribe(tx, sub, mlist)
 
 
-def _unsubscribe(tx: Tx, sub: Subscriber, mlist: MailingList | None) -> Outcome:
+def _unsubscribe(tx: AudienceTx, sub: Subscriber, mlist: MailingList | None) -> Outcome:
     now = utcnow()
     if mlist is None:
         changed = tx.set_membership_status(sub.id, None, "unsubscribed", now)
@@ -212,7 +216,7 @@ def resubscribe(store: Store, email: str, list_name: str, *, force: bool = False
     """The one way back after an unsubscribe or a forget; bounced and complained addresses
     need `force` (mail to them failed or was reported as spam)."""
     address = normalise_email(email)
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         mlist = tx.require_list(list_name)
         sub = tx.subscriber_by_key(address.key)
         now = utcnow()
@@ -259,7 +263,7 @@ def _refuse_without_force(email: str, status: str, force: bool) -> None:
 
 def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> dict[str, Any]:
     """Everything about one person. Without a secret key the unsubscribe URLs are None."""
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         sub = _require_subscriber(tx, email)
         memberships = tx.memberships_of(sub.id)
         history = tx.history(sub.id)
@@ -297,7 +301,7 @@ def forget(store: Store, email: str) -> Outcome:
     keep only the sha256 of the address, so that importing it again keeps it suppressed."""
     address = normalise_email(email)
     digest = email_hash(address.key)
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         sub = tx.subscriber_by_key(address.key)
         tests = erase(tx, address, sub.id if sub else None)
         deleted = f" and {tests} test-send record(s)" if tests else ""

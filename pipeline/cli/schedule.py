@@ -13,6 +13,7 @@ from rich.markup import escape
 from typer import _click
 from typer.core import TyperGroup
 
+from pipeline.audience.queries import count_recipients
 from pipeline.audience.store import Store
 from pipeline.cli import kit
 from pipeline.cli.issue import IssueArg, _checked
@@ -93,7 +94,7 @@ def add(
         saved, replaced = schedules.save(
             store, built, mailing_list, moment.utc, zone_name, web_html, source_sha256=digest
         )
-        audience = store.count_recipients(list_name)
+        audience = count_recipients(store, list_name)
     if replaced is not None:
         kit.say(f"replaced the {replaced.state} schedule of {replaced.send_at:%Y-%m-%d %H:%M} UTC")
     kit.say(

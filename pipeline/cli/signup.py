@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from pipeline.audience import lists
 from pipeline.audience import signup as lib
 from pipeline.audience.store import Store
 from pipeline.cli import kit
@@ -68,8 +69,8 @@ def form(ctx: typer.Context) -> None:
     """Print an HTML signup form to paste into any web page: it posts to
     `<public_url>/subscribe` and offers the public lists."""
     settings = kit.settings(ctx)
-    with Store.open(settings.database_url) as store, store.begin(write=False) as tx:
-        public = tx.public_lists()
+    with Store.open(settings.database_url) as store:
+        public = lists.public_lists(store)
     if not public:
         raise InputError(
             "no list is public, so the form would offer nothing",

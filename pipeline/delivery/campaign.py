@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from pipeline.audience.queries import count_recipients
 from pipeline.audience.store import MailingList, Store
 from pipeline.delivery import senders
 from pipeline.delivery.archive import web_page
@@ -95,7 +96,7 @@ def plan(
     recovered: list[str] = []
     reopen: tuple[str, ...] = ()
     if campaign is None:
-        to_send = store.count_recipients(list_name)
+        to_send = count_recipients(store, list_name)
         if to_send == 0:
             raise CampaignError(
                 f"list {list_name!r} has no active subscribers",

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipeline.audience import consents, signup
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.store import Store
 from pipeline.audience.tokens import confirm_url, make_confirm_token, make_token, unsubscribe_url
 from pipeline.clock import utcnow
@@ -113,7 +114,7 @@ def settle_stale(store: Store, *, now: datetime | None = None) -> int:
 
 def _message(store: Store, settings: Settings, secret: bytes, row: _Row) -> Message | None:
     """The message for one row, or None when its person may no longer be mailed."""
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         person = tx.subscriber_by_id(row.subscriber_id)
         if person is None or person.status in signup.SUPPRESSED:
             return None

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipeline.audience import lists as audience_lists
 from pipeline.audience.store import MailingList, Store, receiving
 from pipeline.clock import utcnow
 from pipeline.db.schema import (
@@ -315,5 +316,4 @@ class SendLog:
             )
 
     def list_of(self, name: str) -> MailingList:
-        with self.store.begin(write=False) as tx:
-            return tx.require_list(name)
+        return audience_lists.require_list(self.store, name)

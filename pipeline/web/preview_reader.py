@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.audience.addresses import normalise_email
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.store import Store
 from pipeline.audience.tokens import make_token, unsubscribe_url
 from pipeline.errors import InputError, NotFoundError
@@ -40,7 +41,7 @@ def find_reader(store: Store, settings: Settings, email: str, list_name: str | N
     one list."""
     secret = settings.require_secret_key()
     address = normalise_email(email)
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         person = tx.subscriber_by_key(address.key)
         if person is None:
             raise NotFoundError(

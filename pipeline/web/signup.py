@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from pipeline import words as catalogue
-from pipeline.audience import confirmation, signup
+from pipeline.audience import confirmation, lists, signup
 from pipeline.audience.records import MailingList
 from pipeline.audience.tokens import ExpiredLink
 from pipeline.errors import NewsletterError
@@ -91,8 +91,7 @@ def routes(site: Site) -> list[Route]:
     title = catalogue.text(lang, "signup.title", name=settings.name)
 
     def public_lists() -> list[MailingList]:
-        with store.begin(write=False) as tx:
-            return tx.public_lists()
+        return lists.public_lists(store)
 
     async def signup_page(request: Request) -> Response:
         public = await run_in_threadpool(public_lists)

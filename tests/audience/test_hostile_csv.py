@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from pipeline.audience import subscribers as lib
 from pipeline.audience.cleaning import MAX_NAME, clean_name
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.store import Store
 from pipeline.errors import InputError
 from tests.audience.hostile_input import HOSTILE_TEXT as _HOSTILE_TEXT
@@ -228,7 +229,7 @@ def test_attribute_values_lose_control_characters_and_are_bounded(
     assert [(r.line, r.reason) for r in report.invalid_rows] == [
         (4, "attribute 'note' is 2001 characters long (at most 2000)")
     ]
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         sub = tx.subscriber_by_key("a@example.com")
     assert sub is not None and sub.attributes == {"note": "onetwo\r\nthree\tfour", "city": "Seoul"}
 

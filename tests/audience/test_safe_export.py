@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pipeline.audience import subscribers as lib
 from pipeline.audience.cleaning import clean_name
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.store import Store
 from pipeline.errors import InputError
 from tests.audience.hostile_input import HOSTILE_TEXT as _HOSTILE_TEXT
@@ -88,7 +89,7 @@ def _round_trip(
             conn.exec_driver_sql("DELETE FROM subscribers")
     attributes = {"note": value} if value else {}
     lib.add(first, "kim@example.com", "weekly", name=name)
-    with first.begin() as tx:
+    with first.begin(AudienceTx) as tx:
         sub = tx.subscriber_by_key("kim@example.com")
         assert sub is not None
         tx.update_subscribers([(sub.id, sub.name, attributes)], NOW)
@@ -98,7 +99,7 @@ def _round_trip(
     report = lib.import_csv(second, path, "weekly")
     assert (report.added, report.invalid, report.cleaned) == (1, 0, 0)
     assert _export(second, fmt, excel=excel) == exported
-    with second.begin() as tx:
+    with second.begin(AudienceTx) as tx:
         copy = tx.subscriber_by_key("kim@example.com")
     assert copy is not None
     assert (copy.name, copy.attributes) == (name, attributes)

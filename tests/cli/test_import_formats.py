@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.audience import queries
 from pipeline.audience.store import Store
 from tests.support import db
 from tests.support.cli import Result, ok, refused
@@ -88,7 +89,7 @@ def consents() -> dict[str, dict[str, Any]]:
 def recipients() -> set[str]:
     """Who a campaign to `weekly` would reach (the store's own rule)."""
     with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
-        return {m.email for m in store.recipients("weekly")}
+        return {m.email for m in queries.recipients(store, "weekly")}
 
 
 def import_json(cli: Cli, path: Path | str, *args: str) -> dict[str, Any]:

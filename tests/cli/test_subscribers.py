@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
 from pipeline.audience.tokens import make_token, verify_token
@@ -37,7 +38,7 @@ def set_status(project: Path, email: str, value: str) -> None:
     """Bounces and complaints arrive from SES later; here we set them through the store."""
     from datetime import UTC, datetime
 
-    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store, store.begin() as tx:
+    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store, store.begin(AudienceTx) as tx:
         sub = tx.subscriber_by_key(email)
         assert sub is not None
         tx.set_subscriber_status(sub.id, value, datetime.now(UTC))

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline.audience import subscribers as lib
+from pipeline.audience.queries import recipients
 from pipeline.audience.store import Store
 from pipeline.db import migrate
 from pipeline.db.schema import QUERY_TABLES
@@ -119,7 +120,7 @@ def test_an_older_revision_upgrades_without_losing_rows(database_url: str) -> No
 
     with Store.open(database_url) as store:
         assert store.schema_version() == migrate.head()
-        members = list(store.recipients("weekly"))
+        members = list(recipients(store, "weekly"))
         assert [(m.email, m.name, m.attributes) for m in members] == [
             ("Kim@example.com", "김민준", {"company": "Acme"})
         ]

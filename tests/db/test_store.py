@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.audience import subscribers as lib
+from pipeline.audience.queries import AudienceTx, count_recipients, recipients
 from pipeline.audience.store import Store
 from pipeline.db import migrate
 from pipeline.errors import NotFoundError, StoreError
@@ -21,7 +22,7 @@ def _people(store: Store, list_name: str, *emails: str) -> list[int]:
     lib.create_list(store, list_name, exist_ok=True)
     for email in emails:
         lib.add(store, email, list_name)
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         return [tx.subscriber_by_key(e.lower()).id for e in emails]  # type: ignore[union-attr]
 
 
@@ -58,12 +59,12 @@ def test_recipients_are_active_subscribed_members_in_id_order(store: Store) -> N
     _people(store, "other", "elsewhere@example.com")
     lib.unsubscribe(store, "p1@example.com", "weekly")
     lib.unsubscribe(store, "p2@example.com")  # from everything
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         tx.set_subscriber_status(ids[3], "bounced", NOW)
         tx.set_subscriber_status(ids[4], "complained", NOW)
     lib.forget(store, "p5@example.com")
 
-    got = list(store.recipients("weekly", page_size=2))  # several pages
+    got = list(recipients(store, "weekly", page_size=2))  # several pages
     assert [r.email for r in got] == ["p0@example.com", "p6@example.com"]
     assert [r.id for r in got] == sorted(r.id for r in got)
     assert all(r.list_id == got[0].list_id for r in got)
@@ -72,7 +73,7 @@ def test_recipients_are_active_subscribed_members_in_id_order(store: Store) -> N
 def test_recipients_see_an_unsubscribe_that_lands_mid_send(store: Store) -> None:
     _people(store, "weekly", *(f"p{i}@example.com" for i in range(5)))
     seen = []
-    for recipient in store.recipients("weekly", page_size=1):
+    for recipient in recipients(store, "weekly", page_size=1):
         seen.append(recipient.email)
         if recipient.email == "p0@example.com":
             lib.unsubscribe(store, "p3@example.com", "weekly")
@@ -81,21 +82,21 @@ def test_recipients_see_an_unsubscribe_that_lands_mid_send(store: Store) -> None
 
 def test_recipients_of_a_missing_list(store: Store) -> None:
     with pytest.raises(NotFoundError, match="nope"):
-        list(store.recipients("nope"))
+        list(recipients(store, "nope"))
 
 
 def test_only_active_subscribed_people_receive_a_list(store: Store) -> None:
     _people(store, "weekly", *(f"{x}@example.com" for x in "abcd"))
     lib.create_list(store, "other")
     lib.unsubscribe(store, "b@example.com", "weekly")
-    with store.begin() as tx:
+    with store.begin(AudienceTx) as tx:
         bounced = tx.subscriber_by_key("c@example.com")
         assert bounced is not None
         tx.set_subscriber_status(bounced.id, "bounced", NOW)
     lib.forget(store, "d@example.com")  # forgotten: no row at all
-    assert [r.email for r in store.recipients("weekly")] == ["a@example.com"]
-    assert store.count_recipients("weekly") == 1
-    assert store.count_recipients("other") == 0  # not on that list
+    assert [r.email for r in recipients(store, "weekly")] == ["a@example.com"]
+    assert count_recipients(store, "weekly") == 1
+    assert count_recipients(store, "other") == 0  # not on that list
 
 
 def test_subscriber_ids_are_never_reused(store: Store) -> None:
@@ -107,8 +108,8 @@ def test_subscriber_ids_are_never_reused(store: Store) -> None:
 
 
 def test_a_transaction_that_raises_writes_nothing(store: Store) -> None:
-    with pytest.raises(KeyboardInterrupt), store.begin() as tx:
+    with pytest.raises(KeyboardInterrupt), store.begin(AudienceTx) as tx:
         tx.create_list("weekly", NOW)
         raise KeyboardInterrupt
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         assert tx.list_by_name("weekly") is None

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.subscribers import forget, unsubscribe
 from pipeline.audience.tokens import verify_token
 from tests.support import db
@@ -143,7 +144,7 @@ def test_every_message_carries_its_own_unsubscribe_and_list_headers(
     make_list(cli, "weekly", KOREAN)
     ok(send(cli))
 
-    with store() as db, db.begin(write=False) as tx:
+    with store() as db, db.begin(AudienceTx, write=False) as tx:
         list_id = tx.require_list("weekly").id
         ids = {email: tx.subscriber_by_key(email).id for email, _ in KOREAN}  # type: ignore[union-attr]
     found = campaign()
@@ -219,7 +220,7 @@ def test_international_addresses_go_out_as_ses_accepts_them(cli: Cli, stub: SesS
 def _set_status(email: str, status: str) -> None:
     from datetime import UTC, datetime
 
-    with store() as db, db.begin() as tx:
+    with store() as db, db.begin(AudienceTx) as tx:
         found = tx.subscriber_by_key(email)
         assert found is not None
         tx.set_subscriber_status(found.id, status, datetime.now(UTC))

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
+from pipeline.audience.queries import AudienceTx, recipients
 from pipeline.audience.store import Store
 from tests.support import db
 from tests.support.cli import SAMPLE_ISSUE
@@ -87,7 +88,7 @@ def sent(project: Path, cli, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def status_of(email: str) -> str:
-    with store() as opened, opened.begin(write=False) as tx:
+    with store() as opened, opened.begin(AudienceTx, write=False) as tx:
         found = tx.subscriber_by_key(email.lower())
         assert found is not None
         return found.status
@@ -111,7 +112,7 @@ def test_bounce_and_complaint_suppress_from_every_list(project, cli, sent) -> No
     assert status_of(bounced) == "bounced" and status_of(complained) == "complained"
     with Store.open(project_db()) as opened:
         for name in ("weekly", "announcements"):
-            receiving = {r.email for r in opened.recipients(name)}
+            receiving = {r.email for r in recipients(opened, name)}
             assert bounced not in receiving and complained not in receiving
 
 

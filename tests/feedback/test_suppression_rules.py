@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.audience import subscribers as lib
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.store import Store
 from pipeline.delivery.sendlog import SendLog
 from pipeline.feedback.ingest import process
@@ -44,7 +45,7 @@ def campaign(store: Store, number: int, *, outcome: str = "sent", dry_run: bool 
 
 
 def status(store: Store) -> str:
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         found = tx.subscriber_by_key(READER)
         assert found is not None
         return found.status
@@ -107,11 +108,11 @@ def test_a_delivery_in_between_resets_nothing_but_a_clean_campaign_does(store: S
 def test_a_permanent_bounce_after_an_unsubscribe_still_suppresses(store: Store) -> None:
     message_id = campaign(store, 1)
     lib.unsubscribe(store, READER)  # from everything: the person is `unsubscribed`
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         before = tx.subscriber_by_key(READER)
     assert before is not None and before.status == "unsubscribed"
     process(store, bounce_permanent(ses_message_id=message_id, recipient=READER))
-    with store.begin(write=False) as tx:
+    with store.begin(AudienceTx, write=False) as tx:
         after = tx.subscriber_by_key(READER)
     assert after is not None and after.status == "bounced"
     assert after.updated_at > before.updated_at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list, unsubscribe
 
@@ -28,7 +29,7 @@ def seed_readers(database_url: str) -> Seeded:
         add(store, TWO_LISTS, "monthly", name="Both Lists")
         add(store, GONE, "weekly", name="Gone Reader")
         unsubscribe(store, GONE, "weekly")
-        with store.begin(write=False) as tx:
+        with store.begin(AudienceTx, write=False) as tx:
             ids = {}
             for email in (ONE_LIST, TWO_LISTS, GONE):
                 person = tx.subscriber_by_key(email)

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pipeline.audience.queries import AudienceTx
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list
 from pipeline.audience.tokens import make_token
@@ -75,7 +76,7 @@ def served(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) ->
         create_list(store, "weekly")
         add(store, READER, "weekly")
         add(store, BOUNCER, "weekly")
-        with store.begin(write=False) as tx:
+        with store.begin(AudienceTx, write=False) as tx:
             reader = tx.subscriber_by_key(READER)
             weekly = tx.list_by_name("weekly")
             assert reader is not None and weekly is not None

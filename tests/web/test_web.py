@@ -26,6 +26,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pipeline.audience.queries import AudienceTx, recipients
 from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list
 from pipeline.audience.tokens import make_token
@@ -466,7 +467,7 @@ def test_names_are_escaped_on_the_pages(start_web: Callable[..., Web]) -> None:
     with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
         create_list(store, evil_list)
         add(store, MALLORY, evil_list)
-        with store.begin(write=False) as tx:
+        with store.begin(AudienceTx, write=False) as tx:
             subscriber = tx.subscriber_by_key(MALLORY)
             mailing_list = tx.list_by_name(evil_list)
             assert subscriber is not None and mailing_list is not None
@@ -518,7 +519,7 @@ def test_a_complaint_marks_the_subscriber_complained(web: Web) -> None:
     assert web.events() == [("Complaint", message_id, 1, None)]
     with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
         for name in ("weekly", "announcements"):
-            assert SECOND not in {r.email for r in store.recipients(name)}
+            assert SECOND not in {r.email for r in recipients(store, name)}
 
 
 def test_an_event_for_an_unknown_message_is_recorded_unmatched(web: Web) -> None:

@@ -1,18 +1,20 @@
-"""The engine and its transactions, for SQLite (the embedded default) and, later, PostgreSQL.
+"""The store handle: the engine and its transactions, for SQLite (the embedded default)
+and PostgreSQL.
 
 SQLAlchemy 2 Core. The only SQLite-specific statements are the PRAGMAs applied on connect
 and `BEGIN IMMEDIATE` for writers. The queries live with the parts of the product that own
-them (`audience.store`, `delivery.sendlog`, `feedback.eventstore`); this module opens the
-database, runs transactions and applies the migrations of `schema.py`.
+them (`audience.queries`, `delivery.sendlog`, `feedback.eventstore`); this module opens the
+database, runs transactions and applies the migrations of `schema.py`. A part whose queries
+are methods of its own transaction class asks for it: `store.begin(AudienceTx)`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self, TypeVar, overload
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -57,13 +59,8 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-class Database(Generic[TxT]):
-    """A database: open with `open(url)`, use as a context manager, work in `begin()`.
-
-    Subclasses name their transaction class (`tx_class`), so that a transaction carries
-    the queries of the part of the product that uses it."""
-
-    tx_class: type[TxT]
+class Store:
+    """A database: open with `Store.open(url)`, use as a context manager, work in `begin()`."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -115,15 +112,28 @@ class Database(Generic[TxT]):
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def begin(self, *, write: bool = True) -> Iterator[TxT]:
+    @overload
+    def begin(self, *, write: bool = True) -> AbstractContextManager[Transaction]: ...
+
+    @overload
+    def begin(self, tx_class: type[TxT], *, write: bool = True) -> AbstractContextManager[TxT]: ...
+
+    def begin(
+        self, tx_class: type[Transaction] = Transaction, *, write: bool = True
+    ) -> AbstractContextManager[Transaction]:
         """One transaction: committed when the block ends, rolled back if it raises (a
-        crash or Ctrl-C included) or if the block set `tx.discard`."""
+        crash or Ctrl-C included) or if the block set `tx.discard`. `tx_class` is a
+        subclass of `Transaction` carrying a part's queries (`audience.queries.AudienceTx`);
+        without one the block gets the plain connection as `tx.conn`."""
+        return self._transaction(tx_class, write)
+
+    @contextmanager
+    def _transaction(self, tx_class: type[TxT], write: bool) -> Iterator[TxT]:
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(newsletter_write=write)
                 with conn.begin() as trans:
-                    tx = self.tx_class(conn)
+                    tx = tx_class(conn)
                     yield tx
                     if tx.discard:
                         trans.rollback()
