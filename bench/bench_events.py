@@ -118,7 +118,7 @@ def load(base: str, bodies: list[bytes]) -> tuple[float, list[float], int]:
 
 
 def main() -> None:
-    from pipeline.audience.store import Store
+    from pipeline.db import Store
     from tests.support import db
     from tests.support.postgres import PostgresServer
     from tests.support.sns_fixtures import SnsTestServer, new_signing_key, self_signed_certificate

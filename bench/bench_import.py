@@ -59,7 +59,7 @@ def run_one(rows: int, folder: Path, url: str) -> dict[str, float]:
     """Generate, import, measure: runs in the child process."""
     sys.path.insert(0, str(ROOT))
     from pipeline.audience import subscribers as lib
-    from pipeline.audience.store import Store
+    from pipeline.db import Store
 
     csv_path = folder / f"people-{rows}.csv"
     generate(csv_path, rows)

@@ -69,7 +69,7 @@ def make_list(url: str, people: int) -> None:
 
     from pipeline.audience import subscribers as lib
     from pipeline.audience.queries import AudienceTx
-    from pipeline.audience.store import Store
+    from pipeline.db import Store
     from pipeline.db.schema import memberships, subscribers
 
     now = datetime.now(UTC)

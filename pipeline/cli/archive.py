@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from pipeline.audience.store import Store
 from pipeline.cli import kit
+from pipeline.db import Store
 
 
 def archive(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.delivery.transports.base import Transport
 from pipeline.errors import NewsletterError
 from pipeline.settings import Settings

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape as markup_escape
 
-from pipeline.audience.store import Store
 from pipeline.cli import kit
+from pipeline.db import Store
 from pipeline.delivery.sendlog import SendLog
 from pipeline.delivery.transports.ses import aws_region
 from pipeline.errors import InputError, NotFoundError

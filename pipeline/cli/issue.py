@@ -253,7 +253,7 @@ def render_cmd(
 def _reader_line(ctx: typer.Context, email: str, list_name: str | None) -> str:
     """Who `--as` names, checked before the server starts: an unknown address or an
     ambiguous list is a clean error now, not a message in a page later."""
-    from pipeline.audience.store import Store
+    from pipeline.db import Store
     from pipeline.web.preview_reader import find_reader
 
     settings = kit.settings(ctx)

@@ -14,10 +14,10 @@ from typer import _click
 from typer.core import TyperGroup
 
 from pipeline.audience.queries import count_recipients
-from pipeline.audience.store import Store
 from pipeline.cli import kit
 from pipeline.cli.issue import IssueArg, _checked
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.delivery import schedule as schedules
 from pipeline.delivery import snapshot, when
 from pipeline.delivery.sendlog import SendLog

@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.audience.store import Store
 from pipeline.cli import kit
 from pipeline.cli.issue import IssueArg, _checked
+from pipeline.db import Store
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
 from pipeline.delivery import senders, service, testcopy

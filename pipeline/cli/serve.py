@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from pipeline.audience.store import Store
 from pipeline.cli import background, kit
+from pipeline.db import Store
 from pipeline.errors import InputError
 
 

@@ -8,8 +8,8 @@ import typer
 
 from pipeline.audience import lists
 from pipeline.audience import signup as lib
-from pipeline.audience.store import Store
 from pipeline.cli import kit
+from pipeline.db import Store
 from pipeline.delivery import outbox
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.transports import make_transport

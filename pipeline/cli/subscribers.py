@@ -19,8 +19,8 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pipeline.audience import subscribers as lib
-from pipeline.audience.store import Store
 from pipeline.cli import kit
+from pipeline.db import Store
 from pipeline.errors import InputError
 from pipeline.output import Format, emit_object
 from pipeline.text import visible

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from pipeline.audience.store import Store
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.db.schema import campaigns, web_versions
 from pipeline.errors import InputError, NewsletterError
 from pipeline.issue.archive import (

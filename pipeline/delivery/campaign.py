@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from pipeline.audience.queries import count_recipients
-from pipeline.audience.store import MailingList, Store
+from pipeline.audience.records import MailingList
+from pipeline.db import Store
 from pipeline.delivery import senders
 from pipeline.delivery.archive import web_page
 from pipeline.delivery.send import RATE_HEADROOM, CampaignRunner, Progress, SendOptions

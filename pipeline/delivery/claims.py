@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipeline.audience.store import receiving
+from pipeline.audience.queries import receiving
 from pipeline.clock import utcnow
 from pipeline.db.schema import deliveries, memberships, subscribers
 

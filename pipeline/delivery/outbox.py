@@ -33,9 +33,9 @@ from sqlalchemy.engine import Connection
 
 from pipeline.audience import consents, signup
 from pipeline.audience.queries import AudienceTx
-from pipeline.audience.store import Store
 from pipeline.audience.tokens import confirm_url, make_confirm_token, make_token, unsubscribe_url
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.db.schema import lists, memberships, outbox
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.send import deliver

@@ -19,8 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline.audience.store import MailingList, Store
+from pipeline.audience.records import MailingList
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.db.schema import campaigns, lists, schedules
 from pipeline.delivery import snapshot
 from pipeline.delivery.send import STOPPED_AT_SHUTDOWN

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pipeline.audience.store import Store
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
 from pipeline.delivery import service

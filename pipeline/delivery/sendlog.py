@@ -14,8 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.audience import lists as audience_lists
-from pipeline.audience.store import MailingList, Store, receiving
+from pipeline.audience.queries import receiving
+from pipeline.audience.records import MailingList
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.db.schema import (
     DELIVERY_STATUSES,
     campaigns,

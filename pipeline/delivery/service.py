@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
 from pipeline.delivery.send import Progress, SendOptions

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 
 from pipeline.audience.addresses import normalise_email
-from pipeline.audience.store import Store
 from pipeline.audience.tokens import make_test_token, unsubscribe_url
+from pipeline.db import Store
 from pipeline.delivery.sendlog import SendLog
 from pipeline.delivery.transports.base import SendFailure, Transport
 from pipeline.errors import InputError

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipeline.audience.store import Store
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.db.schema import campaigns, deliveries, events, memberships, subscribers
 
 SOFT_BOUNCE_LIMIT = 3  # transient bounces on this many campaigns in a row -> bounced

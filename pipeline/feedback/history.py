@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from pipeline.audience.store import Store
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.db.schema import campaigns, deliveries, events, memberships, subscribers
 
 MAX_WEEKS = 26  # half a year of weekly issues fits one chart

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.errors import InputError
 from pipeline.feedback import jsondoc
 from pipeline.feedback.eventstore import EventStore, RecordedEvent, SesEvent

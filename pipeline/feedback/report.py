@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.db.schema import deliveries, events
 from pipeline.delivery.sendlog import Campaign, SendLog
 from pipeline.errors import InputError, NotFoundError

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from pipeline.audience.store import Store
 from pipeline.clock import utcnow
+from pipeline.db import Store
 from pipeline.feedback import charts
 from pipeline.feedback.history import WeeklyHistory, list_history
 from pipeline.feedback.report import GMAIL_SPAM, SES_BOUNCE, SES_COMPLAINT, _flag, one_campaign

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.errors import InputError, NewsletterError
 from pipeline.feedback import ingest as feedback
 from pipeline.feedback import sns, sns_verify

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.feedback import sns_verify
 from pipeline.settings import Settings
 from pipeline.words import templates

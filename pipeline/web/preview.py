@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.issue.build import SAMPLE_EMAIL, Build, build, sample_recipient
 from pipeline.issue.links import DEFAULT_TIMEOUT, check_issues

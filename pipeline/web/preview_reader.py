@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from pipeline.audience.addresses import normalise_email
 from pipeline.audience.queries import AudienceTx
-from pipeline.audience.store import Store
 from pipeline.audience.tokens import make_token, unsubscribe_url
+from pipeline.db import Store
 from pipeline.errors import InputError, NotFoundError
 from pipeline.issue.message import Addressee
 from pipeline.settings import Settings

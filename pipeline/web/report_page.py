@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.errors import InputError, NotFoundError
 from pipeline.feedback import report_html
 from pipeline.feedback.report import reports

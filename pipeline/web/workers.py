@@ -10,7 +10,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app
 from pipeline.web.server import BoundedRequests, Limits, RedactTokens

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 LINE_BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"]

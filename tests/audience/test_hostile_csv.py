@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from pipeline.audience import subscribers as lib
 from pipeline.audience.cleaning import MAX_NAME, clean_name
 from pipeline.audience.queries import AudienceTx
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.errors import InputError
 from tests.audience.hostile_input import HOSTILE_TEXT as _HOSTILE_TEXT
 from tests.audience.hostile_input import LINE_BREAKS

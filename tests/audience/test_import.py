@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from pipeline.audience import subscribers as lib
 from pipeline.audience.listfile import ExportFormat
 from pipeline.audience.queries import AudienceTx, recipients
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.errors import InputError, NotFoundError
 from tests.support import db
 from tests.support.cli import ROOT

@@ -12,8 +12,8 @@ import pytest
 from pipeline.audience import preferences
 from pipeline.audience.preferences import NotTheirs, RejoinRefused
 from pipeline.audience.queries import recipients
-from pipeline.audience.store import Store
 from pipeline.audience.subscribers import delete_list, forget, remove
+from pipeline.db import Store
 from pipeline.errors import NotFoundError
 from tests.support import db
 from tests.support.preference_site import OTHER, READER, READER_STATES, populate

@@ -11,9 +11,9 @@ import pytest
 
 from pipeline.audience import confirmation, ratelimits, signup
 from pipeline.audience.queries import count_recipients, recipients
-from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, list_summaries
 from pipeline.audience.tokens import make_confirm_token
+from pipeline.db import Store
 from pipeline.settings import Settings, load_settings
 from tests.support import db
 from tests.support.cli import TEST_SECRET

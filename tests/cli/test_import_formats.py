@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from pipeline.audience import queries
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from tests.support import db
 from tests.support.cli import Result, ok, refused
 

@@ -106,7 +106,7 @@ def test_preview_as_needs_the_secret_key(
 
 
 def test_an_unsubscribed_reader_is_shown_with_a_note(project: Path, database_url: str) -> None:
-    from pipeline.audience.store import Store
+    from pipeline.db import Store
     from pipeline.settings import load_settings
     from pipeline.web.preview_reader import find_reader
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from lxml import html as lxml_html
 
 from pipeline.audience import signup
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.settings import load_settings
 from tests.support import db
 from tests.support.cli import ok, refused

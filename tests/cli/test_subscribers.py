@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.audience.queries import AudienceTx
-from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
 from pipeline.audience.tokens import make_token, verify_token
+from pipeline.db import Store
 from tests.support import db
 from tests.support.cli import TEST_SECRET, Result, ok, refused
 

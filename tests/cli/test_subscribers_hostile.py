@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pipeline.audience.store import Store
 from pipeline.audience.subscribers import email_hash
+from pipeline.db import Store
 from tests.support import db
 from tests.support.cli import ROOT, SAMPLE_ISSUE, Result, ok, refused
 from tests.support.sending import make_list, send

@@ -14,8 +14,7 @@ import sqlalchemy as sa
 
 from pipeline.audience import subscribers as lib
 from pipeline.audience.queries import recipients
-from pipeline.audience.store import Store
-from pipeline.db import migrate
+from pipeline.db import Store, migrate
 from pipeline.db.schema import QUERY_TABLES
 from pipeline.errors import StoreError
 from tests.support.cli import ROOT
@@ -187,7 +186,7 @@ def test_a_pre_alembic_database_newer_than_the_program_is_refused(tmp_path: Path
 OPEN_AND_SAY = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
-from pipeline.audience.store import Store
+from pipeline.db import Store
 Store.open(sys.argv[1]).close()
 """
 

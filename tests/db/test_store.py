@@ -11,8 +11,7 @@ import pytest
 
 from pipeline.audience import subscribers as lib
 from pipeline.audience.queries import AudienceTx, count_recipients, recipients
-from pipeline.audience.store import Store
-from pipeline.db import migrate
+from pipeline.db import Store, migrate
 from pipeline.errors import NotFoundError, StoreError
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.audience import signup
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.delivery import outbox
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.transports.ses import SesTransport

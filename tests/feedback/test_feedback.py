@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from pipeline.audience.queries import AudienceTx, recipients
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from tests.support import db
 from tests.support.cli import SAMPLE_ISSUE
 from tests.support.sending import deliveries, make_list, ok, people, send, store, use_ses

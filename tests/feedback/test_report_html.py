@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import lxml.html
 import pytest
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.feedback import report_html
 from pipeline.feedback.history import week_of
 from tests.support import db

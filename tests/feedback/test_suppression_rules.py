@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.audience import subscribers as lib
 from pipeline.audience.queries import AudienceTx
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.delivery.sendlog import SendLog
 from pipeline.feedback.ingest import process
 from tests.support import db

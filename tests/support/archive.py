@@ -19,7 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app
 from tests.support import db

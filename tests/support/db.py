@@ -81,6 +81,6 @@ def copy_postgres_database(url: str) -> str:
 def migrate(url: str) -> None:
     """Bring the database at `url` to the newest schema, as the first command would, and
     leave nothing connected to it."""
-    from pipeline.audience.store import Store
+    from pipeline.db import Store
 
     Store.open(url).close()

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline.audience import subscribers as lib
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from tests.support.sending import use_ses
 from tests.support.ses_stub import SesStub, default_account
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list, unsubscribe
 from pipeline.audience.tokens import make_token
+from pipeline.db import Store
 from pipeline.feedback.sns_verify import SnsVerifier
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app

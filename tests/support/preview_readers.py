@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.audience.queries import AudienceTx
-from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list, unsubscribe
+from pipeline.db import Store
 
 ONE_LIST = "jimin@example.org"  # on "weekly" only
 ONE_LIST_NAME = "김지민"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.delivery.scheduler import Scheduler
 from pipeline.delivery.transports.dryrun import DryRunTransport
 from pipeline.delivery.transports.ses import SesTransport

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.db.schema import DELIVERY_STATUSES
 from pipeline.delivery.sendlog import Campaign, SendLog
 from tests.support import db

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.delivery import outbox
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.transports.ses import SesTransport

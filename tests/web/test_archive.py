@@ -15,7 +15,7 @@ import feedparser
 import httpx
 import pytest
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app
 from tests.support import archive as archive_fixtures

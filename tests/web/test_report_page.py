@@ -11,7 +11,7 @@ import lxml.html
 import pytest
 from starlette.applications import Starlette
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.settings import load_settings
 from pipeline.web.report_page import routes
 from tests.support.reports import send_issue, the_story

@@ -9,7 +9,7 @@ import os
 import pytest
 from starlette.applications import Starlette
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.settings import load_settings
 from pipeline.web.report_page import routes
 from tests.support.axe import assert_accessible

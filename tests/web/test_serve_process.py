@@ -21,9 +21,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pipeline.audience.queries import AudienceTx
-from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list
 from pipeline.audience.tokens import make_token
+from pipeline.db import Store
 from tests.support import db
 from tests.support.cli import ROOT, TEST_SECRET
 from tests.support.sns_fixtures import (

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list
+from pipeline.db import Store
 from pipeline.delivery import schedule as schedules
 from pipeline.delivery.sendlog import SendLog
 from pipeline.issue.build import build

@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from pipeline.audience.store import Store
 from pipeline.audience.tokens import (
     make_test_token,
     make_token,
     verify_test_token,
     verify_token,
 )
+from pipeline.db import Store
 from pipeline.errors import InputError
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pipeline.audience.store import Store
+from pipeline.db import Store
 from pipeline.feedback.sns_verify import SnsVerifier
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app, mask

@@ -27,9 +27,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pipeline.audience.queries import AudienceTx, recipients
-from pipeline.audience.store import Store
 from pipeline.audience.subscribers import add, create_list
 from pipeline.audience.tokens import make_token
+from pipeline.db import Store
 from pipeline.feedback.sns_verify import SnsVerifier
 from pipeline.issue.source import read_issue
 from pipeline.settings import load_settings
