@@ -29,6 +29,7 @@ from pipeline.audience.records import (
     mailing_list_from_row,
     subscriber_from_row,
 )
+from pipeline.db import Store, Transaction
 from pipeline.db.bulk import any_of, copy_rows, is_postgresql
 from pipeline.db.schema import (
     campaigns,
@@ -38,7 +39,6 @@ from pipeline.db.schema import (
     subscribers,
     suppressions,
 )
-from pipeline.db.store import Store, Transaction
 from pipeline.errors import NotFoundError
 
 __all__ = [

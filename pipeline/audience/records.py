@@ -43,7 +43,7 @@ class Membership:
 
 @dataclass(frozen=True)
 class ListMember:
-    """A member of a list who receives its campaigns (see `store.receiving`)."""
+    """A member of a list who receives its campaigns (see `queries.receiving`)."""
 
     id: int
     email: str

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from pipeline.audience import subscribers as lib
 from pipeline.audience.queries import AudienceTx, count_recipients, recipients
-from pipeline.db import Store, migrate
+from pipeline.db import Store, Transaction, migrate
+from pipeline.db.schema import lists
 from pipeline.errors import NotFoundError, StoreError
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -112,3 +114,19 @@ def test_a_transaction_that_raises_writes_nothing(store: Store) -> None:
         raise KeyboardInterrupt
     with store.begin(AudienceTx, write=False) as tx:
         assert tx.list_by_name("weekly") is None
+
+
+def test_a_plain_transaction_and_the_audiences_share_one_database(store: Store) -> None:
+    # Delivery and feedback open plain transactions for their own SQL; the audience's
+    # queries come with its transaction class. Both see the same rows, and a discarded
+    # block writes nothing whichever class it used.
+    with store.begin(AudienceTx) as tx:
+        tx.create_list("weekly", NOW)
+    with store.begin() as plain:
+        assert type(plain) is Transaction
+        names = plain.conn.execute(sa.select(lists.c.name)).scalars().all()
+        plain.conn.execute(sa.delete(lists))
+        plain.discard = True
+    assert names == ["weekly"]
+    with store.begin(AudienceTx, write=False) as tx:
+        assert tx.list_by_name("weekly") is not None
