@@ -367,6 +367,7 @@ def test_an_unknown_header_names_the_formats_it_knows(cli: Cli, weekly: Path) ->
     assert "e-mail, vorname" in result.stderr
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_import_help_names_the_formats(cli: Cli, project: Path) -> None:
     result = ok(cli("subscribers", "import", "--help"))
     for known in ("--from", "Mailchimp", "Substack", "Ghost", "listmonk", "zip"):

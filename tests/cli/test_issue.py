@@ -10,7 +10,12 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import ROOT, SAMPLE_ISSUE
+
+# check, render, the settings and --help never open the store: SQLite's run is enough.
+pytestmark = pytest.mark.single_backend
 
 BROKEN = '---\ntitle: "x"\nnumber: 0\n---\n## Not a link\n- [x](javascript:y)\n'
 WARNED = (

@@ -49,6 +49,7 @@ def weekly(cli: Cli, project: Path) -> None:
     ok(cli("lists", "create", "weekly"))
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_every_command_has_help(cli: Cli, project: Path) -> None:
     commands = [
         ("lists",),

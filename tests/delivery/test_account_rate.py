@@ -51,5 +51,6 @@ def test_without_get_account_it_says_so_and_goes_on_at_14(
     assert "campaign finished: 2 sent" in output
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_a_rate_that_is_not_positive_is_refused(cli: Cli, project: Path) -> None:
     refused(cli("send", SAMPLE_ISSUE, "--list", "weekly", "--rate", "0"), "--rate")

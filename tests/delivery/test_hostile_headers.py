@@ -175,6 +175,7 @@ def test_a_dry_run_fails_the_same_rows_and_sends_nothing(
     ],
     ids=["crlf", "lf", "two-addresses"],
 )
+@pytest.mark.single_backend  # never opens the store
 def test_a_hostile_test_copy_address_is_refused_before_anything_is_sent(
     cli: Cli, stub: SesStub, to: str, why: str
 ) -> None:
@@ -207,6 +208,7 @@ def _rendered() -> Rendered:
         lambda s: ".." not in s and not s.endswith(".")
     ),
 )
+@pytest.mark.single_backend  # never opens the store
 def test_any_name_makes_a_request_with_one_recipient_and_one_line_headers(
     project: Path, name: str, local: str
 ) -> None:
@@ -233,6 +235,7 @@ def test_any_name_makes_a_request_with_one_recipient_and_one_line_headers(
     "field",
     ["subject", "to", "from_address", "reply_to", "List-Id", "List-Unsubscribe"],
 )
+@pytest.mark.single_backend  # never opens the store
 def test_a_line_break_left_in_any_header_is_refused_before_ses(project: Path, field: str) -> None:
     """The last guard: whatever built the message, a header value with CR/LF never leaves."""
     hostile = f"x\r\nBcc: {VICTIM}"
@@ -283,6 +286,7 @@ def test_a_header_value_is_written_as_the_email_package_writes_it(name: str, val
 
 
 @pytest.mark.parametrize("subject", ["Hello\r\nBcc: x@evil.example", "Hello\nWorld", "Bell\x07"])
+@pytest.mark.single_backend  # never opens the store
 def test_the_eml_of_a_message_with_a_broken_header_is_a_clean_render_error(
     project: Path, subject: str
 ) -> None:

@@ -517,6 +517,7 @@ def test_send_test_reports_a_rejected_address(cli: Cli, stub: SesStub) -> None:
     assert sorted(received(stub)) == ["ok@example.com"]
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_send_test_checks_every_address_before_sending_any(cli: Cli, stub: SesStub) -> None:
     result = refused(
         cli("send-test", ISSUE, "--to", "ok@example.com", "--to", "not an address"),

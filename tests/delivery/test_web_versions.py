@@ -111,6 +111,7 @@ def test_a_second_start_of_the_same_campaign_keeps_the_first_version(
     assert [row["html"] for row in stored()] == ["<html>first</html>"]
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_a_scheduled_rendering_brings_its_own_web_version(project: Path, issue_file: Path) -> None:
     """A schedule stores the web version with its rendering: that one goes in, not a new
     rendering of today's file."""

@@ -546,6 +546,7 @@ def test_report_missing_gives_each_reason(project, cli, monkeypatch) -> None:
 @pytest.mark.parametrize(
     "number", ["1000000", "9223372036854775808", "99999999999999999999", "9" * 5_000]
 )
+@pytest.mark.single_backend  # never opens the store
 def test_report_on_an_impossible_issue_number_is_a_clean_error(project, cli, number) -> None:
     result = cli("report", number)
     assert result.code in (1, 2), result.output

@@ -689,6 +689,7 @@ def test_parsed_fields_are_the_envelope_s(key: rsa.RSAPrivateKey) -> None:
 # --- settings ------------------------------------------------------------------------------------
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_settings_carry_the_trusted_host_pattern(
     project: Path, sns: SnsTestServer, key: rsa.RSAPrivateKey
 ) -> None:
@@ -707,6 +708,7 @@ def test_settings_carry_the_trusted_host_pattern(
     assert isinstance(verified, VerifiedMessage)
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_a_bad_host_pattern_is_reported_with_its_setting(project: Path) -> None:
     with pytest.raises(ConfigError, match=r"sns_cert_host_pattern: must be a regular expression"):
         load_settings(sns_cert_host_pattern="^sns\\.(unclosed$")

@@ -77,6 +77,7 @@ def test_what_cannot_be_shown_is_a_message(database_url: str, client: httpx.Clie
         assert "Traceback" not in answer
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_only_its_own_host_name_and_no_referrer(client: httpx.Client) -> None:
     # A page elsewhere that rebinds its DNS name to 127.0.0.1 sends its own Host header.
     rebound = client.get("/api/reader", headers={"Host": "attacker.example:8025"})
@@ -94,6 +95,7 @@ def sites(tmp_path: Path) -> Iterator[LinkSites]:
         yield running
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_the_link_check(project: Path, serve_app, sites: LinkSites) -> None:
     path = project / "issues" / "links.md"
     path.write_text(

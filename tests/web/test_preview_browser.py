@@ -24,6 +24,7 @@ def _touch_edit(path: Path, text: str) -> None:
     os.utime(path, (stamp, stamp))
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_preview_shows_both_widths_and_reloads_on_edit(project, serve_app, browser) -> None:
     issue = project / "issues" / SAMPLE_ISSUE.name
     shutil.copy(SAMPLE_ISSUE, issue)
@@ -124,6 +125,7 @@ def test_the_field_shows_a_subscribers_copy(project, database_url, serve_app, br
         app.state.readers.close()
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_check_links_button_lists_the_broken_ones(project, serve_app, browser, tmp_path) -> None:
     from tests.support.link_sites import link_sites
 

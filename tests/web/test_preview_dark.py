@@ -44,6 +44,7 @@ def _frame_colours(page) -> list[dict[str, str]]:
     return [frame.evaluate(COLOURS) for frame in frames]
 
 
+@pytest.mark.single_backend  # never opens the store
 def test_dark_mode_shows_the_emails_dark_styles(project: Path, serve_app, browser) -> None:
     issue = project / "issues" / SAMPLE_ISSUE.name
     shutil.copy(SAMPLE_ISSUE, issue)
