@@ -118,8 +118,7 @@ class Settings(BaseSettings):
     # is marked `missed` instead of being sent late in silence.
     timezone: str | None = None
     schedule_grace: int = Field(3600, ge=0)  # seconds
-    # Several senders on one campaign: one whose heartbeat (every second) is older than
-    # this is taken for dead, and the messages it had in flight become `unknown`.
+    # A sender on a shared campaign silent this long is dead; its rows in flight `unknown`.
     sender_lease_seconds: float = Field(10.0, ge=3, le=600)
 
     @field_validator(*_ONE_LINE, mode="before")
