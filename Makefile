@@ -59,7 +59,7 @@ wheelhouse: $(WHEELHOUSE)/.stamp
 
 # Both backends, the browser and the processes, on every core; the 20 slowest tests listed.
 test: install system-deps wheelhouse lint
-	$(BIN)/pytest -q -n auto --dist loadgroup --durations=20
+	$(BIN)/pytest -q -n 3 --dist loadgroup --durations=20
 
 # The edit loop: SQLite only, no browser, no subprocess, nothing marked slow.
 test-fast: install

@@ -44,8 +44,35 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
 
 
+# Tests that start processes of their own (a CLI, serve, a server): besides those using
+# the `processes` fixture, these modules and tests.
+PROCESS_MODULES = {
+    "tests/delivery/test_senders.py",
+    "tests/delivery/test_send_crash.py",
+    "tests/web/test_serve_process.py",
+    "tests/web/test_serve_scheduler.py",
+    "tests/test_package.py",
+}
+PROCESS_TESTS = {
+    "test_a_killed_import_leaves_nothing_written",
+    "test_console_script_and_module_entry_point",
+    "test_preview_as_serves_their_copy",
+    "test_export_to_stdout_is_utf8_whatever_the_locale",
+    "test_processes_starting_at_once_on_a_fresh_database_migrate_it_once",
+    "test_a_terminal_gets_a_progress_bar_and_a_pipe_gets_log_lines",
+    "test_poll_as_a_service_stops_cleanly_on_sigterm",
+    "test_cli_subprocess_record_file_and_control",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Markers that follow from what a test uses, so that `-m` selects without a list."""
+    """Markers that follow from what a test uses, so that `-m` selects without a list.
+
+    Tests that start processes are marked `subprocess` (`make test-fast` leaves them out)
+    and run one after another on one xdist worker (`--dist loadgroup`): their waits on
+    signals, heartbeats and leases are timing-sensitive, and two of them at once on two
+    cores would compete with each other and with their own child processes."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         callspec = getattr(item, "callspec", None)
@@ -53,8 +80,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if "browser" in fixtures:
             item.add_marker(pytest.mark.browser)
-        if "processes" in fixtures:
+        module = item.nodeid.split("::")[0]
+        name = getattr(item, "originalname", item.name)
+        if "processes" in fixtures or module in PROCESS_MODULES or name in PROCESS_TESTS:
             item.add_marker(pytest.mark.subprocess)
+            if module != "tests/test_package.py":  # builds a venv: CPU, not timing
+                item.add_marker(pytest.mark.xdist_group("processes"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -11,6 +11,7 @@ Slow (about 40 s: a venv, an offline install, a few processes), so marked `slow`
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +27,7 @@ import pytest
 from tests.support.cli import ROOT, SAMPLE_ISSUE, TEST_SECRET
 from tests.support.link_sites import link_sites
 
-# One worker builds the venv and runs them all (the module's fixture is per worker).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package")]
+pytestmark = pytest.mark.slow
 WHEELHOUSE = ROOT / "build" / "wheelhouse"
 
 # Run inside the fresh environment: every module of the package imports (the `postgres` and
@@ -81,12 +82,29 @@ def _run(*args: object, cwd: Path, env: dict[str, str], timeout: float = 120) ->
     return done.stdout + done.stderr
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with the wheel of this checkout and its runtime dependencies only."""
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh venv with the wheel of this checkout and its runtime dependencies only,
+    built once per run: xdist workers share the run's temporary folder, and the first to
+    take the lock builds it while the others wait and then use it."""
     if not any(WHEELHOUSE.glob("*.whl")):
         pytest.fail(f"{WHEELHOUSE} is empty: run `make wheelhouse` (make test does)")
-    folder = tmp_path_factory.mktemp("package")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    folder = shared / "package"
+    with open(shared / "package.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            _install(folder)
+            (folder / "done").touch()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    yield folder / "venv"
+
+
+def _install(folder: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PIP_NO_INDEX"] = "1"  # offline: the wheelhouse or nothing
     env["PIP_FIND_LINKS"] = str(WHEELHOUSE)
@@ -103,7 +121,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = folder / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=folder, env=env)
     _run(venv / "bin" / "pip", "install", "-q", wheel, cwd=folder, env=env, timeout=300)
-    return venv
 
 
 @pytest.fixture
