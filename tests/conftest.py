@@ -72,7 +72,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Tests that start processes are marked `subprocess` (`make test-fast` leaves them out)
     and run one after another on one xdist worker (`--dist loadgroup`): their waits on
     signals, heartbeats and leases are timing-sensitive, and two of them at once on two
-    cores would compete with each other and with their own child processes."""
+    cores would compete with each other and with their own child processes. Every other
+    test runs on the worker of its module, so that a module's own set-up (an issue sent
+    once per module and backend) is done once, not once per worker."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         callspec = getattr(item, "callspec", None)
@@ -86,6 +88,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.subprocess)
             if module != "tests/test_package.py":  # builds a venv: CPU, not timing
                 item.add_marker(pytest.mark.xdist_group("processes"))
+                continue
+        item.add_marker(pytest.mark.xdist_group(module))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

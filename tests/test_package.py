@@ -119,8 +119,11 @@ def _install(folder: Path) -> None:
          cwd=folder, env=env)  # fmt: skip
     wheel = next((folder / "dist").glob("newsletter-*.whl"))
     venv = folder / "venv"
-    _run(sys.executable, "-m", "venv", venv, cwd=folder, env=env)
-    _run(venv / "bin" / "pip", "install", "-q", wheel, cwd=folder, env=env, timeout=300)
+    # No pip of its own and no byte-compiling: this run's pip installs into it, and the
+    # commands compile what they import (most of botocore never is).
+    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=folder, env=env)
+    _run(sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q",
+         "--no-compile", wheel, cwd=folder, env=env, timeout=300)  # fmt: skip
 
 
 @pytest.fixture
