@@ -90,6 +90,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(pytest.mark.xdist_group("processes"))
                 continue
         item.add_marker(pytest.mark.xdist_group(module))
+    # The longest groups first (xdist hands groups out in this order): the processes
+    # (minutes of waiting on children) and the package (a venv) must not be the last
+    # ones started while the other workers sit idle.
+    first = {"processes": 0, "tests/test_package.py": 1}
+    items.sort(key=lambda item: first.get(_group(item), 2))
+
+
+def _group(item: pytest.Item) -> str:
+    mark = item.get_closest_marker("xdist_group")
+    return str(mark.args[0]) if mark is not None else ""
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -75,10 +75,13 @@ def test_dark_mode_shows_the_emails_dark_styles(project: Path, serve_app, browse
         assert_accessible(page, "the preview page in light mode")
 
         page.get_by_label("Dark mode").check()
+        # The frames' own location, not their src attribute: until the dark page has
+        # loaded, a frame still shows the light one (a race a busy machine loses).
         page.wait_for_function(
-            "() => [...document.querySelectorAll('iframe')].filter(f => f.src.includes("
-            "'scheme=dark') && f.contentDocument && f.contentDocument.querySelector("
-            "'.nl-card')).length === 2",
+            "() => [...document.querySelectorAll('iframe')].filter(f => f.contentWindow"
+            " && f.contentWindow.location.href.includes('scheme=dark')"
+            " && f.contentDocument.readyState === 'complete'"
+            " && f.contentDocument.querySelector('.nl-card')).length === 2",
             timeout=15000,
         )
         dark = _frame_colours(page)
@@ -108,8 +111,10 @@ def test_dark_mode_shows_the_emails_dark_styles(project: Path, serve_app, browse
         )
         page.frame_locator("#desktop").get_by_text(TITLE).wait_for(timeout=15000)
         page.wait_for_function(
-            "() => [...document.querySelectorAll('iframe')].every(f => f.contentDocument &&"
-            " f.contentDocument.querySelector('.nl-card'))"
+            "() => [...document.querySelectorAll('iframe')].every(f => f.contentWindow"
+            " && !f.contentWindow.location.href.includes('scheme=dark')"
+            " && f.contentDocument.readyState === 'complete'"
+            " && f.contentDocument.querySelector('.nl-card'))"
         )
         assert _frame_colours(page) == light
     finally:
