@@ -63,7 +63,7 @@ test: install system-deps wheelhouse lint
 
 # The edit loop: SQLite only, no browser, no subprocess, nothing marked slow.
 test-fast: install
-	NEWSLETTER_TEST_BACKENDS=sqlite $(BIN)/pytest -q -n auto --dist loadgroup -m "not browser and not slow and not subprocess and not spam"
+	NEWSLETTER_TEST_BACKENDS=sqlite $(BIN)/pytest -q -n 3 --dist loadgroup -m "not browser and not slow and not subprocess and not spam"
 
 lock: install
 	$(BIN)/pip freeze --exclude-editable > $(LOCK)

@@ -25,10 +25,14 @@ from tests.support.cli import ROOT, TEST_SECRET, Result, run_cli
 
 pytest_plugins = ["tests.support.fixtures"]
 
+# Popped: the settings refuse NEWSLETTER_* variables that name no setting. Kept under
+# another name for the xdist workers, which this process starts after reading it.
+_CHOSEN = os.environ.pop("NEWSLETTER_TEST_BACKENDS", None)
+if _CHOSEN is not None:
+    os.environ["PYTEST_NEWSLETTER_BACKENDS"] = _CHOSEN
 BACKENDS = [
     name.strip()
-    # popped: the settings refuse NEWSLETTER_* variables that name no setting
-    for name in os.environ.pop("NEWSLETTER_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    for name in os.environ.get("PYTEST_NEWSLETTER_BACKENDS", "sqlite,postgresql").split(",")
     if name.strip()
 ]
 STORE_FOLDERS = {"audience", "db", "delivery", "feedback", "web", "cli"}
