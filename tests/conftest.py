@@ -113,6 +113,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     if metafunc.definition.get_closest_marker("single_backend"):
         return
+    if "browser" in metafunc.fixturenames:
+        # What a browser shows (layout, keyboard, axe) does not depend on the backend; the
+        # same pages' queries run on both backends in their HTTP-level tests.
+        return
     metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
