@@ -44,6 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "postgres: runs on the PostgreSQL server the test run starts (set from the backend)",
         "subprocess: starts a process of its own (a CLI, serve, a server); set from the fixtures",
         "slow: takes seconds by its nature; the marker says why where it is set",
+        # pytest-xdist's own marker, declared for runs without xdist (`-p no:xdist`).
+        "xdist_group(name): tests of one group run on one xdist worker",
     ):
         config.addinivalue_line("markers", line)
 
