@@ -39,10 +39,11 @@ from pipeline.audience.listexport import write_rows
 from pipeline.audience.listfile import BadRow, ExportFormat, Row
 from pipeline.audience.queries import AudienceTx
 from pipeline.audience.records import MailingList
-from pipeline.audience.sources import TITLES, Part, Skipped, open_parts
+from pipeline.audience.sources import TITLES, Part, Skipped, ZipLimits, open_parts
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.errors import InputError
+from pipeline.settings import Settings
 from pipeline.text import printable
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read, bytes in the file)
@@ -159,6 +160,8 @@ def import_csv(
     list_name: str,
     *,
     source: str | None = None,
+    encoding: str | None = None,
+    zip_limits: ZipLimits | None = None,
     strict: bool = False,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
@@ -168,6 +171,9 @@ def import_csv(
 ) -> ImportReport:
     """Import a list file or another tool's export into an existing list; see the module
     docstring. `source` forces a format (`sources.FORMATS`); by default the header decides.
+    `encoding` names the file's text encoding (by default: its BOM, else UTF-8; a file not
+    in it is refused whole). A zip past `zip_limits` (default: the settings' defaults) is
+    refused before it is read.
 
     Nothing is written on `dry_run`, or with `strict` when any row is invalid: the work
     is done inside the transaction and rolled back, so the counts are exact either way.
@@ -178,18 +184,22 @@ def import_csv(
     path = Path(path)
     report = ImportReport(str(path), list_name)
     now = utcnow()
-    with open_parts(path, source, now) as parts, store.begin(AudienceTx) as tx:
+    limits = zip_limits or ZipLimits.of(Settings.model_construct())  # the defaults
+    with (
+        open_parts(path, source, now, limits=limits, encoding=encoding) as parts,
+        store.begin(AudienceTx) as tx,
+    ):
         importer = _Importer(
             tx, tx.require_list(list_name), report, now, on_invalid, on_cleaned, on_skipped
         )
-        formats = {p.format for p in parts}
-        report.format = formats.pop() if len(formats) == 1 else "mixed"
-        total, done = sum(p.listfile.size for p in parts), 0
-        for part in parts:
-            importer.read(part, progress, done, total)
+        done = 0
+        for part in parts.opened:
+            importer.read(part, progress, done, parts.size)
             done += part.listfile.size
+        formats = {f["format"] for f in report.files}
+        report.format = formats.pop() if len(formats) == 1 else "mixed"
         if progress:
-            progress(total, total)
+            progress(parts.size, parts.size)
         tx.discard = dry_run or (strict and report.invalid > 0)
         report.written = not tx.discard
     return report

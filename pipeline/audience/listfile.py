@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -22,7 +21,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
+from pipeline.audience import encodings
 from pipeline.audience.cleaning import attribute_name_problem, shown
+from pipeline.audience.strictjson import DuplicateKey, NotFinite
+from pipeline.audience.strictjson import loads as strict_json
 from pipeline.errors import InputError, NotFoundError
 
 ExportFormat = Literal["csv", "jsonl"]
@@ -86,19 +88,8 @@ def _sniff_delimiter(header: str) -> str:
     return best if bare.count(best) else ","
 
 
-def _is_utf8(fields: Iterable[str]) -> bool:
-    # Undecodable bytes arrive as lone surrogates (errors="surrogateescape").
-    try:
-        "".join(fields).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _raw_header(header: list[str], where: str) -> list[str]:
     """The header's cells as written (trimmed), after the checks every format shares."""
-    if not _is_utf8(header):
-        raise InputError(f"{where}: the header is not valid UTF-8", hint="save the file as UTF-8")
     if len(header) > MAX_COLUMNS:
         raise InputError(
             f"{where}: the header has {len(header):,} columns; at most {MAX_COLUMNS:,} are read",
@@ -157,7 +148,7 @@ class ListFile:
     """An open list file, or one file of a zip (`stream`, named `where` in messages).
     Iterate it for the `Row`s and `BadRow`s of a plain file; or read `header()` and then
     `records()` for another tool's export. `bytes_read` / `size` tell how far along it is
-    (for a progress bar)."""
+    (for a progress bar). `encoding` is `--encoding`; see `encodings.py`."""
 
     def __init__(
         self,
@@ -166,6 +157,7 @@ class ListFile:
         stream: IO[bytes] | None = None,
         size: int | None = None,
         where: str | None = None,
+        encoding: str | None = None,
     ) -> None:
         self.path = path
         self.where = where or str(path)
@@ -179,9 +171,14 @@ class ListFile:
             except OSError as exc:
                 raise InputError(f"{path}: cannot read: {exc.strerror}") from None
         self.size = path.stat().st_size if size is None else size
-        # utf-8-sig drops a BOM; newline="" keeps quoted line breaks for the csv module.
+        try:
+            self.encoding = encodings.resolve(_peek(self._raw), encoding, self.where)
+        except InputError:
+            self._raw.close()
+            raise
+        # The codec drops a BOM; newline="" keeps quoted line breaks for the csv module.
         self._text = io.TextIOWrapper(
-            self._raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
+            self._raw, encoding=self.encoding, errors="surrogateescape", newline=""
         )
         self._header: list[str] | None = None
         self._reader: Any = None
@@ -207,15 +204,27 @@ class ListFile:
         return self._jsonl() if self.jsonl else self._csv()
 
     def _lines(self) -> Iterator[str]:
-        """The file's physical lines, each at most MAX_LINE characters (or InputError)."""
+        """The file's physical lines, each at most MAX_LINE characters and all of it in the
+        file's encoding (or InputError: the whole file is refused, see `encodings.py`)."""
         number = 0
-        while line := self._text.readline(MAX_LINE + 1):
+        while True:
+            try:
+                line = self._text.readline(MAX_LINE + 1)
+            except UnicodeDecodeError as exc:  # e.g. a UTF-16 file cut at an odd byte
+                raise encodings.not_decodable(
+                    self.where, number + 1, exc.object[exc.start : exc.end], self.encoding
+                ) from None
+            if not line:
+                return
             number += 1
             if len(line) > MAX_LINE and not line.endswith(("\n", "\r")):
                 raise InputError(
                     f"{self.where}:{number}: a line longer than {MAX_LINE:,} characters",
                     hint='is this a list file? Or look for an unclosed quote (") above it',
                 )
+            if encodings.UNDECODABLE.search(line):
+                raw = line.encode(self.encoding, "surrogateescape")
+                raise encodings.not_decodable(self.where, number, raw, self.encoding)
             yield line
 
     def header(self) -> list[str]:
@@ -231,6 +240,8 @@ class ListFile:
         if len(header_line.strip()) == 5 and header_line.lower().startswith("sep="):
             # Excel's hint line ("sep=;") before the header
             delimiter, skipped, header_line = header_line[4], skipped + 1, next(lines, "")
+        if self.encoding == "utf-8-sig":
+            encodings.looks_like_utf16(header_line, self.where)
         if not header_line.strip():
             raise InputError(
                 f"{self.where}: the file is empty",
@@ -271,8 +282,6 @@ class ListFile:
                 continue  # a blank line, or only delimiters
             if len(fields) != width:
                 yield BadRow(start, f"expected {width} fields, found {len(fields)}")
-            elif not _is_utf8(fields):
-                yield BadRow(start, "not valid UTF-8 text")
             else:
                 yield start, [unescape_cell(f.strip()).strip() for f in fields]
 
@@ -294,16 +303,8 @@ class ListFile:
         for number, text in enumerate(self._lines(), 1):
             if not text.strip():
                 continue
-            if not _is_utf8([text]):
-                yield BadRow(number, "not valid UTF-8 text")
-                continue
             try:
-                record = json.loads(
-                    text,
-                    parse_constant=_refuse_constant,
-                    parse_float=_finite,
-                    object_pairs_hook=_unique_keys,
-                )
+                record = strict_json(text)
             except json.JSONDecodeError as exc:
                 yield BadRow(number, f"not valid JSON: {exc.msg}")
                 continue
@@ -349,45 +350,12 @@ def _record_row(number: int, record: dict[str, Any]) -> Row | BadRow:
     return Row(number, (email or "").strip(), (name or "").strip() or None, attributes)
 
 
-class DuplicateKey(ValueError):
-    """The same key twice in one JSON object: json.loads would keep the last silently."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise DuplicateKey(f"the key {shown(key)} appears twice in one object")
-        found[key] = value
-    return found
-
-
-class NotFinite(ValueError):
-    """NaN or Infinity in a JSON Lines record: Python's json accepts them, JSON does not."""
-
-
-def _refuse_constant(constant: str) -> float:
-    raise NotFinite(f"{constant} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e400
-        raise NotFinite(f"{text[:40]} is too large a number")
-    return number
+def _peek(raw: IO[bytes]) -> bytes:
+    """The first bytes of a stream, left unread (a BOM is at most 3 bytes)."""
+    peek = getattr(raw, "peek", None)
+    return peek(4)[:4] if peek is not None else b""
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield first
     yield from rest
-
-
-def strict_json_object(text: str) -> dict[str, Any]:
-    """A JSON object read as strictly as a JSON Lines record: no NaN or Infinity, no key
-    twice. Raises ValueError (json.JSONDecodeError is one) or RecursionError."""
-    found = json.loads(
-        text, parse_constant=_refuse_constant, parse_float=_finite, object_pairs_hook=_unique_keys
-    )
-    if not isinstance(found, dict):
-        raise ValueError("not a JSON object")
-    return found

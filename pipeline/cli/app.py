@@ -67,6 +67,7 @@ def _register() -> None:
     from pipeline.cli import (
         archive,
         events,
+        imports,
         issue,
         lists,
         schedule,
@@ -78,6 +79,7 @@ def _register() -> None:
 
     issue.register(app)
     lists.register(app)
+    imports.register(subscribers.subscribers_app)  # `subscribers import`
     subscribers.register(app)
     signup.register(app)
     send.register(app)

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     schedule_grace: int = Field(3600, ge=0)  # seconds
     # A sender on a shared campaign silent this long is dead; its rows in flight `unknown`.
     sender_lease_seconds: float = Field(10.0, ge=3, le=600)
+    # Imports: what a zip (an export of another tool) may hold before it is refused
+    # unread, so a zip bomb costs milliseconds. Far above any real export.
+    import_zip_max_megabytes: int = Field(2000, ge=1)  # decompressed, all its CSVs
+    import_zip_max_ratio: int = Field(100, ge=2)  # decompressed / compressed, per file
+    import_zip_max_files: int = Field(1000, ge=1)
 
     @field_validator(*_ONE_LINE, mode="before")
     @classmethod

@@ -9,28 +9,26 @@ export) as the CSVs it holds. A plain `email,name,...` file, CSV or JSON Lines, 
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from pipeline.audience.listfile import KNOWN_HINT, BadRow, ListFile, Row, listed
-from pipeline.audience.sources import ghost, listmonk, mailchimp, substack
+from pipeline.audience.sources import ghost, listmonk, mailchimp, substack, zipped
 from pipeline.audience.sources.base import Context, Skipped, Source
+from pipeline.audience.sources.zipped import ZipLimits
 from pipeline.errors import InputError, NotFoundError
 from pipeline.text import cut, printable
 
-__all__ = ["FORMATS", "TITLES", "Part", "Skipped", "open_parts"]
+__all__ = ["FORMATS", "TITLES", "Part", "Parts", "Skipped", "ZipLimits", "open_parts"]
 
 # The most particular header first: listmonk's also has `email`, Ghost's may have `name`.
 SOURCES: tuple[Source, ...] = (listmonk.SOURCE, mailchimp.SOURCE, ghost.SOURCE, substack.SOURCE)
 FORMATS = ("mailchimp", "substack", "ghost", "listmonk", "plain")  # what --from takes
 TITLES = {**{s.name: s.title for s in SOURCES}, "plain": "plain list file"}
 _BY_NAME = {s.name: s for s in SOURCES}
-# Mailchimp's suppressed files first: should an address be in two files, the first one
-# read wins (the rest are duplicates), and the one that stops mail is the safe one.
-_ZIP_ORDER = {"cleaned": 0, "unsubscribed": 1, "subscribed": 2, "nonsubscribed": 3}
 
 
 @dataclass
@@ -121,53 +119,82 @@ def _is_zip(path: Path) -> bool:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _members(archive: zipfile.ZipFile, path: Path) -> list[zipfile.ZipInfo]:
-    found = []
-    for info in archive.infolist():
-        member = PurePosixPath(info.filename)
-        if info.is_dir() or member.suffix.lower() != ".csv":
-            continue
-        if "__MACOSX" in member.parts or member.name.startswith("._"):
-            continue  # the resource forks macOS's Archive Utility adds
-        found.append(info)
-    if not found:
-        raise InputError(
-            f"{path}: the zip holds no CSV file",
-            hint="Mailchimp's audience export is a zip of CSVs; or import a CSV directly",
-        )
-    kind = {i.filename: mailchimp.kind_by_name(PurePosixPath(i.filename).name) for i in found}
-    return sorted(found, key=lambda i: (_ZIP_ORDER.get(kind[i.filename] or "", 9), i.filename))
+@dataclass
+class Parts:
+    """The files of an import: how many bytes they hold (for progress), and each one
+    opened as it is reached and closed before the next, so a zip of thousands of files
+    holds one open at a time."""
+
+    size: int
+    opened: Iterator[Part]
+
+
+_ZIP_TROUBLE = (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError)
+
+
+def _zip_trouble(path: Path, exc: Exception) -> InputError:
+    return InputError(
+        f"{path}: cannot read the zip: {cut(printable(str(exc)), 120)}",
+        hint="unzip it and import the CSVs, or download the export again",
+    )
 
 
 @contextmanager
-def open_parts(path: Path, forced: str | None, now: datetime) -> Iterator[list[Part]]:
-    """The parts of the file to import, opened (and closed again after the block)."""
+def open_parts(
+    path: Path,
+    forced: str | None,
+    now: datetime,
+    *,
+    limits: ZipLimits,
+    encoding: str | None = None,
+) -> Iterator[Parts]:
+    """The parts of the file to import (closed again after the block). `encoding` is
+    `--encoding` (see `encodings.py`); a zip is refused past its `limits`."""
     if forced is not None and forced not in FORMATS:
         raise InputError(f"--from {forced!r}: not a format this knows; use one of {FORMATS}")
-    with ExitStack() as stack:
-        if not _is_zip(path):
-            listfile = stack.enter_context(ListFile(path))
-            yield [_part(listfile, path.name, forced, now)]
-            return
+    if not _is_zip(path):
+        with ListFile(path, encoding=encoding) as listfile:
+            yield Parts(listfile.size, iter([_part(listfile, path.name, forced, now)]))
+        return
+    try:
+        archive = zipfile.ZipFile(path)
+    except _ZIP_TROUBLE as exc:
+        raise _zip_trouble(path, exc) from None
+    with archive:
         try:
-            archive = stack.enter_context(zipfile.ZipFile(path))
-            members = _members(archive, path)
-            parts = []
-            for info in members:
-                shown = cut(printable(info.filename), 120)
-                stream = stack.enter_context(archive.open(info))
-                listfile = stack.enter_context(
-                    ListFile(
-                        Path(info.filename),
-                        stream=stream,
-                        size=info.file_size,
-                        where=f"{path}/{shown}",
-                    )
-                )
-                parts.append(_part(listfile, f"{path.name}/{shown}", forced, now))
-        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError) as exc:
-            raise InputError(
-                f"{path}: cannot read the zip: {cut(printable(str(exc)), 120)}",
-                hint="unzip it and import the CSVs, or download the export again",
-            ) from None
-        yield parts
+            found = zipped.members(archive, path, limits)
+        except _ZIP_TROUBLE as exc:
+            raise _zip_trouble(path, exc) from None
+        opened = _zip_parts(archive, found, path, forced, now, encoding)
+        try:
+            yield Parts(sum(i.file_size for i in found), opened)
+        finally:
+            opened.close()
+
+
+def _zip_parts(
+    archive: zipfile.ZipFile,
+    found: list[zipfile.ZipInfo],
+    path: Path,
+    forced: str | None,
+    now: datetime,
+    encoding: str | None,
+) -> Generator[Part, None, None]:
+    for info in found:
+        shown = cut(printable(info.filename), 120)
+        try:
+            stream = archive.open(info)
+        except _ZIP_TROUBLE as exc:
+            raise _zip_trouble(path, exc) from None
+        with ListFile(
+            Path(info.filename),
+            stream=stream,
+            size=info.file_size,
+            where=f"{path}/{shown}",
+            encoding=encoding,
+        ) as listfile:
+            try:
+                part = _part(listfile, f"{path.name}/{shown}", forced, now)
+            except _ZIP_TROUBLE as exc:
+                raise _zip_trouble(path, exc) from None
+            yield part

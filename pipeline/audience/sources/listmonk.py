@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from pipeline.audience.cleaning import shown
-from pipeline.audience.listfile import BadRow, Row, Standing, strict_json_object
+from pipeline.audience.listfile import BadRow, Row, Standing
 from pipeline.audience.sources import dates
 from pipeline.audience.sources.base import (
     BadCell,
@@ -31,6 +31,7 @@ from pipeline.audience.sources.base import (
     attributes,
     cell,
 )
+from pipeline.audience.strictjson import strict_json_object
 
 _STANDING: dict[str, Standing] = {
     "enabled": "subscribed",
