@@ -36,7 +36,7 @@ def resolve(start: bytes, given: str | None, where: str) -> str:
     """The codec to read a file with, from its first bytes and `--encoding` (`given`)."""
     found = next(((codec, title) for bom, codec, title in _BOMS if start.startswith(bom)), None)
     if given is None:
-        return found[0] if found else "utf-8"
+        return found[0] if found else "utf-8-sig"  # no BOM: read as UTF-8
     try:
         name = codecs.lookup(given).name
     except LookupError:
