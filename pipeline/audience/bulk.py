@@ -34,12 +34,13 @@ from pipeline.audience.cleaning import (
     clean_name,
     shown,
 )
+from pipeline.audience.importreport import CleanedRow, ImportReport, InvalidRow
 from pipeline.audience.importwrites import NewConsent, NewMembership
 from pipeline.audience.listexport import write_rows
 from pipeline.audience.listfile import BadRow, ExportFormat, Row
 from pipeline.audience.queries import AudienceTx
 from pipeline.audience.records import MailingList
-from pipeline.audience.sources import TITLES, Part, Skipped, ZipLimits, open_parts
+from pipeline.audience.sources import Part, Skipped, ZipLimits, open_parts
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.errors import InputError
@@ -53,90 +54,6 @@ KEEP_INVALID = 1000  # invalid rows an ImportReport keeps; on_invalid sees every
 # (bounced) address bounces for every list; a blocklisted one gets no mail from any list,
 # which here is the person's `unsubscribed` (only an explicit resubscribe undoes it).
 _PERSON_STATUS = {"bounced": "bounced", "blocklisted": "unsubscribed"}
-
-
-@dataclass(frozen=True)
-class InvalidRow:
-    """A row not imported: invalid, or (in `skipped_rows`) deliberately skipped."""
-
-    line: int
-    reason: str
-    file: str | None = None  # the file it is in (a zip holds several)
-
-
-@dataclass(frozen=True)
-class CleanedRow:
-    """A row imported after cleaning (see `cleaning.py`): `what` says what changed."""
-
-    line: int
-    what: str
-    file: str | None = None
-
-
-@dataclass
-class ImportReport:
-    """What an import did (or, for a dry run or a failed --strict, would have done)."""
-
-    path: str
-    list_name: str
-    format: str = "plain"  # the format recognised (or forced): mailchimp, ..., plain
-    files: list[dict[str, Any]] = field(default_factory=list)  # each file read, and what
-    added: int = 0  # new to the list (new people, or known people joining it)
-    updated: int = 0  # already on the list; name or attributes changed
-    unchanged: int = 0
-    duplicates: int = 0  # the same address again, later in the file
-    suppressed: int = 0  # unsubscribed, bounced, complained or forgotten: left alone
-    # the people the source marks unsubscribed / bounced (cleaned) / blocklisted, who
-    # arrived (or were marked) suppressed
-    arrived_suppressed: dict[str, int] = field(
-        default_factory=lambda: {"unsubscribed": 0, "bounced": 0, "blocklisted": 0}
-    )
-    newer_here: int = 0  # the source's opt-out predates their subscription here: kept
-    consents: int = 0  # consent records written, one per person joining the list
-    invalid: int = 0
-    invalid_rows: list[InvalidRow] = field(default_factory=list)
-    skipped: int = 0  # rows deliberately not imported (never opted in, deletion requests)
-    skipped_rows: list[InvalidRow] = field(default_factory=list)
-    cleaned: int = 0  # imported (or counted) after cleaning a name or an attribute
-    cleaned_rows: list[CleanedRow] = field(default_factory=list)
-    written: bool = False
-
-    @property
-    def format_title(self) -> str:
-        return TITLES.get(self.format, self.format)
-
-    def as_dict(self) -> dict[str, Any]:
-        def where(row: InvalidRow | CleanedRow) -> dict[str, Any]:
-            return {"file": row.file} if row.file and row.file != self.path else {}
-
-        return {
-            "path": self.path,
-            "list": self.list_name,
-            "format": self.format,
-            "recognised": self.format_title,
-            "files": self.files,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "duplicates": self.duplicates,
-            "suppressed": self.suppressed,
-            "arrived_suppressed": self.arrived_suppressed,
-            "newer_here": self.newer_here,
-            "consents": self.consents,
-            "invalid": self.invalid,
-            "skipped": self.skipped,
-            "cleaned": self.cleaned,
-            "written": self.written,
-            "invalid_rows": [
-                {**where(r), "line": r.line, "reason": r.reason} for r in self.invalid_rows
-            ],
-            "skipped_rows": [
-                {**where(r), "line": r.line, "reason": r.reason} for r in self.skipped_rows
-            ],
-            "cleaned_rows": [
-                {**where(r), "line": r.line, "what": r.what} for r in self.cleaned_rows
-            ],
-        }
 
 
 @dataclass(frozen=True)
@@ -269,17 +186,37 @@ def _keep(kept: list[Any], row: Any, callback: Callable[[Any], None] | None) -> 
         callback(row)
 
 
+_DROPPED = "left out, the suppression applied"
+
+
 def _cleaned(row: Row) -> tuple[Row, str]:
     """The row with its name and attributes as they may be stored, and what cleaning
-    changed ("" for nothing); raises InputError for a row that cannot be stored."""
-    name = clean_name(row.name)
-    changes = [f"name cleaned: {', '.join(name.changes)}"] if name.changes else []
+    changed ("" for nothing); raises InputError for a row that cannot be stored. On a row
+    that stops mail, a name or attribute that cannot be stored is left out (and said), as
+    the source's unreadable cells were (`Row.dropped`): the suppression still applies."""
+    suppresses = row.standing != "subscribed"
+    changes = [f"{why}: {_DROPPED}" for why in row.dropped]
+    try:
+        name = clean_name(row.name)
+    except InputError as exc:
+        if not suppresses:
+            raise
+        name = clean_name(None)
+        changes.append(f"{exc.message}: {_DROPPED}")
+    if name.changes:
+        changes.append(f"name cleaned: {', '.join(name.changes)}")
     attributes: dict[str, Any] = {}
     for key, raw in row.attributes.items():
         problem = attribute_name_problem(key)
         if problem:
             raise InputError(f"the attribute name {shown(key)} {problem}")
-        value, changed = clean_attribute(key, raw)
+        try:
+            value, changed = clean_attribute(key, raw)
+        except InputError as exc:
+            if not suppresses:
+                raise
+            changes.append(f"{exc.message}: {_DROPPED}")
+            continue
         if changed:
             changes.append(f"attribute {key!r} cleaned: control character removed")
         if value not in ("", None):

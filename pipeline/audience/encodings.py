@@ -75,7 +75,7 @@ def not_decodable(where: str, line: int, raw: bytes, encoding: str) -> InputErro
 
 def guess(raw: bytes) -> tuple[str, str] | None:
     """The encoding some bytes most likely are in, and what it is for; None if none fits."""
-    if b"\x00" in raw:
+    if _mostly_nul(raw.count(0), len(raw)):
         # ASCII in UTF-16 is every other byte NUL: which ones says the byte order.
         odd = raw[1::2].count(0) > raw[0::2].count(0)
         return ("utf-16-le" if odd else "utf-16-be"), "UTF-16 without a byte order mark"
@@ -89,9 +89,14 @@ def guess(raw: bytes) -> tuple[str, str] | None:
     return None
 
 
+def _mostly_nul(nuls: int, length: int) -> bool:
+    # UTF-16 read as bytes: every other one is NUL in ASCII text (a stray NUL is not that).
+    return nuls * 3 >= length > 0
+
+
 def looks_like_utf16(line: str, where: str) -> None:
-    """Refuse a header with NUL characters: UTF-16 without a byte order mark read as UTF-8."""
-    if "\x00" in line:
+    """Refuse a header of NUL characters: UTF-16 without a byte order mark read as UTF-8."""
+    if _mostly_nul(line.count("\x00"), len(line)):
         raw = line.encode("utf-8", "surrogateescape")
         codec, what = guess(raw) or ("utf-16", "")
         raise InputError(

@@ -72,6 +72,8 @@ class Row:
     confirmed_at: datetime | None = None
     ip: str | None = None
     left_at: datetime | None = None
+    # Cells of a suppressing row left out as unreadable, each with why (`OptionalCells`).
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

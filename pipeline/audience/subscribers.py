@@ -16,16 +16,10 @@ from typing import Any
 
 from pipeline.audience import consents
 from pipeline.audience.addresses import Address, email_hash, normalise_email
-from pipeline.audience.bulk import (
-    CleanedRow,
-    ImportReport,
-    InvalidRow,
-    ProgressCallback,
-    export,
-    import_csv,
-)
+from pipeline.audience.bulk import ProgressCallback, export, import_csv
 from pipeline.audience.cleaning import clean_name
 from pipeline.audience.erasure import erase
+from pipeline.audience.importreport import CleanedRow, ImportReport, InvalidRow
 from pipeline.audience.lists import create_list, delete_list, list_summaries, update_list
 from pipeline.audience.outcome import Outcome
 from pipeline.audience.queries import AudienceTx

@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from pipeline.audience.cleaning import shown
 from pipeline.audience.listfile import RESERVED, BadRow, Row, check_columns
@@ -27,6 +28,28 @@ class BadCell(ValueError):
 
 
 Mapper = Callable[[int, list[str]], Row | BadRow | Skipped]
+T = TypeVar("T")
+
+
+class OptionalCells:
+    """Reads the cells of one row that say more than who the person is and whether they
+    stopped their mail (dates, an IP, JSON attributes). On a row that stops mail a bad one
+    is left out and reported (`dropped`): a suppression is never lost to a bad cell. On a
+    row that subscribes it makes the row invalid: a consent record built on a date the file
+    does not hold would be false."""
+
+    def __init__(self, suppresses: bool) -> None:
+        self.suppresses = suppresses
+        self.dropped: list[str] = []
+
+    def read(self, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except BadCell as exc:
+            if not self.suppresses:
+                raise
+            self.dropped.append(str(exc))
+            return None
 
 
 @dataclass(frozen=True)

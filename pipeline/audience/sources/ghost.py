@@ -15,6 +15,7 @@ from pipeline.audience.sources.base import (
     Columns,
     Context,
     Mapper,
+    OptionalCells,
     Skipped,
     Source,
     attributes,
@@ -37,7 +38,9 @@ def reader(header: list[str], context: Context) -> Mapper:
     def row(line: int, cells: list[str]) -> Row | BadRow | Skipped:
         try:
             subscribed = boolean(cells[subscribed_at], "subscribed_to_emails")
-            created = dates.past(dates.iso, cell(cells, created_at), "created_at", now)
+            optional = OptionalCells(suppresses=subscribed is False)
+            created_text = cell(cells, created_at)
+            created = optional.read(lambda: dates.past(dates.iso, created_text, "created_at", now))
         except BadCell as exc:
             return BadRow(line, str(exc))
         extra = attributes(cells, rest)
@@ -51,6 +54,7 @@ def reader(header: list[str], context: Context) -> Mapper:
             extra,
             "unsubscribed" if subscribed is False else "subscribed",
             created,
+            dropped=tuple(optional.dropped),
         )
 
     return row

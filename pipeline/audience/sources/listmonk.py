@@ -25,6 +25,7 @@ from pipeline.audience.sources.base import (
     Columns,
     Context,
     Mapper,
+    OptionalCells,
     Skipped,
     Source,
     attribute_name,
@@ -73,9 +74,14 @@ def reader(header: list[str], context: Context) -> Mapper:
                 raise BadCell(
                     f"status is {shown(cells[status_at], 40)}, not enabled, disabled or blocklisted"
                 )
-            created = dates.past(dates.listmonk, cell(cells, created_at), "created_at", now)
-            updated = dates.listmonk(cell(cells, updated_at), "updated_at")
-            extra = {**_json_attributes(cells[json_at]), **attributes(cells, rest)}
+            optional = OptionalCells(suppresses=standing != "subscribed")
+            created_text, updated_text = cell(cells, created_at), cell(cells, updated_at)
+            created = optional.read(
+                lambda: dates.past(dates.listmonk, created_text, "created_at", now)
+            )
+            updated = optional.read(lambda: dates.listmonk(updated_text, "updated_at"))
+            inner = optional.read(lambda: _json_attributes(cells[json_at])) or {}
+            extra = {**inner, **attributes(cells, rest)}
         except BadCell as exc:
             return BadRow(line, str(exc))
         return Row(
@@ -88,6 +94,7 @@ def reader(header: list[str], context: Context) -> Mapper:
             None,
             None,
             updated if standing == "blocklisted" else None,
+            tuple(optional.dropped),
         )
 
     return row

@@ -13,6 +13,8 @@ left or drops people who stayed).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pipeline.audience.listfile import BadRow, Row, Standing
 from pipeline.audience.sources import dates
 from pipeline.audience.sources.base import (
@@ -20,6 +22,7 @@ from pipeline.audience.sources.base import (
     Columns,
     Context,
     Mapper,
+    OptionalCells,
     Skipped,
     Source,
     attributes,
@@ -99,14 +102,17 @@ def reader(header: list[str], context: Context) -> Mapper:
     def row(line: int, cells: list[str]) -> Row | BadRow | Skipped:
         if kind == "nonsubscribed":
             return Skipped(line, "a non-subscribed contact in Mailchimp (never opted in)")
+        optional = OptionalCells(suppresses=kind != "subscribed")
+
+        def moment(at: int | None, column: str) -> datetime | None:
+            text = cell(cells, at)
+            return optional.read(lambda: dates.past(dates.mailchimp, text, column, now))
+
         try:
-            requested = dates.past(dates.mailchimp, cell(cells, optin_at), "OPTIN_TIME", now)
-            confirmed = dates.past(dates.mailchimp, cell(cells, confirm_at), "CONFIRM_TIME", now)
-            left = None
-            if left_column:
-                column = left_column.upper()
-                left = dates.past(dates.mailchimp, cell(cells, left_at), column, now)
-            ip = ip_address(cell(cells, optin_ip_at), "OPTIN_IP")
+            requested = moment(optin_at, "OPTIN_TIME")
+            confirmed = moment(confirm_at, "CONFIRM_TIME")
+            left = moment(left_at, left_column.upper()) if left_column else None
+            ip = optional.read(lambda: ip_address(cell(cells, optin_ip_at), "OPTIN_IP"))
         except BadCell as exc:
             return BadRow(line, str(exc))
         name = " ".join(part for part in (cell(cells, first_at), cell(cells, last_at)) if part)
@@ -124,6 +130,7 @@ def reader(header: list[str], context: Context) -> Mapper:
             confirmed,
             ip,
             left,
+            tuple(optional.dropped),
         )
 
     return row

@@ -18,6 +18,7 @@ from pipeline.audience.sources.base import (
     Columns,
     Context,
     Mapper,
+    OptionalCells,
     Skipped,
     Source,
     attributes,
@@ -43,7 +44,9 @@ def reader(header: list[str], context: Context) -> Mapper:
             return Skipped(line, "Substack's placeholder for a reader who asked to be deleted")
         try:
             disabled = boolean(cells[disabled_at], "email_disabled")
-            created = dates.past(dates.iso, cell(cells, created_at), "created_at", now)
+            optional = OptionalCells(suppresses=bool(disabled))
+            created_text = cell(cells, created_at)
+            created = optional.read(lambda: dates.past(dates.iso, created_text, "created_at", now))
         except BadCell as exc:
             return BadRow(line, str(exc))
         return Row(
@@ -53,6 +56,7 @@ def reader(header: list[str], context: Context) -> Mapper:
             attributes(cells, rest),
             "unsubscribed" if disabled else "subscribed",
             created,
+            dropped=tuple(optional.dropped),
         )
 
     return row
