@@ -36,6 +36,7 @@ from pipeline.audience.cleaning import (
 )
 from pipeline.audience.importreport import CleanedRow, ImportReport, InvalidRow
 from pipeline.audience.importwrites import NewConsent, NewMembership
+from pipeline.audience.joining import Join, confirm_pending, publisher_adds
 from pipeline.audience.listexport import write_rows
 from pipeline.audience.listfile import BadRow, ExportFormat, Row
 from pipeline.audience.queries import AudienceTx
@@ -247,6 +248,7 @@ def _apply(
     consents: list[NewConsent] = []
     leaving: list[tuple[int, datetime]] = []
     statuses: list[tuple[int, str]] = []
+    confirming: list[int] = []
     changes: list[tuple[int, str | None, dict[str, Any]]] = []
     for row, address in batch:
         sub = existing.get(address.key)
@@ -262,7 +264,8 @@ def _apply(
                     report.arrived_suppressed[row.standing] += 1
             continue
         membership, since = here.get(sub.id, (None, None))
-        if sub.status != "active" or membership == "unsubscribed":
+        join = publisher_adds(sub.status, membership)
+        if join is Join.REFUSED:
             report.suppressed += 1  # their choice (or their inbox's) outranks the file
             continue
         # An empty cell leaves a value alone, so a file with fewer columns loses nothing.
@@ -286,10 +289,15 @@ def _apply(
             continue
         if differs:
             changes.append((sub.id, name, attributes))
-        if membership is None:
+        if join is Join.NEW:
             joining.append(NewMembership(sub.id, "subscribed", row.requested_at or now, None))
             consents.append(_consent(sub.id, row, now))
             report.added += 1
+        elif join is Join.CONFIRMS:  # a pending signup: the import confirms it, as add does
+            confirming.append(sub.id)
+            consents.append(_consent(sub.id, row, now))
+            report.added += 1
+            report.confirmed += 1
         elif differs:
             report.updated += 1
         else:
@@ -304,6 +312,7 @@ def _apply(
         if row.standing in _PERSON_STATUS:
             statuses.append((new_id, _PERSON_STATUS[row.standing]))
     writes.insert_memberships(tx.conn, mlist.id, joining, now, origin.membership)
+    confirm_pending(tx.conn, mlist.id, confirming, now)
     writes.unsubscribe_memberships(tx.conn, mlist.id, leaving, now)
     writes.suppress_subscribers(tx.conn, statuses, now)
     tx.update_subscribers(changes, now)

@@ -36,6 +36,7 @@ class ImportReport:
     format: str = "plain"  # the format recognised (or forced): mailchimp, ..., plain
     files: list[dict[str, Any]] = field(default_factory=list)  # each file read, and what
     added: int = 0  # new to the list (new people, or known people joining it)
+    confirmed: int = 0  # of them, people whose pending signup the import confirmed
     updated: int = 0  # already on the list; name or attributes changed
     unchanged: int = 0
     duplicates: int = 0  # the same address again, later in the file
@@ -70,6 +71,7 @@ class ImportReport:
             "recognised": self.format_title,
             "files": self.files,
             "added": self.added,
+            "confirmed": self.confirmed,
             "updated": self.updated,
             "unchanged": self.unchanged,
             "duplicates": self.duplicates,

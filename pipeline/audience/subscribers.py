@@ -20,6 +20,7 @@ from pipeline.audience.bulk import ProgressCallback, export, import_csv
 from pipeline.audience.cleaning import clean_name
 from pipeline.audience.erasure import erase
 from pipeline.audience.importreport import CleanedRow, ImportReport, InvalidRow
+from pipeline.audience.joining import Join, confirm_pending, publisher_adds
 from pipeline.audience.lists import create_list, delete_list, list_summaries, update_list
 from pipeline.audience.outcome import Outcome
 from pipeline.audience.queries import AudienceTx
@@ -108,24 +109,22 @@ def _add(store: Store, address: Address, list_name: str, name: str | None, sourc
             tx.insert_memberships(mlist.id, ids.values(), now, source)
             _command_consent(tx, ids[address.key], mlist.id, now, source)
             return Outcome(True, f"added {address.email} to {mlist.name!r}")
-        if sub.status != "active":
-            raise InputError(f"{sub.email} is {sub.status}; not added", hint=resubscribe_hint)
         membership = tx.membership_statuses(mlist.id, [sub.id]).get(sub.id)
-        if membership == "unsubscribed":
-            raise InputError(
-                f"{sub.email} unsubscribed from {mlist.name!r}; not added", hint=resubscribe_hint
-            )
+        join = publisher_adds(sub.status, membership)
+        if join is Join.REFUSED:
+            active = sub.status == "active"
+            state = f"unsubscribed from {mlist.name!r}" if active else f"is {sub.status}"
+            raise InputError(f"{sub.email} {state}; not added", hint=resubscribe_hint)
         renamed = name is not None and name != sub.name
         if renamed:
             tx.update_subscribers([(sub.id, name, sub.attributes)], now)
-        if membership == "subscribed":
+        if join is Join.ALREADY:
             if renamed:
                 return Outcome(True, f"{sub.email} is already on {mlist.name!r}; name updated")
             return Outcome(False, f"{sub.email} is already on {mlist.name!r}; nothing changed")
         _command_consent(tx, sub.id, mlist.id, now, source)
-        if membership == "unconfirmed":
-            # They signed up on the form; the publisher's add is the confirmation.
-            tx.set_membership_status(sub.id, mlist.id, "subscribed", now)
+        if join is Join.CONFIRMS:
+            confirm_pending(tx.conn, mlist.id, [sub.id], now)
             return Outcome(True, f"added {sub.email} to {mlist.name!r} (was unconfirmed)")
         tx.insert_memberships(mlist.id, [sub.id], now, source)
     return Outcome(True, f"added {sub.email} to {mlist.name!r}")

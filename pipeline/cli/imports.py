@@ -138,7 +138,9 @@ def _recognised(report: lib.ImportReport) -> str:
 def _summary(report: lib.ImportReport, *, dry_run: bool) -> str:
     arrived = report.arrived_suppressed
     counts = (
-        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.added} added"
+        + (f" ({report.confirmed} confirming a pending signup)" if report.confirmed else "")
+        + f", {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.duplicates} duplicate(s) in the file, {report.suppressed} kept suppressed, "
         f"{report.cleaned} cleaned, {report.invalid} invalid"
     )
