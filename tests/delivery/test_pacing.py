@@ -40,7 +40,7 @@ class SimulatedSes:
 def run(ses: SimulatedSes, seconds: float, rate: float = R * HEADROOM) -> list[float]:
     """Send as fast as the pace allows for `seconds`; the times of the accepted requests."""
     now = [0.0]
-    pace = Pace(rate, clock=lambda: now[0], sleep=lambda _: None)
+    pace = Pace(rate, clock=lambda: now[0])
     sent: list[float] = []
     while now[0] < seconds:
         now[0] += pace.reserve()
