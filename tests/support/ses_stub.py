@@ -589,7 +589,8 @@ class SesStub:
         self._window: deque[float] = deque()
         self._storm_until = 0.0
         self._competitor_rate = 0.0
-        self._competitor_next = 0.0  # when the competitor's next request arrives
+        self._competitor_start = 0.0  # its k-th request arrives at start + k / rate
+        self._competitor_sent = 0
         self.competitor_rate = competitor_rate
         self._script: deque[str] = deque()
         self._reject: dict[str, str | None] = {}
@@ -636,7 +637,8 @@ class SesStub:
     def competitor_rate(self, rate: float) -> None:
         with self._lock:
             self._competitor_rate = float(rate)
-            self._competitor_next = self.clock()
+            # As if it had been sending for a second already: the window holds its share.
+            self._competitor_start, self._competitor_sent = self.clock() - 1.0, 0
 
     def _competitor_until(self, now: float) -> None:
         """Under the lock: the competitor's requests up to `now`, in time order, each
@@ -645,9 +647,8 @@ class SesStub:
         if rate <= 0:
             return
         window = self._window
-        while self._competitor_next <= now:
-            at = self._competitor_next
-            self._competitor_next = at + 1.0 / rate
+        while (at := self._competitor_start + self._competitor_sent / rate) <= now:
+            self._competitor_sent += 1
             while window and window[0] <= at - 1.0:
                 window.popleft()
             if self.max_rate is not None and len(window) + 1 > self.max_rate:
