@@ -46,7 +46,8 @@ MIN_CUT = 0.9  # and never by less than a tenth
 HEADROOM = 0.97  # after a cut, pace a little under what got through
 BACKGROUND_WEIGHT = 0.1  # a learned background share fades over about ten quieter windows
 MAX_BACKGROUND = 0.5  # more than this is never taken for background: it is a storm
-CLIMB = 4.0  # a clean window below the last clean rate multiplies the rate by this
+CLIMB = 4.0  # a clean window below the last clean rate multiplies the rate by this...
+GENTLE_CLIMB = 1.25  # ...or this, after a cut at about that rate (others took some room)
 NEAR_GOOD = 0.5  # throttled at this share of the last clean rate or more: the room shrank
 POLL = 0.1  # seconds a waiting worker sleeps at most before it looks at `stop` again
 
@@ -84,6 +85,7 @@ class Pace:
         self._refused = 0  # of which throttled
         self._good = rate  # the last rate that ran a clean window: climb back to it
         self._climbing = False  # on the way back up to it
+        self._climb = CLIMB  # by this factor a clean window
         self._clean_rate = rate  # the rate of the last clean window, and its share
         self._clean_share = 0.0
         self.background = 0.0  # the share of requests SES throttles whatever the rate
@@ -190,7 +192,7 @@ class Pace:
             self._clean_rate, self._clean_share = self.rate, share
             if self.rate < self._good:
                 self._climbing = True
-                self.rate = min(self._good, self.rate * CLIMB)
+                self.rate = min(self._good, self.rate * self._climb)
                 self._wake.notify_all()
                 return
             self._climbing = False
@@ -227,11 +229,15 @@ class Pace:
         if self._climbing and share <= MAX_BACKGROUND and self.rate >= NEAR_GOOD * self._good:
             # Throttled on the way back up, near the old clean rate, and not by a storm:
             # there is less room now. If the step before ran with no throttling at all,
-            # the room is there (what got through in this window overstates it: it still
-            # held the slower second before); under background throttling, the cut.
-            if self._clean_share <= CLEAN:
-                cut = min(cut, self._clean_rate)
+            # the room is there (an estimate from this one window is noisier); under
+            # background throttling, the cut.
+            if self._clean_share <= CLEAN and self._clean_rate < self.rate:
+                cut = self._clean_rate
             self._good = max(self.min_rate, cut)
+        # Throttled at about the clean rate (not a storm): others may hold the room above
+        # the cut, so climb back gently; after a storm, or from far below, quickly.
+        near = share <= MAX_BACKGROUND and self.rate >= NEAR_GOOD * self._good
+        self._climb = GENTLE_CLIMB if near and not self._climbing else CLIMB
         self._climbing = False
         self.rate = max(self.min_rate, cut)
         self._settling = True
