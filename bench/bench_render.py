@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.table import print_table  # noqa: E402
 from pipeline.issue.build import build  # noqa: E402
 from pipeline.issue.message import Addressee, personalise, to_mime  # noqa: E402
 from pipeline.issue.render import inline_css, render_document  # noqa: E402
@@ -147,11 +148,7 @@ def main() -> None:
     web_ms = median_ms(lambda: render_document(issue, settings, web=True), runs=30)
     rows.append(("web version (render once per issue)", f"{web_ms:.1f} ms", "", ""))
 
-    print(f"Sample issue: {SAMPLE.name}, {rendered.html_bytes / 1024:.1f} KB of HTML\n")
-    print("| measure | result | target | |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(f"Sample issue: {SAMPLE.name}, {rendered.html_bytes / 1024:.1f} KB of HTML", rows)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.table import print_table  # noqa: E402
+
 SAMPLE = ROOT / "issues" / "2024-06-22-article-weekly-25.md"
 
 
@@ -240,11 +244,7 @@ def main() -> None:
             )
         )
 
-    print(f"Send benchmarks on {os.cpu_count()} cores\n")
-    print("| measure | result | target | |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(f"Send benchmarks on {os.cpu_count()} cores", rows)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.table import print_table  # noqa: E402
+
 SAMPLE = ROOT / "issues" / "2024-06-22-article-weekly-25.md"
 
 
@@ -328,11 +331,7 @@ def main() -> None:
             ))  # fmt: skip
     finally:
         server.stop()
-    print(f"Sender benchmarks on {os.cpu_count()} cores\n")
-    print("| measure | result | target | |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(f"Sender benchmarks on {os.cpu_count()} cores", rows)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ class SimulatedSes:
 def run(ses: SimulatedSes, seconds: float, rate: float = R * HEADROOM) -> list[float]:
     """Send as fast as the pace allows for `seconds`; the times of the accepted requests."""
     now = [0.0]
-    pace = Pace(rate, clock=lambda: now[0], sleep=lambda _: None)
+    pace = Pace(rate, clock=lambda: now[0])
     sent: list[float] = []
     while now[0] < seconds:
         now[0] += pace.reserve()
@@ -119,3 +119,67 @@ def test_a_burst_of_throttles_is_one_overload_judged_once_per_window() -> None:
     for _ in range(16):
         pace.throttled()
     assert pace.rate == cut
+
+
+class SharedSes(SimulatedSes):
+    """An account of `limit` per second that another client shares, sending `other` per
+    second evenly and never backing off: its requests take their places in the window too."""
+
+    def __init__(self, limit: float, other: float) -> None:
+        super().__init__(lambda t: limit)
+        self.other, self.next_other = other, -1.0
+        self.other_accepted = 0
+
+    def send(self, now: float) -> bool:
+        while self.next_other <= now:
+            at, self.next_other = self.next_other, self.next_other + 1.0 / self.other
+            while self.accepted and self.accepted[0] <= at - 1.0:
+                self.accepted.popleft()
+            if len(self.accepted) < self.limit(at):
+                self.accepted.append(at)
+                self.other_accepted += 1
+        return super().send(now)
+
+
+def run_workers(
+    ses: SimulatedSes, seconds: float, workers: int = 8, latency: float = 0.02
+) -> list[float]:
+    """The send loop's shape on the simulated clock: `workers` each wait for a slot, send,
+    and hear the answer `latency` later; the times of the accepted requests."""
+    now = [0.0]
+    pace = Pace(R * HEADROOM, clock=lambda: now[0])
+    answers: list[tuple[float, bool] | None] = [None] * workers  # (when heard, accepted)
+    sent: list[float] = []
+    step = 0.002
+    while now[0] < seconds:
+        for n, answer in enumerate(answers):
+            if answer is not None and answer[0] <= now[0]:
+                pace.succeeded() if answer[1] else pace.throttled()
+                answers[n] = None
+            if answers[n] is None and pace.take() == 0.0:
+                accepted = ses.send(now[0])
+                if accepted:
+                    sent.append(now[0])
+                answers[n] = (now[0] + latency, accepted)
+        now[0] += step
+    return sent
+
+
+def test_workers_waiting_through_a_storm_follow_the_pace_back_up() -> None:
+    """Eight workers waiting for slots while the pace is slowest: the rate that climbs
+    after the storm counts for them at once, not after the slots they would have booked."""
+    ses = SimulatedSes(lambda t: 0 if 20 <= t < 30 else R)
+    sent = run_workers(ses, 50)
+    assert per_second(sent, 10, 20) >= 0.9 * R
+    assert per_second(sent, 34, 50) >= 0.9 * R  # seconds after the storm, not ten
+
+
+@pytest.mark.parametrize("workers", [1, 8])
+def test_a_client_that_never_backs_off_keeps_its_half(workers: int) -> None:
+    """Another client sends half the account's rate and never backs off: we take the
+    half it leaves, throttled rarely, and do not crowd it out."""
+    ses = SharedSes(R, R / 2)
+    sent = run_workers(ses, 60, workers=workers)
+    assert per_second(sent, 5, 60) >= 0.85 * R / 2
+    assert ses.throttled / ses.requests < 0.05
+    assert ses.other_accepted / 60 >= 0.85 * R / 2

@@ -40,7 +40,9 @@ SendEmail decision order (first match wins), for each request:
     answer (botocore raises ``ConnectionClosedError``);
  4. ``suspended`` -> ``AccountSuspendedException``; ``paused`` -> ``SendingPausedException``;
  5. ``throttle_first`` > 0: answer ``TooManyRequestsException`` and decrement it (so setting it
-    at runtime starts a new "throttling storm" of that many requests);
+    at runtime starts a new "throttling storm" of that many requests); ``storm_seconds`` = s:
+    every SendEmail is throttled for the next s seconds (a storm by the clock: assigning it
+    starts one, reading it gives what is left);
  6. ``throttle_every`` = k: every k-th SendEmail request (1-based count since start/reset) is
     throttled;
  6b. ``throttle_share``: with that probability (``random.Random(seed)``), throttled: the
@@ -53,7 +55,12 @@ SendEmail decision order (first match wins), for each request:
     "Daily message quota exceeded." (what SES reports for the 24-hour quota);
 10. ``max_rate``: a strict sliding window; a send is accepted only if fewer than ``max_rate``
     sends were accepted in the last 1.0 s (the window is ``(now - 1, now]``), otherwise 429
-    TooManyRequestsException "Maximum sending rate exceeded.";
+    TooManyRequestsException "Maximum sending rate exceeded.". ``competitor_rate`` = c:
+    another client of the same account sends c messages per second, evenly spaced, and
+    never backs off: each of its requests takes a place in the window if there is one (it
+    is not recorded in ``accepted``; counted as ``competitor_accepted`` or
+    ``competitor_throttled``), so the room left for the client under test is what the
+    competitor leaves, as on a shared SES account;
 11. accepted: recorded in ``stub.accepted`` (and the ``record`` file, flushed) *before* the
     200 answer is written.
 
@@ -194,6 +201,8 @@ _COUNTERS: Final = (
     "get_account",
     "not_found",
     "connections",
+    "competitor_accepted",
+    "competitor_throttled",
 )
 _CONFIG_FIELDS: Final = frozenset(
     {
@@ -212,6 +221,8 @@ _CONFIG_FIELDS: Final = frozenset(
         "daily_quota",
         "script",
         "strict_addresses",
+        "storm_seconds",
+        "competitor_rate",
     }
 )
 _MOTO_404: Final = (
@@ -554,6 +565,7 @@ class SesStub:
         strict_addresses: bool = True,
         record: str | Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        competitor_rate: float = 0.0,
     ) -> None:
         self.host, self.port = host, port
         self.max_rate = max_rate
@@ -575,6 +587,11 @@ class SesStub:
         self._rng = random.Random(seed)
         self._jitter_rng = random.Random(seed + 1)
         self._window: deque[float] = deque()
+        self._storm_until = 0.0
+        self._competitor_rate = 0.0
+        self._competitor_start = 0.0  # its k-th request arrives at start + k / rate
+        self._competitor_sent = 0
+        self.competitor_rate = competitor_rate
         self._script: deque[str] = deque()
         self._reject: dict[str, str | None] = {}
         self.script = list(script)
@@ -601,6 +618,44 @@ class SesStub:
             raise ValueError(f"unknown script outcome(s) {unknown}; choose from {sorted(OUTCOMES)}")
         with self._lock:
             self._script = deque(items)
+
+    @property
+    def storm_seconds(self) -> float:
+        """Seconds left of the throttling storm (assign to start one of that length)."""
+        return max(0.0, self._storm_until - self.clock())
+
+    @storm_seconds.setter
+    def storm_seconds(self, seconds: float) -> None:
+        self._storm_until = self.clock() + float(seconds)
+
+    @property
+    def competitor_rate(self) -> float:
+        """Messages per second another client of the account sends, never backing off."""
+        return self._competitor_rate
+
+    @competitor_rate.setter
+    def competitor_rate(self, rate: float) -> None:
+        with self._lock:
+            self._competitor_rate = float(rate)
+            # As if it had been sending for a second already: the window holds its share.
+            self._competitor_start, self._competitor_sent = self.clock() - 1.0, 0
+
+    def _competitor_until(self, now: float) -> None:
+        """Under the lock: the competitor's requests up to `now`, in time order, each
+        taking a place in the rate window if one is free at its moment."""
+        rate = self._competitor_rate
+        if rate <= 0:
+            return
+        window = self._window
+        while (at := self._competitor_start + self._competitor_sent / rate) <= now:
+            self._competitor_sent += 1
+            while window and window[0] <= at - 1.0:
+                window.popleft()
+            if self.max_rate is not None and len(window) + 1 > self.max_rate:
+                self.counts["competitor_throttled"] += 1
+            else:
+                window.append(at)
+                self.counts["competitor_accepted"] += 1
 
     @property
     def reject(self) -> dict[str, str | None]:
@@ -680,6 +735,7 @@ class SesStub:
     def stats(self) -> dict[str, Any]:
         """Counters and per-recipient totals (what ``GET /_stub/stats`` answers)."""
         with self._lock:
+            self._competitor_until(self.clock())
             messages = list(self.accepted)
             stats: dict[str, Any] = {
                 "requests": self.requests,
@@ -728,6 +784,8 @@ class SesStub:
         if self.throttle_first > 0:
             self.throttle_first -= 1
             return "fault", _THROTTLE, None
+        if self.clock() < self._storm_until:
+            return "fault", _THROTTLE, None
         k = self.throttle_every
         if k and n % k == 0:
             return "fault", _THROTTLE, None
@@ -744,6 +802,7 @@ class SesStub:
             return "fault", _QUOTA, None
         if self.max_rate is not None:
             now = self.clock()
+            self._competitor_until(now)
             window, horizon = self._window, now - 1.0
             while window and window[0] <= horizon:
                 window.popleft()
@@ -842,6 +901,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--throttle-every", type=int, default=0)
     p.add_argument("--throttle-share", type=float, default=0.0, help="throttle at random")
     p.add_argument(
+        "--competitor-rate", type=float, default=0.0,
+        help="another client's messages/s in the same rate window, never backing off",
+    )  # fmt: skip
+    p.add_argument(
         "--script", default="", help=f"comma-separated outcomes: {','.join(sorted(OUTCOMES))}"
     )
     p.add_argument("--fail-rate", type=float, default=0.0)
@@ -887,6 +950,7 @@ def main(argv: list[str] | None = None) -> int:
         drop_connection_every=args.drop_connection_every,
         strict_addresses=not args.no_strict_addresses,
         record=args.record,
+        competitor_rate=args.competitor_rate,
     )
     done = threading.Event()
 

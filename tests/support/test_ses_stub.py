@@ -303,6 +303,39 @@ def test_max_rate_window_slides_exactly() -> None:
         assert [outcome(ses) for _ in range(3)] == ["ok", "ok", "TooManyRequestsException"]
 
 
+def test_a_competing_client_takes_its_places_in_the_rate_window() -> None:
+    """Another client at 6/s on a 10/s account: it has held its share of the last second
+    from the start, so four places are left; its refusals never reach our counts."""
+    now = [100.0]
+    with SesStub(max_rate=10, competitor_rate=6, clock=lambda: now[0]) as stub:
+        ses = ses_client(stub)
+        assert [outcome(ses) for _ in range(5)] == ["ok"] * 4 + ["TooManyRequestsException"]
+        now[0] = 100.5  # three more of its requests, each in a place the window freed
+        assert outcome(ses) == "TooManyRequestsException"
+        counts = stub.stats()["counts"]
+    assert counts["accepted"] == 4 and counts["throttled"] == 2
+    assert counts["competitor_accepted"] == 10 and counts["competitor_throttled"] == 0
+
+
+def test_a_storm_by_the_clock_throttles_everything_until_it_ends() -> None:
+    now = [100.0]
+    with SesStub(clock=lambda: now[0]) as stub:
+        ses = ses_client(stub)
+        urllib.request.urlopen(
+            urllib.request.Request(
+                stub.endpoint_url + "/_stub/config",
+                data=json.dumps({"storm_seconds": 10}).encode(),
+                method="POST",
+            )
+        ).close()
+        assert [outcome(ses) for _ in range(3)] == ["TooManyRequestsException"] * 3
+        now[0] = 109.9
+        assert stub.storm_seconds == pytest.approx(0.1)
+        assert outcome(ses) == "TooManyRequestsException"
+        now[0] = 110.0
+        assert outcome(ses) == "ok"
+
+
 def test_strict_addresses() -> None:
     with SesStub() as stub:
         ses = ses_client(stub)
