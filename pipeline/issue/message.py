@@ -7,10 +7,11 @@ import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address, HeaderRegistry, UniqueAddressHeader
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UniqueAddressHeader
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from typing import cast
 
 from pipeline.clock import utcnow
 from pipeline.errors import RenderError
@@ -56,10 +57,14 @@ class Message:
 
 def one_line(text: str) -> str:
     """A display name as one line: a line break or control character (in a name stored
-    before imports cleaned names, say) becomes a space; it could only harm a header."""
-    if text.isprintable() and "  " not in text and text == text.strip():
+    before imports cleaned names, say) becomes a space; it could only harm a header. Other
+    spaces (a no-break space, an ideographic one) are the reader's text and stay."""
+    if text.isprintable() and "  " not in text and text == text.strip(" "):
         return text  # the usual case, ten times faster
-    return " ".join(CONTROLS.sub(" ", text).split())
+    return " ".join(part for part in _LINE_BREAKS.sub(" ", text).split(" ") if part)
+
+
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # controls, and what splits lines
 
 
 def wire_value(name: str, value: str) -> str:
@@ -127,12 +132,14 @@ class _MailboxHeader(UniqueAddressHeader):
         if not all(a.addr_spec.isascii() for a in self.addresses):
             return str(super().fold(policy=policy))
         value = ", ".join(format_address(a.addr_spec, a.display_name) for a in self.addresses)
-        return f"{self.name}: {value}{policy.linesep}"
+        # The registry mixes BaseHeader in (which has the name); typeshed cannot say so.
+        name = cast(BaseHeader, self).name
+        return f"{name}: {value}{policy.linesep}"
 
 
 _HEADERS = HeaderRegistry()
 for _field in ("from", "to", "reply-to"):
-    _HEADERS.map_to_type(_field, _MailboxHeader)
+    _HEADERS.map_to_type(_field, cast("type[BaseHeader]", _MailboxHeader))
 # The policy of a whole message (an .eml a person opens in a mail client).
 EML = SMTP.clone(header_factory=_HEADERS)
 
