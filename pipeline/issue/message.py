@@ -129,12 +129,12 @@ class _MailboxHeader(UniqueAddressHeader):
     to decode."""
 
     def fold(self, *, policy: Policy) -> str:
+        # The registry mixes BaseHeader in (the name, the folding); typeshed cannot say so.
+        header = cast(BaseHeader, self)
         if not all(a.addr_spec.isascii() for a in self.addresses):
-            return str(super().fold(policy=policy))
+            return BaseHeader.fold(header, policy=policy)  # an SMTPUTF8 address: as before
         value = ", ".join(format_address(a.addr_spec, a.display_name) for a in self.addresses)
-        # The registry mixes BaseHeader in (which has the name); typeshed cannot say so.
-        name = cast(BaseHeader, self).name
-        return f"{name}: {value}{policy.linesep}"
+        return f"{header.name}: {value}{policy.linesep}"
 
 
 _HEADERS = HeaderRegistry()
