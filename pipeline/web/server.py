@@ -19,6 +19,7 @@ import asyncio
 import logging
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -189,6 +190,21 @@ def _protocol(head_timeout: float) -> type[asyncio.Protocol]:
     return type("HeadDeadline", (HeadDeadline,), {"head_timeout": head_timeout})
 
 
+def _options(limits: Limits, forwarded_allow_ips: Sequence[str]) -> dict[str, Any]:
+    """uvicorn's options for our limits and trusted proxies (both ways of serving)."""
+    return {
+        "timeout_keep_alive": limits.keep_alive,
+        "h11_max_incomplete_event_size": limits.max_head,
+        "limit_concurrency": limits.concurrency,
+        "backlog": limits.backlog,
+        "timeout_graceful_shutdown": limits.graceful_shutdown,
+        # X-Forwarded-For only from the proxies named in the settings; never uvicorn's
+        # default (127.0.0.1, or the FORWARDED_ALLOW_IPS variable) behind the settings' back.
+        "proxy_headers": bool(forwarded_allow_ips),
+        "forwarded_allow_ips": list(forwarded_allow_ips),
+    }
+
+
 def configure(
     app: Any,
     *,
@@ -196,6 +212,7 @@ def configure(
     port: int,
     log_level: str = "info",
     limits: Limits | None = None,
+    forwarded_allow_ips: Sequence[str] = (),
     **options: Any,
 ) -> uvicorn.Config:
     """The uvicorn configuration `run` serves `app` with (tests start it on port 0)."""
@@ -208,11 +225,7 @@ def configure(
         port=port,
         log_level=log_level,
         http=_protocol(limits.head_timeout),
-        timeout_keep_alive=limits.keep_alive,
-        h11_max_incomplete_event_size=limits.max_head,
-        limit_concurrency=limits.concurrency,
-        backlog=limits.backlog,
-        timeout_graceful_shutdown=limits.graceful_shutdown,
+        **_options(limits, forwarded_allow_ips),
         **options,
     )
 
@@ -226,13 +239,19 @@ def run(app: Any, *, host: str, port: int, log_level: str = "info", **options: A
     uvicorn.Server(config).run()
 
 
-def run_workers(factory: str, workers: int, *, host: str, port: int, **options: Any) -> None:
+def run_workers(
+    factory: str,
+    workers: int,
+    *,
+    host: str,
+    port: int,
+    forwarded_allow_ips: Sequence[str] = (),
+) -> None:
     """Serve with `workers` processes, each building its app with `factory` (an import
     string of a function that returns the ASGI app, bounded by `BoundedRequests`)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    limits = Limits()
     config = uvicorn.Config(
         factory,
         factory=True,
@@ -241,11 +260,6 @@ def run_workers(factory: str, workers: int, *, host: str, port: int, **options: 
         port=port,
         log_level="info",
         http=HeadDeadline,
-        timeout_keep_alive=limits.keep_alive,
-        h11_max_incomplete_event_size=limits.max_head,
-        limit_concurrency=limits.concurrency,
-        backlog=limits.backlog,
-        timeout_graceful_shutdown=limits.graceful_shutdown,
-        **options,
+        **_options(Limits(), forwarded_allow_ips),
     )
     Multiprocess(config, sockets=[config.bind_socket()]).run()
