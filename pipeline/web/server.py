@@ -162,6 +162,18 @@ class HeadDeadline(H11Protocol):
         self._stop_head_timer()
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        # SIGTERM: a request whose body is still arriving would hold the stop for the
+        # graceful timeout and then be cancelled (a traceback each). Close it now: the
+        # middleware sees the client leave, and the client may retry elsewhere.
+        if self.conn.their_state is h11.SEND_BODY and not self._response_started():
+            self.transport.close()
+            return
+        super().shutdown()
+
+    def _response_started(self) -> bool:
+        return self.cycle is not None and self.cycle.response_started
+
     def _waiting_for_head(self) -> bool:
         return self.conn.their_state is h11.IDLE and not self.transport.is_closing()
 
