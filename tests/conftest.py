@@ -212,8 +212,14 @@ def serve_app(_stopping_servers: list[threading.Thread]):
 
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(app) -> str:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    def start(app, configure: Callable[[Any], uvicorn.Config] | None = None) -> str:
+        """`configure` builds the server's configuration for `app` (on port 0), when a
+        test is about how `serve` configures uvicorn (`pipeline.web.server.configure`)."""
+        if configure is None:
+            config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        else:
+            config = configure(app)
+        config.lifespan = "off"
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -70,6 +70,13 @@ def normalise_email(raw: str) -> Address:
         valid = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InputError(f"{shown(text)} is not a valid email address: {exc}") from None
+    # RFC 5321 4.5.3.1.1: at most 64 octets before the @ (email-validator counts only the
+    # whole address unless strict, and counts characters, not UTF-8 octets).
+    if (size := len(valid.local_part.encode("utf-8"))) > _MAX_LOCAL:
+        raise InputError(
+            f"{shown(text)} is not a valid email address: the part before the @ is {size} "
+            f"bytes long; at most {_MAX_LOCAL} are allowed"
+        )
     return Address(valid.normalized, valid.normalized.lower())
 
 

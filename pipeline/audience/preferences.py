@@ -3,8 +3,10 @@ may make themselves with the signed link of a message (leave one list, leave all
 
 The link's token names one subscriber and one list; that pair is all the page may act on:
 the lists the person has a membership of, plus the link's own list (a publisher may have
-removed the membership since the message went out; the reader may still rejoin it, as the
-old unsubscribe page allowed). A list id outside that set is `NotTheirs`, and nothing
+removed the membership since the message went out). Links never expire, so a person an
+editor removed from a private list cannot rejoin it here: the removal is the publisher's
+decision, and only they undo it. A public list they may rejoin, as anyone may sign up
+to it. A list id outside that set is `NotTheirs`, and nothing
 changes. Every function is one transaction that locks the person's row first (on
 PostgreSQL; SQLite writers are serialised anyway), checks, writes, and reads the state
 back, so the page shows what was committed.
@@ -59,10 +61,17 @@ class ListState:
     name: str
     description: str | None
     status: str | None
+    public: bool = False
 
     @property
     def leavable(self) -> bool:
         return self.status in LEAVABLE
+
+    @property
+    def removed(self) -> bool:
+        """Taken off a private list by the publisher (`subscribers remove`): only they may
+        add the person back."""
+        return self.status is None and not self.public
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,8 @@ class NotTheirs(InputError):
 
 
 class RejoinRefused(InputError):
-    """A rejoin this page may not do: `reason` is bounced, complained or unconfirmed.
+    """A rejoin this page may not do: `reason` is bounced, complained, unconfirmed or
+    removed.
     `email` and `list_name` are for the reader's page (masked there)."""
 
     def __init__(self, message: str, *, reason: str, email: str, list_name: str) -> None:
@@ -120,6 +130,8 @@ _REFUSAL_HINTS = {
     "complained": "they reported mail as spam; only `newsletter subscribers resubscribe "
     "--force` brings them back",
     "unconfirmed": "a signup is confirmed only by the link in its confirmation email",
+    "removed": "an editor removed them from this private list; `newsletter subscribers add "
+    "EMAIL --list NAME` adds them back",
 }
 
 
@@ -190,6 +202,13 @@ def rejoin(
                 email=person.email,
                 list_name=state.name,
             )
+        if state.removed:
+            raise RejoinRefused(
+                f"subscriber #{person.id} was removed from the private list {state.name!r}",
+                reason="removed",
+                email=person.email,
+                list_name=state.name,
+            )
         if state.status == "subscribed" and person.status == "active":
             return Change(False, state.name, _read(tx, person, link_list_id))
         now = utcnow()
@@ -225,14 +244,16 @@ def _read(tx: AudienceTx, person: Subscriber, link_list_id: int) -> Preferences:
     if link is None:
         raise NotFoundError(f"list #{link_list_id} no longer exists")
     query = (
-        sa.select(lists.c.id, lists.c.name, lists.c.description, memberships.c.status)
+        sa.select(
+            lists.c.id, lists.c.name, lists.c.description, memberships.c.status, lists.c.public
+        )
         .join(lists, lists.c.id == memberships.c.list_id)
         .where(memberships.c.subscriber_id == person.id)
         .order_by(lists.c.name, lists.c.id)
     )
-    found = [ListState(*row) for row in tx.conn.execute(query)]
+    found = [ListState(*row[:4], bool(row[4])) for row in tx.conn.execute(query)]
     own = next((s for s in found if s.list_id == link.id), None)
-    first = own or ListState(link.id, link.name, link.description, None)
+    first = own or ListState(link.id, link.name, link.description, None, link.public)
     others = tuple(s for s in found if s.list_id != link.id)
     return Preferences(person.id, person.email, person.status, link.id, (first, *others))
 

@@ -46,6 +46,8 @@ class TokenKind:
     tag_bytes: int
     name: str  # what a reader calls it, for the message when one does not verify
     hint: str
+    # The lowest and highest value of each field after the marker: what the store can hold.
+    ranges: tuple[tuple[int, int], ...]
     shape: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +56,11 @@ class TokenKind:
             raise ValueError(f"a {size}-byte token would need base64 padding")
         # A strict shape check first: b64decode silently skips stray characters.
         object.__setattr__(self, "shape", re.compile(rf"[A-Za-z0-9_-]{{{size // 3 * 4}}}"))
+
+    def holds(self, fields: tuple[int, ...] | list[int]) -> bool:
+        return len(fields) == len(self.ranges) and all(
+            low <= value <= high for value, (low, high) in zip(fields, self.ranges, strict=True)
+        )
 
     def invalid(self) -> InputError:
         return InputError(
@@ -87,6 +94,8 @@ class Signer:
         """The token of these fields (the marker byte goes first by itself)."""
         if not secret:
             raise ValueError("an empty secret cannot sign tokens")
+        if not self.kind.holds(fields):
+            raise ValueError(f"{fields} do not fit a {self.kind.name}")
         payload = self.kind.payload.pack(self.kind.marker, *fields)
         return base64.urlsafe_b64encode(payload + self._tag(secret, payload)).decode("ascii")
 
@@ -102,8 +111,16 @@ class Signer:
         marker, *fields = self.kind.payload.unpack(payload)
         if marker != self.kind.marker:  # only reachable with our own key: another format
             raise self.kind.invalid()
+        if not self.kind.holds(fields):  # likewise: no store holds such an id
+            raise self.kind.invalid()
         return tuple(int(value) for value in fields)
 
+
+# Ids, issue numbers and times are the store's signed 64-bit integers (PostgreSQL's bigint,
+# SQLite's integer); row ids start at 1. A token naming anything else was never sent.
+BIGINT = 2**63 - 1
+ROW_IDS = (1, BIGINT)
+LAST_SECOND = 253402300799  # 9999-12-31 23:59:59 UTC, the last time `datetime` holds
 
 UNSUBSCRIBE = Signer(
     TokenKind(
@@ -113,6 +130,7 @@ UNSUBSCRIBE = Signer(
         tag_bytes=16,  # 128 bits, and 33 bytes in all: exactly 44 base64 characters
         name="unsubscribe token",
         hint="copy the whole link from the email; tokens stop working if the secret key changed",
+        ranges=(ROW_IDS, ROW_IDS),
     )
 )
 
@@ -124,6 +142,7 @@ TEST_COPY = Signer(
         tag_bytes=18,  # 144 bits, and 27 bytes in all: 36 base64 characters, no padding
         name="test-copy link",
         hint="send a new test copy with `newsletter send-test`",
+        ranges=((0, BIGINT),),
     )
 )
 
@@ -135,6 +154,7 @@ CONFIRM = Signer(
         tag_bytes=19,  # 152 bits, and 36 bytes in all: 48 base64 characters
         name="confirmation link",
         hint="copy the whole link from the email, or sign up again",
+        ranges=(ROW_IDS, (0, LAST_SECOND)),
     )
 )
 
@@ -156,7 +176,7 @@ def verify_token(secret: bytes, token: str) -> tuple[int, int]:
 
 def make_test_token(secret: bytes, issue_number: int) -> str:
     """The token in a test copy's unsubscribe link: it names the issue, nobody else."""
-    if secret and not 0 <= issue_number < 2**64:
+    if secret and not 0 <= issue_number <= BIGINT:
         raise ValueError(f"issue number {issue_number} does not fit a token")
     return TEST_COPY.sign(secret, issue_number)
 

@@ -36,6 +36,12 @@ def serve(
         raise InputError("--workers must be at least 1")
     settings = kit.settings(ctx)
     server.ensure_port_free(host, port)
+    if not settings.forwarded_allow_ips:
+        kit.say(
+            "[yellow]note:[/] forwarded_allow_ips is empty: X-Forwarded-For is ignored, so "
+            "behind a proxy every reader counts as the proxy's address for the signup limit; "
+            "set it to your proxy's address"
+        )
     if workers > 1:
         _serve_workers(ctx, settings.database_url, host, port, issues, workers)
         return
@@ -50,7 +56,7 @@ def serve(
     kit.say("the scheduler runs beside it: scheduled campaigns start at their time")
     try:
         with background.running(background.loops(settings)):
-            server.run(app, host=host, port=port, proxy_headers=True)
+            server.run(app, host=host, port=port, forwarded_allow_ips=settings.forwarded_allow_ips)
     finally:
         store.close()
 
@@ -75,8 +81,10 @@ def _serve_workers(
     kit.say(f"serving on http://{host}:{port}/ with {workers} workers (Ctrl-C to stop)")
     # The background loops run once, here in the supervisor, not in every worker.
     with background.running(background.loops(kit.settings(ctx))):
-        server.run_workers("pipeline.web.workers:create", workers, host=host, port=port,
-                           proxy_headers=True)  # fmt: skip
+        server.run_workers(
+            "pipeline.web.workers:create", workers, host=host, port=port,
+            forwarded_allow_ips=kit.settings(ctx).forwarded_allow_ips,
+        )  # fmt: skip
 
 
 def worker(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UniqueAddressHeader
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, Policy
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from typing import cast
 
 from pipeline.clock import utcnow
 from pipeline.errors import RenderError
@@ -55,10 +57,14 @@ class Message:
 
 def one_line(text: str) -> str:
     """A display name as one line: a line break or control character (in a name stored
-    before imports cleaned names, say) becomes a space; it could only harm a header."""
-    if text.isprintable() and "  " not in text and text == text.strip():
+    before imports cleaned names, say) becomes a space; it could only harm a header. Other
+    spaces (a no-break space, an ideographic one) are the reader's text and stay."""
+    if text.isprintable() and "  " not in text and text == text.strip(" "):
         return text  # the usual case, ten times faster
-    return " ".join(CONTROLS.sub(" ", text).split())
+    return " ".join(part for part in _LINE_BREAKS.sub(" ", text).split(" ") if part)
+
+
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # controls, and what splits lines
 
 
 def wire_value(name: str, value: str) -> str:
@@ -90,9 +96,52 @@ def _written(name: str, value: str) -> str:
 
 
 def format_address(email: str, name: str = "") -> str:
-    """`이름 <a@example.com>` with the display name encoded as RFC 2047 wants (by the policy)."""
+    """`=?utf-8?b?7J2066aE?= <a@example.com>`: the address with its display name written
+    by `display_name` (one printable ASCII line when the address is ASCII)."""
     local, _, domain = email.rpartition("@")
-    return str(Address(display_name=one_line(name), username=local, domain=domain))
+    addr_spec = Address(username=local, domain=domain).addr_spec
+    name = one_line(name)
+    return f"{display_name(name)} <{addr_spec}>" if name else addr_spec
+
+
+# RFC 5322 specials: an ASCII name holding one is written as a quoted string.
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+
+
+def display_name(name: str) -> str:
+    """A display name as a header phrase that every mail client shows as exactly `name`.
+    Plain ASCII is written as it is (quoted where it holds specials); anything else,
+    and any name holding `=?`, is RFC 2047-encoded whole: a reader typed that text, and
+    an encoded word left raw would be decoded by the client into whatever it hides (a
+    fake address, a line break, a bidirectional override)."""
+    if name.isascii() and "=?" not in name:
+        if _SPECIALS.search(name):
+            return '"' + re.sub(r'(["\\])', r"\\\1", name) + '"'
+        return name
+    # One encoded word, however long: readers differ on the space between two (RFC 2047
+    # drops it, Python's parser keeps it), and a name has at most 200 characters.
+    return f"=?utf-8?b?{base64.b64encode(name.encode('utf-8')).decode('ascii')}?="
+
+
+class _MailboxHeader(UniqueAddressHeader):
+    """From, To and Reply-To as the `email` package parses them, written with
+    `display_name`: its own folding writes a name that holds `=?` raw, for a mail client
+    to decode."""
+
+    def fold(self, *, policy: Policy) -> str:
+        # The registry mixes BaseHeader in (the name, the folding); typeshed cannot say so.
+        header = cast(BaseHeader, self)
+        if not all(a.addr_spec.isascii() for a in self.addresses):
+            return BaseHeader.fold(header, policy=policy)  # an SMTPUTF8 address: as before
+        value = ", ".join(format_address(a.addr_spec, a.display_name) for a in self.addresses)
+        return f"{header.name}: {value}{policy.linesep}"
+
+
+_HEADERS = HeaderRegistry()
+for _field in ("from", "to", "reply-to"):
+    _HEADERS.map_to_type(_field, cast("type[BaseHeader]", _MailboxHeader))
+# The policy of a whole message (an .eml a person opens in a mail client).
+EML = SMTP.clone(header_factory=_HEADERS)
 
 
 def list_headers(settings: Settings, unsubscribe_url: str) -> dict[str, str]:
@@ -141,7 +190,7 @@ def to_mime(
 ) -> EmailMessage:
     """The full MIME message (multipart/alternative: text, then HTML) with all its headers.
     A header that cannot be written safely is a RenderError naming it."""
-    mime = EmailMessage(policy=SMTP)
+    mime = EmailMessage(policy=EML)
     sender_name, sender = parseaddr(message.from_address)
     headers = [("From", format_address(sender, sender_name)), ("To", message.to)]
     if message.reply_to:

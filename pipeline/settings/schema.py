@@ -3,6 +3,7 @@ enters, with a message that says what a good one looks like."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from contextvars import ContextVar
 from email.headerregistry import Address
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
     confirmation_period_hours: float = Field(24.0, gt=0, le=24 * 30)
     signup_ip_limit: int = Field(10, ge=1)
     signup_ip_window: int = Field(3600, ge=1)  # seconds
+    # The proxies whose X-Forwarded-For (and -Proto) `serve` believes: addresses or networks.
+    # None by default: a header from any other peer is the client's own word, and a peer
+    # trusted by accident lets every client pick the address its limit and consent record
+    # are kept under. Behind a proxy without it, readers share the proxy's address.
+    forwarded_allow_ips: list[str] = []
     # A Markdown file in the issue format, sent once to each reader who confirms.
     welcome: str | None = None
     # Schedules: the zone `--at` is read in (default: the machine's), and how late a
@@ -125,6 +131,20 @@ class Settings(BaseSettings):
         if isinstance(value, str) and (problem := _control_problem(value)):
             raise ValueError(f"{problem}; it must be one line without control characters")
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips(cls, value: list[str]) -> list[str]:
+        networks = []
+        for item in value:
+            try:
+                networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"{item[:80]!r} is not an IP address or network; give the addresses of "
+                    'your proxies, like ["127.0.0.1", "10.0.0.0/8"]'
+                ) from None
+        return networks
 
     @field_validator("postal_address", mode="before")
     @classmethod

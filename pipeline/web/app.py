@@ -13,8 +13,8 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Match, Route
 
 from pipeline.db import Store
 from pipeline.errors import InputError, NewsletterError
@@ -85,12 +85,28 @@ def create_app(
             return PlainTextResponse(f"database: {exc.message}\n", status_code=503)
         return PlainTextResponse("ok\n")
 
-    return Starlette(
-        routes=[
-            *unsubscribe.routes(site),
-            Route("/ses/events", ses_events, methods=["POST"]),
-            *archive.routes(site),
-            *signup.routes(site),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
-    )
+    routes = [
+        *unsubscribe.routes(site),
+        Route("/ses/events", ses_events, methods=["POST"]),
+        *archive.routes(site),
+        *signup.routes(site),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+
+    async def without_slash(request: Request) -> Response:
+        """`/issues/` to `/issues` at `public_url`. Starlette's own redirect writes the
+        request's Host header into the Location, so anyone could send a reader elsewhere."""
+        path = "/" + request.path_params["path"]
+        scope = {**request.scope, "path": path}
+        if not any(route.matches(scope)[0] is not Match.NONE for route in routes):
+            return PlainTextResponse("Not Found", status_code=404)
+        query = request.url.query
+        target = settings.public_url.rstrip("/") + path + (f"?{query}" if query else "")
+        return RedirectResponse(target, status_code=307)
+
+    app = Starlette(routes=[*routes, Route("/{path:path}/", without_slash, methods=_ANY)])
+    app.router.redirect_slashes = False
+    return app
+
+
+_ANY = ["GET", "HEAD", "POST"]

@@ -11,10 +11,11 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import html
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -72,21 +73,49 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def form_fields(content_type: str, body: bytes) -> dict[str, str]:
-    """Fields of an urlencoded or multipart form (RFC 8058 allows both)."""
+def form_values(content_type: str, body: bytes) -> dict[str, list[str]]:
+    """Every value of every field of an urlencoded or multipart form (RFC 8058 allows
+    both; a signup form repeats `list`), in order. Bytes that are not UTF-8 are kept as
+    lone surrogates for `not_utf8` to find, never silently turned into U+FFFD."""
+    fields: dict[str, list[str]] = {}
     if content_type.startswith("multipart/form-data"):
         head = f"Content-Type: {content_type}\r\n\r\n".encode()
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-        fields: dict[str, str] = {}
         if message.is_multipart():
             for part in message.iter_parts():
                 name = part.get_param("name", header="content-disposition")
                 if isinstance(name, str):
-                    payload = part.get_payload(decode=True) or b""
-                    fields[name] = bytes(payload).decode("utf-8", "replace").strip()
+                    payload = bytes(part.get_payload(decode=True) or b"")
+                    fields.setdefault(name, []).append(_text(payload).strip())
         return fields
-    text = body.decode("utf-8", "replace")
-    return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    # Latin-1 maps each byte to one character, so the percent-decoded bytes come back whole.
+    pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    for name, value in pairs:
+        fields.setdefault(_text(name.encode("latin-1")), []).append(_text(value.encode("latin-1")))
+    return fields
+
+
+def form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The first value of each field, bytes that are not UTF-8 as U+FFFD (for forms whose
+    values are only compared with fixed words, like the one-click unsubscribe)."""
+    return {name: readable(values[0]) for name, values in form_values(content_type, body).items()}
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape made of a stray byte
+
+
+def readable(value: str) -> str:
+    """A value of `form_values` to show or compare: a byte that is not UTF-8 as U+FFFD."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def not_utf8(value: str) -> bool:
+    """Whether a value of `form_values` held bytes that are not UTF-8."""
+    return _NOT_UTF8.search(value) is not None
 
 
 def mask(address: str) -> str:

@@ -44,6 +44,11 @@ def refusal(email: str, reason: str, list_name: str, lang: str) -> HTMLResponse:
             lang, "preferences.not_confirmed", "preferences.unconfirmed_cannot", 409,
             name=list_name,
         )  # fmt: skip
+    if reason == "removed":
+        return notice(
+            lang, "preferences.not_rejoined", "preferences.removed_cannot", 409,
+            who=mask(email), name=list_name,
+        )  # fmt: skip
     return notice(
         lang, "preferences.not_rejoined", "preferences.bounced_cannot", 409, who=mask(email)
     )

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +162,18 @@ class HeadDeadline(H11Protocol):
         self._stop_head_timer()
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        # SIGTERM: a request whose body is still arriving would hold the stop for the
+        # graceful timeout and then be cancelled (a traceback each). Close it now: the
+        # middleware sees the client leave, and the client may retry elsewhere.
+        if self.conn.their_state is h11.SEND_BODY and not self._response_started():
+            self.transport.close()
+            return
+        super().shutdown()
+
+    def _response_started(self) -> bool:
+        return self.cycle is not None and self.cycle.response_started
+
     def _waiting_for_head(self) -> bool:
         return self.conn.their_state is h11.IDLE and not self.transport.is_closing()
 
@@ -189,6 +202,21 @@ def _protocol(head_timeout: float) -> type[asyncio.Protocol]:
     return type("HeadDeadline", (HeadDeadline,), {"head_timeout": head_timeout})
 
 
+def _options(limits: Limits, forwarded_allow_ips: Sequence[str]) -> dict[str, Any]:
+    """uvicorn's options for our limits and trusted proxies (both ways of serving)."""
+    return {
+        "timeout_keep_alive": limits.keep_alive,
+        "h11_max_incomplete_event_size": limits.max_head,
+        "limit_concurrency": limits.concurrency,
+        "backlog": limits.backlog,
+        "timeout_graceful_shutdown": limits.graceful_shutdown,
+        # X-Forwarded-For only from the proxies named in the settings; never uvicorn's
+        # default (127.0.0.1, or the FORWARDED_ALLOW_IPS variable) behind the settings' back.
+        "proxy_headers": bool(forwarded_allow_ips),
+        "forwarded_allow_ips": list(forwarded_allow_ips),
+    }
+
+
 def configure(
     app: Any,
     *,
@@ -196,6 +224,7 @@ def configure(
     port: int,
     log_level: str = "info",
     limits: Limits | None = None,
+    forwarded_allow_ips: Sequence[str] = (),
     **options: Any,
 ) -> uvicorn.Config:
     """The uvicorn configuration `run` serves `app` with (tests start it on port 0)."""
@@ -208,11 +237,7 @@ def configure(
         port=port,
         log_level=log_level,
         http=_protocol(limits.head_timeout),
-        timeout_keep_alive=limits.keep_alive,
-        h11_max_incomplete_event_size=limits.max_head,
-        limit_concurrency=limits.concurrency,
-        backlog=limits.backlog,
-        timeout_graceful_shutdown=limits.graceful_shutdown,
+        **_options(limits, forwarded_allow_ips),
         **options,
     )
 
@@ -226,13 +251,19 @@ def run(app: Any, *, host: str, port: int, log_level: str = "info", **options: A
     uvicorn.Server(config).run()
 
 
-def run_workers(factory: str, workers: int, *, host: str, port: int, **options: Any) -> None:
+def run_workers(
+    factory: str,
+    workers: int,
+    *,
+    host: str,
+    port: int,
+    forwarded_allow_ips: Sequence[str] = (),
+) -> None:
     """Serve with `workers` processes, each building its app with `factory` (an import
     string of a function that returns the ASGI app, bounded by `BoundedRequests`)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    limits = Limits()
     config = uvicorn.Config(
         factory,
         factory=True,
@@ -241,11 +272,6 @@ def run_workers(factory: str, workers: int, *, host: str, port: int, **options: 
         port=port,
         log_level="info",
         http=HeadDeadline,
-        timeout_keep_alive=limits.keep_alive,
-        h11_max_incomplete_event_size=limits.max_head,
-        limit_concurrency=limits.concurrency,
-        backlog=limits.backlog,
-        timeout_graceful_shutdown=limits.graceful_shutdown,
-        **options,
+        **_options(Limits(), forwarded_allow_ips),
     )
     Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qs
 
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -33,11 +32,13 @@ from pipeline.web.pages import (
     SECURITY_HEADERS,
     Site,
     TooLarge,
-    form_fields,
+    form_values,
     mask,
+    not_utf8,
     notice,
     page,
     read_body,
+    readable,
     render,
 )
 from pipeline.words import templates
@@ -79,11 +80,20 @@ def form_html(
     )
 
 
-def _fields(content_type: str, body: bytes) -> dict[str, list[str]]:
-    """Every value of every field (a form may repeat `list`)."""
-    if content_type.startswith("multipart/form-data"):
-        return {k: [v] for k, v in form_fields(content_type, body).items()}
-    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+# The fields the form shows back, with a problem at each (the honeypot is never shown).
+_SHOWN = ("email", "name", "list")
+
+
+def _not_utf8(fields: Mapping[str, Sequence[str]], lang: str) -> dict[str, str]:
+    """The form's own error at each field whose bytes are not UTF-8: stored as U+FFFD, an
+    address would be another address, and a name another name."""
+    problem = catalogue.text(lang, "signup.not_utf8")
+    return {k: problem for k in _SHOWN if any(not_utf8(v) for v in fields.get(k, []))}
+
+
+def _readable(fields: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The values to show back in the form, a stray byte as U+FFFD."""
+    return {name: [readable(v) for v in values] for name, values in fields.items()}
 
 
 def routes(site: Site) -> list[Route]:
@@ -104,7 +114,11 @@ def routes(site: Site) -> list[Route]:
             body = await read_body(request, FORM_LIMIT)
         except TooLarge:
             return PlainTextResponse("request body too large\n", status_code=413)
-        fields = _fields(request.headers.get("content-type", ""), body)
+        fields = form_values(request.headers.get("content-type", ""), body)
+        if problems := _not_utf8(fields, lang):
+            public = await run_in_threadpool(public_lists)
+            form = form_html(lang, public, values=_readable(fields), problems=problems)
+            return page(catalogue.text(lang, "signup.problem"), form, lang, status=400)
         client = signup.Client(
             ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),

@@ -149,8 +149,23 @@ def test_rejoin_after_leaving_all_records_consent(store: Store, ids) -> None:
     assert consent[4] is not None
 
 
-def test_rejoin_a_removed_membership_of_the_links_list(store: Store, ids) -> None:
+def test_rejoin_of_a_private_list_the_publisher_removed_them_from_is_refused(
+    store: Store, ids
+) -> None:
     lists, people = ids
+    remove(store, READER, "weekly")  # a private list: the publisher's decision stands
+    before = snapshot()
+    with pytest.raises(RejoinRefused) as refused:
+        preferences.rejoin(store, people[READER], lists["weekly"], lists["weekly"])
+    assert refused.value.reason == "removed" and refused.value.list_name == "weekly"
+    assert "subscribers add" in (refused.value.hint or "")
+    assert snapshot() == before and not receives(store, "weekly")
+    assert preferences.preferences(store, people[READER], lists["weekly"]).link_list.removed
+
+
+def test_rejoin_a_removed_membership_of_a_public_links_list(store: Store, ids) -> None:
+    lists, people = ids
+    db.execute("UPDATE lists SET public = ? WHERE id = ?", True, lists["weekly"])
     remove(store, READER, "weekly")
     change = preferences.rejoin(store, people[READER], lists["weekly"], lists["weekly"])
     assert change.changed and change.preferences.link_list.status == "subscribed"

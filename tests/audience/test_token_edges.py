@@ -56,7 +56,7 @@ def test_an_empty_secret_signs_nothing(make) -> None:
         make()
 
 
-@pytest.mark.parametrize("number", [-1, 2**64])
+@pytest.mark.parametrize("number", [-1, 2**63, 2**64])
 def test_a_test_token_needs_an_issue_number_that_fits(number: int) -> None:
     with pytest.raises(ValueError, match="does not fit"):
         make_test_token(SECRET, number)

@@ -207,3 +207,27 @@ def test_a_reader_goes_from_the_index_to_an_issue(site_url: str, browser: Any) -
         assert page.get_by_role("heading", level=1).inner_text() == TITLE_26
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("/issues/", "/issues"),
+        ("/issues/25/", "/issues/25"),
+        ("/issues/25/?utm=x", "/issues/25?utm=x"),
+        ("/feed.xml/", "/feed.xml"),
+    ],
+)
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8443", "127.0.0.1"])
+def test_a_trailing_slash_redirects_to_public_url_whatever_the_host_header(
+    client: httpx.Client, path: str, target: str, host: str
+) -> None:
+    response = client.get(path, headers={"Host": host})
+    assert response.status_code == 307
+    assert response.headers["location"] == load_settings().public_url.rstrip("/") + target
+    assert "evil" not in response.headers["location"]
+
+
+def test_a_trailing_slash_on_a_path_that_is_not_a_page_is_not_found(client: httpx.Client) -> None:
+    response = client.get("/nowhere/", headers={"Host": "evil.example"})
+    assert response.status_code == 404 and "location" not in response.headers

@@ -271,6 +271,40 @@ def test_a_bounced_or_complained_reader_cannot_rejoin(site: PreferenceSite, stat
     assert site.status() == status
 
 
+def test_a_reader_removed_from_a_private_list_cannot_rejoin_it_with_an_old_link(
+    site: PreferenceSite, cli
+) -> None:
+    path = site.path()  # the link of a message sent before the editor's correction
+    assert cli("subscribers", "remove", READER, "--list", "weekly").code == 0
+    page = site.client.get(path)
+    assert page.status_code == 200
+    assert "발행인이 이 주소를 목록에서 뺐습니다" in page.text
+    assert ("rejoin", str(site.list_ids["weekly"])) not in buttons(page.text)["weekly"]
+
+    before = site.snapshot()
+    for action in ("rejoin", "resubscribe"):  # the page's button and the old page's
+        refused = site.post(path, action=action, list=site.list_ids["weekly"])
+        assert refused.status_code == 409, refused.text
+        assert "<h1>다시 구독할 수 없습니다</h1>" in refused.text
+        assert mask(READER) in refused.text and "<button" not in refused.text
+        assert "subscribers add" not in refused.text  # the hint is the publisher's, for the log
+        assert_security_headers(refused)
+    assert site.snapshot() == before
+    assert "weekly" not in site.states()
+    # The reader's other lists are still theirs to change.
+    assert site.post(path, action="leave", list=site.list_ids["announcements"]).status_code == 200
+
+
+def test_a_reader_removed_from_a_public_list_may_rejoin_it(site: PreferenceSite, cli) -> None:
+    """Anyone may sign up to a public list, so its own link may bring them back too."""
+    path = site.path()
+    assert cli("lists", "update", "weekly", "--public").code == 0
+    assert cli("subscribers", "remove", READER, "--list", "weekly").code == 0
+    assert ("rejoin", str(site.list_ids["weekly"])) in buttons(site.client.get(path).text)["weekly"]
+    assert site.post(path, action="rejoin", list=site.list_ids["weekly"]).status_code == 200
+    assert site.states()["weekly"] == "subscribed"
+
+
 # --- every value checked -------------------------------------------------------------------
 
 

@@ -173,3 +173,55 @@ def test_serve_as_a_user_runs_it(served: Served) -> None:
     assert "Traceback" not in log, log
     # No SES here: the signup outbox says so once, in a line, and the app served on.
     assert "signup mail waits: no AWS region is set" in log, log
+
+
+def test_sigterm_with_slow_bodies_in_flight_stops_at_once_and_quietly(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Clients that sent their headers and part of a body hold no stop: SIGTERM ends the
+    process in well under the graceful timeout (10 s), with no traceback for them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    env |= {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": TEST_SECRET,
+        "PYTHONPATH": str(ROOT),
+    }
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*SERVE, "--port", str(port)], cwd=tmp_path, env=env, stdout=out, stderr=out
+        )
+    slow: list[socket.socket] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            deadline = time.monotonic() + PATIENCE
+            while True:
+                assert process.poll() is None, log.read_text()
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        for path in ("/subscribe", "/ses/events", "/unsubscribe/x") * 2:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=PATIENCE)
+            head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+            sock.sendall(head.encode() + b"email=slow")
+            slow.append(sock)
+        time.sleep(0.3)  # the server reads the heads; not a deciding wait
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=PATIENCE) in (0, -signal.SIGTERM)
+        stopped = time.monotonic() - started
+    finally:
+        for sock in slow:
+            sock.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = log.read_text(encoding="utf-8")
+    assert stopped < 5, output  # the graceful timeout is 10 s
+    assert "Traceback" not in output and "Exception in ASGI" not in output, output
+    assert "Finished server process" in output, output

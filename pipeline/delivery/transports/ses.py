@@ -20,12 +20,11 @@ import os
 import re
 import threading
 from email.headerregistry import Address
-from email.utils import formataddr
 from typing import Any
 
 from pipeline.delivery.transports.base import Gate, NotSent, Quota, SendFailure
 from pipeline.errors import ConfigError
-from pipeline.issue.message import WIRE, HeaderError, Message, wire_value
+from pipeline.issue.message import WIRE, HeaderError, Message, display_name, wire_value
 from pipeline.text import CONTROLS
 
 _THROTTLE_CODES = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
@@ -105,7 +104,7 @@ def encode_address(address: str, field: str = "To") -> str:
 
 def encode_mailbox(name: str, email: str, field: str = "To") -> str:
     """A display name and an address as SES takes them: 7-bit ASCII on one line, the name
-    quoted or RFC 2047-encoded by `email.utils.formataddr`, an internationalised domain in
+    quoted or RFC 2047-encoded by `display_name`, an internationalised domain in
     Punycode (SES documents both). SES cannot send to a non-ASCII mailbox name at all:
     that recipient fails, the campaign goes on."""
     if CONTROLS.search(name) or CONTROLS.search(email):
@@ -124,7 +123,7 @@ def encode_mailbox(name: str, email: str, field: str = "To") -> str:
             raise SendFailure("permanent", f"{email}: not a valid domain name: {exc}") from None
     if not _DOMAIN.fullmatch(domain):
         raise SendFailure("permanent", f"{field}: not a valid domain name: {domain[:80]!r}")
-    written = formataddr((name, f"{local}@{domain}"), charset="utf-8")
+    written = f"{display_name(name)} <{local}@{domain}>" if name else f"{local}@{domain}"
     if not _PRINTABLE.fullmatch(written):  # the last guard: one printable ASCII line
         raise SendFailure("permanent", f"{field}: cannot be written on one line: {email!r}")
     return written
