@@ -174,6 +174,12 @@ class Processed:
     confirmations: int = 0  # queued in the outbox
     outcomes: list[str] = field(default_factory=list)
 
+    def add(self, request_id: int, outcome: str, queued: bool) -> None:
+        log.info("signup request %d: %s", request_id, outcome)
+        self.handled += 1
+        self.confirmations += queued
+        self.outcomes.append(outcome)
+
 
 def process(
     store: Store, settings: Settings, *, now: datetime | None = None, limit: int = 100
@@ -184,32 +190,38 @@ def process(
     for _ in range(limit):
         try:
             with store.begin(AudienceTx) as tx:
-                query = (
-                    sa.select(signup_requests)
-                    .where(signup_requests.c.handled_at.is_(None))
-                    .order_by(signup_requests.c.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-                row = tx.conn.execute(query).first()
-                if row is None:
-                    break
-                when = now or utcnow()
-                outcome, queued = _handle(tx, row, settings, when)
-                tx.conn.execute(
-                    sa.update(signup_requests)
-                    .where(signup_requests.c.id == row.id)
-                    .values(handled_at=when, outcome=outcome[:64])
-                )
+                handled = handle_next(tx, settings, now or utcnow())
         except sa.exc.IntegrityError:
             # Another processor added the same person at the same moment: try again later.
             log.info("signup request raced with another processor; retried on the next pass")
             break
-        log.info("signup request %d: %s", row.id, outcome)
-        result.handled += 1
-        result.confirmations += queued
-        result.outcomes.append(outcome)
+        if handled is None:
+            break
+        result.add(*handled)
     return result
+
+
+def handle_next(tx: AudienceTx, settings: Settings, now: datetime) -> tuple[int, str, bool] | None:
+    """Handle the oldest open signup request in `tx`: (its id, the outcome, whether a
+    confirmation was queued), or None when none is open. The dry run calls
+    it in a transaction it throws away."""
+    query = (
+        sa.select(signup_requests)
+        .where(signup_requests.c.handled_at.is_(None))
+        .order_by(signup_requests.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    row = tx.conn.execute(query).first()
+    if row is None:
+        return None
+    outcome, queued = _handle(tx, row, settings, now)
+    tx.conn.execute(
+        sa.update(signup_requests)
+        .where(signup_requests.c.id == row.id)
+        .values(handled_at=now, outcome=outcome[:64])
+    )
+    return row.id, outcome, queued
 
 
 def _handle(
@@ -356,6 +368,7 @@ __all__ = [
     "Processed",
     "Received",
     "counts",
+    "handle_next",
     "member_states",
     "parse_form",
     "process",
