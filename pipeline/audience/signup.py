@@ -9,14 +9,20 @@ decides, one request at a time in its own transaction:
 - bounced, complained or forgotten: nothing at all, no mail;
 - already subscribed to every list asked for: no mail;
 - otherwise (new, waiting for confirmation, or unsubscribed: a fresh signup is consent):
-  an `unconfirmed` membership for each list it has none of, a consent record per list,
-  and at most one confirmation per address per period (a conditional UPDATE of
-  `confirmation_sent_at` decides, so several processors agree), queued in the outbox.
+  an `unconfirmed` membership for each list it has none of, a consent record per list
+  (with the request's IP, user agent and name), and at most one confirmation per address
+  per period (a conditional UPDATE of `confirmation_sent_at` decides, so several
+  processors agree), queued in the outbox. A confirmation that ended `unknown` or
+  `failed` gives the period back (the outbox clears the stamp).
+
+A new address gets no name from the form: anyone may type any address and any name, so the
+name is the person's only once the address confirms (`confirmation.py`), and until then
+nothing a stranger typed reaches a mail header.
 
 An unsubscribed membership stays `unsubscribed` until the link is used: a stranger's
 signup must not erase the record of someone's unsubscribe. `confirm` (the link's POST)
-(`confirmation.py`) subscribes the person to every list of their pending form consents,
-stamps them confirmed, and queues the welcome once per person.
+(`confirmation.py`) subscribes the person to the lists of the requests its email was sent
+for, stamps those confirmed, and queues the welcome once per person.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import ipaddress
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -240,8 +246,8 @@ def _handle(
     if sub is None:
         if tx.suppression(email_hash(address.key)):
             return "forgotten: no mail", False
-        name = m["name"] if isinstance(m["name"], str) else None
-        sub_id = tx.insert_subscribers([(address.email, address.key, name, {})], now)[address.key]
+        # No name yet: the one typed on the form is anyone's until the address confirms it.
+        sub_id = tx.insert_subscribers([(address.email, address.key, None, {})], now)[address.key]
         status = "active"
     else:
         sub_id, status = sub.id, sub.status
@@ -272,18 +278,19 @@ def _handle(
             ],
         )
     requested = m["received_at"] if isinstance(m["received_at"], datetime) else now
-    # One waiting consent per list: repeated signups do not pile up records.
-    waiting = consents.pending_lists(
-        tx.conn, sub_id, now - timedelta(days=settings.confirm_link_days)
+    # A record per request (its IP, its user agent, the name it gave): the confirmation
+    # email made next is for these, and a name becomes the person's only once confirmed.
+    # The same request repeated before its email went out adds none.
+    given = m["name"] if isinstance(m["name"], str) else None
+    this = consents.Consent(
+        None, "form", requested, ip=m["ip"], user_agent=m["user_agent"], name=given
     )
+    since = now - timedelta(days=settings.confirm_link_days)
+    known = consents.repeated(tx.conn, sub_id, since, this)
     consents.record(
         tx.conn,
         sub_id,
-        [
-            consents.Consent(mlist.id, "form", requested, ip=m["ip"], user_agent=m["user_agent"])
-            for mlist in wanted
-            if mlist.id not in waiting
-        ],
+        [replace(this, list_id=mlist.id) for mlist in wanted if mlist.id not in known],
     )
     if not _claim_confirmation(tx.conn, sub_id, settings, now):
         return "confirmation sent within the period: no mail", False

@@ -203,8 +203,8 @@ def send_outbox(
         if row is None:
             break
         try:
-            with store.begin(AudienceTx, write=False) as read:
-                message = message_for(read, settings, secret, row, utcnow())
+            with store.begin(AudienceTx) as tx:  # a confirmation takes its requests
+                message = message_for(tx, settings, secret, row, utcnow())
         except Exception as exc:  # a broken welcome file, say: this row alone fails
             log.warning("outbox %d (%s): cannot build the message: %s", row.id, row.kind, exc)
             with store.begin() as tx:

@@ -1,6 +1,10 @@
 """One outbox row's message, built inside the caller's transaction: the send loop builds it
-in a read of its own, the dry run inside the transaction it throws away, so both show the
-same message for the same row."""
+in a transaction of its own, the dry run inside the one it throws away, so both show the
+same message for the same row.
+
+A confirmation takes the signup requests waiting as it is made (`consents.bind`), lists
+exactly those, and its link names its own outbox row: the link confirms those requests
+and no later one."""
 
 from __future__ import annotations
 
@@ -41,15 +45,15 @@ def message_for(
         return None
     if row.kind == "confirmation":
         since = now - timedelta(days=settings.confirm_link_days)
-        waiting = consents.pending_lists(tx.conn, person.id, since)
-        if not waiting:
-            return None  # confirmed (or expired) before the mail went out
-        token = make_confirm_token(secret, person.id, now)
+        requests = consents.bind(tx.conn, person.id, row.id, since)
+        if not requests:
+            return None  # confirmed, withdrawn or expired before the mail went out
+        token = make_confirm_token(secret, person.id, now, row.id)
         return transactional.confirmation(
             settings,
             email=person.email,
-            name=person.name,
-            lists=sorted(waiting.values()),
+            name=person.name,  # never a name from an unconfirmed request: see signup.py
+            lists=sorted({r.list_name for r in requests}),
             confirm_url=confirm_url(settings.public_url, token),
         )
     first_list = tx.conn.execute(
