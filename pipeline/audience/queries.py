@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipeline.audience import consents
 from pipeline.audience.records import (
     ListMember,
     MailingList,
@@ -330,7 +331,8 @@ class AudienceTx(Transaction):
         self, subscriber_id: int, list_id: int | None, status: str, now: datetime
     ) -> int:
         """Move one membership (or, with list_id None, all of them) to `status`; returns
-        how many changed. Unsubscribing stamps unsubscribed_at; subscribing clears it."""
+        how many changed. Unsubscribing stamps unsubscribed_at, and withdraws the form
+        signups of those lists still waiting for their link; subscribing clears it."""
         stamps: dict[str, Any] = (
             {"unsubscribed_at": now}
             if status == "unsubscribed"
@@ -343,7 +345,10 @@ class AudienceTx(Transaction):
         )
         if list_id is not None:
             query = query.where(memberships.c.list_id == list_id)
-        return self.conn.execute(query).rowcount
+        changed = self.conn.execute(query).rowcount
+        if status == "unsubscribed":  # left before confirming: no old link brings them back
+            consents.withdraw(self.conn, subscriber_id, list_id, now)
+        return changed
 
     def delete_membership(self, subscriber_id: int, list_id: int) -> None:
         self.conn.execute(

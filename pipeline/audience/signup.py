@@ -9,14 +9,20 @@ decides, one request at a time in its own transaction:
 - bounced, complained or forgotten: nothing at all, no mail;
 - already subscribed to every list asked for: no mail;
 - otherwise (new, waiting for confirmation, or unsubscribed: a fresh signup is consent):
-  an `unconfirmed` membership for each list it has none of, a consent record per list,
-  and at most one confirmation per address per period (a conditional UPDATE of
-  `confirmation_sent_at` decides, so several processors agree), queued in the outbox.
+  an `unconfirmed` membership for each list it has none of, a consent record per list
+  (with the request's IP, user agent and name), and at most one confirmation per address
+  per period (a conditional UPDATE of `confirmation_sent_at` decides, so several
+  processors agree), queued in the outbox. A confirmation that ended `unknown` or
+  `failed` gives the period back (the outbox clears the stamp).
+
+A new address gets no name from the form: anyone may type any address and any name, so the
+name is the person's only once the address confirms (`confirmation.py`), and until then
+nothing a stranger typed reaches a mail header.
 
 An unsubscribed membership stays `unsubscribed` until the link is used: a stranger's
 signup must not erase the record of someone's unsubscribe. `confirm` (the link's POST)
-(`confirmation.py`) subscribes the person to every list of their pending form consents,
-stamps them confirmed, and queues the welcome once per person.
+(`confirmation.py`) subscribes the person to the lists of the requests its email was sent
+for, stamps those confirmed, and queues the welcome once per person.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import ipaddress
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -174,6 +180,12 @@ class Processed:
     confirmations: int = 0  # queued in the outbox
     outcomes: list[str] = field(default_factory=list)
 
+    def add(self, request_id: int, outcome: str, queued: bool) -> None:
+        log.info("signup request %d: %s", request_id, outcome)
+        self.handled += 1
+        self.confirmations += queued
+        self.outcomes.append(outcome)
+
 
 def process(
     store: Store, settings: Settings, *, now: datetime | None = None, limit: int = 100
@@ -184,32 +196,38 @@ def process(
     for _ in range(limit):
         try:
             with store.begin(AudienceTx) as tx:
-                query = (
-                    sa.select(signup_requests)
-                    .where(signup_requests.c.handled_at.is_(None))
-                    .order_by(signup_requests.c.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-                row = tx.conn.execute(query).first()
-                if row is None:
-                    break
-                when = now or utcnow()
-                outcome, queued = _handle(tx, row, settings, when)
-                tx.conn.execute(
-                    sa.update(signup_requests)
-                    .where(signup_requests.c.id == row.id)
-                    .values(handled_at=when, outcome=outcome[:64])
-                )
+                handled = handle_next(tx, settings, now or utcnow())
         except sa.exc.IntegrityError:
             # Another processor added the same person at the same moment: try again later.
             log.info("signup request raced with another processor; retried on the next pass")
             break
-        log.info("signup request %d: %s", row.id, outcome)
-        result.handled += 1
-        result.confirmations += queued
-        result.outcomes.append(outcome)
+        if handled is None:
+            break
+        result.add(*handled)
     return result
+
+
+def handle_next(tx: AudienceTx, settings: Settings, now: datetime) -> tuple[int, str, bool] | None:
+    """Handle the oldest open signup request in `tx`: (its id, the outcome, whether a
+    confirmation was queued), or None when none is open. The dry run calls
+    it in a transaction it throws away."""
+    query = (
+        sa.select(signup_requests)
+        .where(signup_requests.c.handled_at.is_(None))
+        .order_by(signup_requests.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    row = tx.conn.execute(query).first()
+    if row is None:
+        return None
+    outcome, queued = _handle(tx, row, settings, now)
+    tx.conn.execute(
+        sa.update(signup_requests)
+        .where(signup_requests.c.id == row.id)
+        .values(handled_at=now, outcome=outcome[:64])
+    )
+    return row.id, outcome, queued
 
 
 def _handle(
@@ -228,8 +246,8 @@ def _handle(
     if sub is None:
         if tx.suppression(email_hash(address.key)):
             return "forgotten: no mail", False
-        name = m["name"] if isinstance(m["name"], str) else None
-        sub_id = tx.insert_subscribers([(address.email, address.key, name, {})], now)[address.key]
+        # No name yet: the one typed on the form is anyone's until the address confirms it.
+        sub_id = tx.insert_subscribers([(address.email, address.key, None, {})], now)[address.key]
         status = "active"
     else:
         sub_id, status = sub.id, sub.status
@@ -260,18 +278,19 @@ def _handle(
             ],
         )
     requested = m["received_at"] if isinstance(m["received_at"], datetime) else now
-    # One waiting consent per list: repeated signups do not pile up records.
-    waiting = consents.pending_lists(
-        tx.conn, sub_id, now - timedelta(days=settings.confirm_link_days)
+    # A record per request (its IP, its user agent, the name it gave): the confirmation
+    # email made next is for these, and a name becomes the person's only once confirmed.
+    # The same request repeated before its email went out adds none.
+    given = m["name"] if isinstance(m["name"], str) else None
+    this = consents.Consent(
+        None, "form", requested, ip=m["ip"], user_agent=m["user_agent"], name=given
     )
+    since = now - timedelta(days=settings.confirm_link_days)
+    known = consents.repeated(tx.conn, sub_id, since, this)
     consents.record(
         tx.conn,
         sub_id,
-        [
-            consents.Consent(mlist.id, "form", requested, ip=m["ip"], user_agent=m["user_agent"])
-            for mlist in wanted
-            if mlist.id not in waiting
-        ],
+        [replace(this, list_id=mlist.id) for mlist in wanted if mlist.id not in known],
     )
     if not _claim_confirmation(tx.conn, sub_id, settings, now):
         return "confirmation sent within the period: no mail", False
@@ -356,6 +375,7 @@ __all__ = [
     "Processed",
     "Received",
     "counts",
+    "handle_next",
     "member_states",
     "parse_form",
     "process",

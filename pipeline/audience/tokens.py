@@ -11,9 +11,12 @@ works for the tester and unsubscribes nobody. It can never pass for a subscriber
 nor one for it: another HMAC purpose, another kind byte and another length (36 characters,
 not 44), so each verifier refuses the other's tokens on their shape alone.
 
-Confirmation links (double opt-in) carry a third kind: a signed (subscriber id, issue time)
-pair, under its own purpose and 48 characters long, which expires: `verify_confirm_token`
-refuses it after the given age (`ExpiredLink`), and refuses any of the other two kinds.
+Confirmation links (double opt-in) carry a third kind: a signed (subscriber id, the
+confirmation email's outbox id, issue time), under its own purpose and 60 characters long,
+which expires: `verify_confirm_token` refuses it after the given age (`ExpiredLink`), and
+refuses any of the other kinds. The link confirms the signup requests of that one email.
+Links sent before they named their email (48 characters, no outbox id) still verify, as
+`ConfirmLink`s whose `confirmation_id` is None.
 
 Every kind is a `TokenKind` signed and checked by the same `Signer`: links already in
 readers' mailboxes must keep working, so each kind's bytes (purpose, payload layout, tag
@@ -146,6 +149,7 @@ TEST_COPY = Signer(
     )
 )
 
+# Made before links named their email; verified only, for the links still in mailboxes.
 CONFIRM = Signer(
     TokenKind(
         purpose=b"newsletter/confirm-signup\x00",
@@ -157,6 +161,19 @@ CONFIRM = Signer(
         ranges=(ROW_IDS, (0, LAST_SECOND)),
     )
 )
+
+
+CONFIRM_EMAIL = Signer(
+    TokenKind(
+        purpose=b"newsletter/confirm-email\x00",
+        marker=0x43,  # "C"
+        payload=struct.Struct(">BQQQ"),  # kind, subscriber id, outbox id, issue time (Unix s)
+        tag_bytes=20,  # 160 bits, and 45 bytes in all: 60 base64 characters
+        name="confirmation link",
+        hint="copy the whole link from the email, or sign up again",
+    )
+)
+_DATABASE_IDS = 2**63  # ids at or past this name no row: the database cannot hold them
 
 
 def make_token(secret: bytes, subscriber_id: int, list_id: int) -> str:
@@ -203,25 +220,52 @@ class ExpiredLink(InputError):
     """A confirmation link we signed, but older than confirm_link_days."""
 
 
-def make_confirm_token(secret: bytes, subscriber_id: int, issued_at: datetime) -> str:
-    """The token of a confirmation link: who signed up, and when the link was made."""
-    return CONFIRM.sign(secret, subscriber_id, int(issued_at.timestamp()))
+@dataclass(frozen=True)
+class ConfirmLink:
+    """What a confirmation link says: whose, the email it came in (its outbox row; None
+    for a link made before links named it) and when it was made."""
+
+    subscriber_id: int
+    issued_at: datetime
+    confirmation_id: int | None = None
+
+
+def make_confirm_token(
+    secret: bytes, subscriber_id: int, issued_at: datetime, confirmation_id: int | None = None
+) -> str:
+    """The token of a confirmation link: who signed up, the email (outbox row) it is sent
+    in, and when the link was made. Without an email, the older kind (tests of old links)."""
+    stamp = int(issued_at.timestamp())
+    if confirmation_id is None:
+        return CONFIRM.sign(secret, subscriber_id, stamp)
+    return CONFIRM_EMAIL.sign(secret, subscriber_id, confirmation_id, stamp)
 
 
 def verify_confirm_token(
     secret: bytes, token: str, *, now: datetime, max_age: timedelta
-) -> tuple[int, datetime]:
-    """(subscriber id, issue time) of a confirmation link; InputError if we did not sign
-    it, ExpiredLink if it is older than `max_age` (or dated in the future)."""
-    subscriber_id, stamp = CONFIRM.verify(secret, token)
-    issued_at = datetime.fromtimestamp(stamp, UTC)
+) -> ConfirmLink:
+    """The confirmation link a token is; InputError if we did not sign it, ExpiredLink if
+    it is older than `max_age` (or dated in the future)."""
+    confirmation_id: int | None = None
+    if CONFIRM.looks_like(token):
+        subscriber_id, stamp = CONFIRM.verify(secret, token)
+    else:
+        subscriber_id, confirmation_id, stamp = CONFIRM_EMAIL.verify(secret, token)
+        if confirmation_id >= _DATABASE_IDS:
+            raise CONFIRM_EMAIL.kind.invalid()
+    if subscriber_id >= _DATABASE_IDS:
+        raise CONFIRM.kind.invalid()
+    try:
+        issued_at = datetime.fromtimestamp(stamp, UTC)
+    except (OverflowError, OSError, ValueError):  # only our key signs: another format
+        raise CONFIRM.kind.invalid() from None
     # A minute of slack for clocks of several machines that disagree a little.
     if issued_at > now + timedelta(minutes=1) or now - issued_at > max_age:
         raise ExpiredLink(
             f"this confirmation link expired (it was sent {issued_at:%Y-%m-%d %H:%M} UTC)",
             hint="sign up again to get a new link",
         )
-    return subscriber_id, issued_at
+    return ConfirmLink(subscriber_id, issued_at, confirmation_id)
 
 
 def confirm_url(public_url: str, token: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
 import typer
@@ -10,12 +11,15 @@ from pipeline.audience import lists
 from pipeline.audience import signup as lib
 from pipeline.cli import kit
 from pipeline.db import Store
-from pipeline.delivery import outbox
+from pipeline.delivery import outbox, outbox_preview
+from pipeline.delivery.outbox_mail import OutboxRow
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.transports import make_transport
 from pipeline.errors import InputError
 from pipeline.output import Format, emit_rows
 from pipeline.web.signup import form_html
+
+SHOWN = 10  # addresses named in a summary, then "and N more"
 
 signups_app = typer.Typer(
     help="Signups on the form: `newsletter signups` shows what waits; `signups send` sends it.",
@@ -40,7 +44,20 @@ def signups_show(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> No
 def signups_send(
     ctx: typer.Context,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Render and log every message; send nothing.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what a real run would handle and send, building every message; "
+            "write nothing and send nothing.",
+        ),
+    ] = False,
+    retry_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--retry-unknown",
+            help="Also send again the messages whose fate is unknown (a sender stopped "
+            "while they were in flight): their reader may get a second copy.",
+        ),
     ] = False,
     rate: Annotated[
         float, typer.Option("--rate", help="Messages a second at most.", min=0.01)
@@ -50,19 +67,87 @@ def signups_send(
     background loop does every second)."""
     settings = kit.settings(ctx)
     settings.require_secret_key()
-    transport = make_transport(settings, dry_run=dry_run, max_connections=4)()
+    if dry_run:
+        if retry_unknown:
+            raise InputError("--dry-run and --retry-unknown together", hint="use one or the other")
+        with Store.open(settings.database_url) as store:
+            _say_preview(outbox_preview.preview(store, settings))
+        return
+    transport = make_transport(settings, dry_run=False, max_connections=4)()
     with Store.open(settings.database_url) as store:
-        done = outbox.run_once(store, settings, transport, pace=Pace(rate))
+        done = outbox.run_once(
+            store, settings, transport, pace=Pace(rate), retry_unknown=retry_unknown
+        )
+        left = lib.counts(store)
     processed = done.processed
+    if done.requeued is not None:
+        _say_requeued(done.requeued)
     kit.say(
         f"handled {processed.handled} signup request(s) ({processed.confirmations} "
         f"confirmation(s) queued); sent {done.sent}, failed {done.failed}, unknown {done.unknown}"
-        + (" (dry run: nothing left this machine)" if dry_run else "")
     )
+    unknown, in_flight = left["outbox unknown"], left["outbox sending"]
+    if unknown and not retry_unknown:
+        kit.say(
+            f"{unknown} message(s) are 'unknown' (a sender stopped while they were in "
+            "flight; SES may have sent them): not sent again; `newsletter signups send "
+            "--retry-unknown` sends them again"
+        )
+    if in_flight:
+        minutes = int(outbox.STALE.total_seconds() // 60)
+        kit.say(
+            f"{in_flight} message(s) are in flight with another sender; if it has stopped, "
+            f"they become 'unknown' {minutes} minutes after it took them"
+        )
     if done.stopped:
         raise InputError(
             f"sending stopped: {done.stopped}", hint="run it again once SES accepts mail"
         )
+
+
+def _addresses(rows: list[OutboxRow]) -> str:
+    shown = ", ".join(row.email for row in rows[:SHOWN])
+    return shown + (f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else "")
+
+
+def _say_requeued(requeued: outbox.Requeued) -> None:
+    kinds = Counter(row.kind for row in requeued.again)
+    kit.say(
+        f"sending again: {len(requeued.again)} unknown ({kinds['confirmation']} "
+        f"confirmation(s), {kinds['welcome']} welcome(s))"
+        + (f": {_addresses(requeued.again)}" if requeued.again else "")
+    )
+    if requeued.superseded:
+        kit.say(
+            f"not sent again: {len(requeued.superseded)} unknown that a later message to the "
+            f"same reader replaced: {_addresses(requeued.superseded)}"
+        )
+
+
+def _say_preview(found: outbox_preview.Preview) -> None:
+    processed, kinds = found.processed, found.kinds()
+    outcomes = Counter(processed.outcomes)
+    kit.say(
+        f"dry run: would handle {processed.handled} signup request(s) "
+        f"({processed.confirmations} confirmation(s) queued)"
+        + "".join(f"; {n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    )
+    kit.say(
+        f"dry run: would send {len(found.would_send)} message(s) ({kinds['confirmation']} "
+        f"confirmation(s), {kinds['welcome']} welcome(s))"
+        + (f": {_addresses(found.would_send)}" if found.would_send else "")
+    )
+    if found.not_wanted:
+        kit.say(f"dry run: would drop {len(found.not_wanted)} no longer wanted: "
+                f"{_addresses(found.not_wanted)}")  # fmt: skip
+    for row, why in found.cannot_build[:SHOWN]:
+        kit.say(f"dry run: the {row.kind} to {row.email} would fail: {why}")
+    if found.would_become_unknown:
+        kit.say(f"dry run: {found.would_become_unknown} message(s) left in flight by a "
+                "stopped sender would become 'unknown'")  # fmt: skip
+    if found.unknown:
+        kit.say(f"{found.unknown} message(s) are 'unknown': only --retry-unknown sends them")
+    kit.say("dry run: nothing was written and nothing left this machine")
 
 
 def form(ctx: typer.Context) -> None:

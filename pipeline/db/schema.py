@@ -141,6 +141,9 @@ consents = sa.table(
     sa.column("user_agent"),
     sa.column("requested_at", ts),
     sa.column("confirmed_at", ts),
+    sa.column("confirmation_id"),
+    sa.column("withdrawn_at", ts),
+    sa.column("name"),
 )
 signup_requests = sa.table(
     "signup_requests",

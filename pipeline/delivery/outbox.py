@@ -2,10 +2,15 @@
 transport and pace as campaigns, one row per message, logged like any send.
 
 A row moves pending -> sending (claimed) -> sent | failed | unknown, exactly as a campaign's
-delivery does: it is `sending` only while its message may be in SES's hands, so a sender
-that dies leaves `sending` rows that become `unknown` (never sent twice) once they are older
-than `STALE`. Several senders (web workers, `newsletter worker`, `signups send`) claim rows
-without waiting on each other (FOR UPDATE SKIP LOCKED on PostgreSQL).
+delivery does: it is `sending` only while its message may be in SES's hands. A sender claims
+one row at a time, right before it sends it, so a sender that dies (kill -9) leaves at most
+that one row `sending`, and every row it never reached stays `pending` for the next pass.
+A `sending` row older than `STALE` belongs to a dead sender and becomes `unknown` (SES may
+have sent it): never sent again by itself, but `signups send --retry-unknown` resends it
+when a person asks. A confirmation that ends `unknown` or `failed` no longer counts against
+the confirmation period, so the reader who signs up again gets a new one. Several senders
+(web workers, `newsletter worker`, `signups send`) claim rows without waiting on each other
+(FOR UPDATE SKIP LOCKED on PostgreSQL).
 
 Each message is sent and tried again exactly as a campaign's (`send.deliver`, under the
 one `RetryPolicy`): a 5xx a few times with backoff, then `failed`; throttling at the pace
@@ -13,11 +18,11 @@ until `give_up_after` (ten minutes) has passed. Then, as a campaign pauses, the 
 and says why (`Sent.stopped`, a warning in the log) with the message still `pending`:
 throttling is about the account, so the next message would fare no better, and failing a
 confirmation someone just asked for would lose it for good. The background loop tries
-again a minute later; `signups send` exits with the reason. (The outbox used to retry a
-throttled message forever, holding up every message behind it.)
+again a minute later; `signups send` exits with the reason.
 
 `work` is the background loop: process the signup inbox, then send the outbox, until
-`stop` is set; `run_once` does one pass (tests, and `newsletter signups send`).
+`stop` is set; `run_once` does one pass (tests, and `newsletter signups send`). The dry
+run (`outbox_preview.py`) reads the same rows and writes nothing.
 """
 
 from __future__ import annotations
@@ -26,41 +31,29 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipeline.audience import consents, signup
+from pipeline.audience import signup
 from pipeline.audience.queries import AudienceTx
-from pipeline.audience.tokens import confirm_url, make_confirm_token, make_token, unsubscribe_url
 from pipeline.clock import utcnow
 from pipeline.db import Store
-from pipeline.db.schema import lists, memberships, outbox
+from pipeline.db.schema import outbox, subscribers
+from pipeline.delivery.outbox_mail import COLUMNS, OutboxRow, message_for
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.send import deliver
 from pipeline.delivery.transports.base import Transport
-from pipeline.issue import transactional
-from pipeline.issue.message import Addressee, Message
 from pipeline.retry import RetryPolicy
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 STALE = timedelta(minutes=5)  # a `sending` row this old belongs to a dead sender
-BATCH = 20  # rows claimed at once
 # Tried as a campaign's messages are: a 5xx a few times with backoff, throttling for at
 # most ten minutes.
 RETRY = RetryPolicy()
 DEFAULT_RATE = 2.0  # messages a second: transactional mail is a trickle beside campaigns
-
-
-@dataclass(frozen=True)
-class _Row:
-    id: int
-    kind: str
-    subscriber_id: int
-    email: str
 
 
 @dataclass
@@ -72,84 +65,121 @@ class Sent:
     failed: int = 0
     unknown: int = 0
     stopped: str | None = None  # why the pass stopped early (an account-level failure)
+    requeued: Requeued | None = None  # what --retry-unknown put back
 
 
-def _claim(conn: Connection, limit: int, now: datetime) -> list[_Row]:
+@dataclass
+class Requeued:
+    """What `--retry-unknown` did with the `unknown` rows."""
+
+    again: list[OutboxRow] = field(default_factory=list)  # back to pending, sent this pass
+    superseded: list[OutboxRow] = field(default_factory=list)  # a later one was queued: left
+
+
+def _claim_one(conn: Connection, now: datetime) -> OutboxRow | None:
+    """The oldest pending row, now `sending`: one at a time, taken only when it is about
+    to be sent, so a sender that dies leaves no claimed row it never reached."""
     query = (
-        sa.select(outbox.c.id, outbox.c.kind, outbox.c.subscriber_id, outbox.c.email)
+        sa.select(*COLUMNS)
         .where(outbox.c.status == "pending")
         .order_by(outbox.c.id)
-        .limit(limit)
+        .limit(1)
         .with_for_update(skip_locked=True)
     )
-    rows = [_Row(*r) for r in conn.execute(query)]
-    if rows:
+    found = conn.execute(query).first()
+    if found is None:
+        return None
+    row = OutboxRow(*found)
+    conn.execute(
+        sa.update(outbox).where(outbox.c.id == row.id).values(status="sending", claimed_at=now)
+    )
+    return row
+
+
+def _free_period(conn: Connection, row: OutboxRow) -> None:
+    """A confirmation that never certainly arrived (unknown, failed) does not hold the
+    reader to the confirmation period: the stamp it set is cleared, if still its own."""
+    if row.kind == "confirmation":
         conn.execute(
-            sa.update(outbox)
-            .where(outbox.c.id.in_([r.id for r in rows]))
-            .values(status="sending", claimed_at=now)
+            sa.update(subscribers)
+            .where(
+                subscribers.c.id == row.subscriber_id,
+                subscribers.c.confirmation_sent_at == row.created_at,
+            )
+            .values(confirmation_sent_at=None)
         )
-    return rows
 
 
-def _record(conn: Connection, row_id: int, status: str, attempts: int, **values: object) -> None:
+def _record(conn: Connection, row: OutboxRow, status: str, attempts: int, **values: object) -> None:
     stamps = {"sent_at": utcnow()} if status == "sent" else {}
     conn.execute(
         sa.update(outbox)
-        .where(outbox.c.id == row_id)
+        .where(outbox.c.id == row.id)
         .values(status=status, attempts=outbox.c.attempts + attempts, **values, **stamps)
     )
+    if status in ("unknown", "failed"):
+        _free_period(conn, row)
 
 
 def settle_stale(store: Store, *, now: datetime | None = None) -> int:
     """`sending` rows left by a sender that died: `unknown` (SES may have sent them)."""
     cutoff = (now or utcnow()) - STALE
     with store.begin() as tx:
-        return tx.conn.execute(
-            sa.update(outbox)
-            .where(outbox.c.status == "sending", outbox.c.claimed_at <= cutoff)
-            .values(status="unknown", error="the sender stopped while this was in flight")
-        ).rowcount
-
-
-def _message(store: Store, settings: Settings, secret: bytes, row: _Row) -> Message | None:
-    """The message for one row, or None when its person may no longer be mailed."""
-    with store.begin(AudienceTx, write=False) as tx:
-        person = tx.subscriber_by_id(row.subscriber_id)
-        if person is None or person.status in signup.SUPPRESSED:
-            return None
-        if row.kind == "confirmation":
-            since = utcnow() - timedelta(days=settings.confirm_link_days)
-            waiting = consents.pending_lists(tx.conn, person.id, since)
-            if not waiting:
-                return None  # confirmed (or expired) before the mail went out
-            first_list: int | None = None
-        else:
-            waiting = {}
-            first_list = tx.conn.execute(
-                sa.select(lists.c.id)
-                .join(memberships, memberships.c.list_id == lists.c.id)
-                .where(
-                    memberships.c.subscriber_id == person.id,
-                    memberships.c.status == "subscribed",
+        stale = [
+            OutboxRow(*found)
+            for found in tx.conn.execute(
+                sa.select(*COLUMNS).where(
+                    outbox.c.status == "sending", outbox.c.claimed_at <= cutoff
                 )
-                .order_by(lists.c.name)
-                .limit(1)
-            ).scalar_one_or_none()
-            if first_list is None:
-                return None  # unsubscribed before the welcome went out
-    if row.kind == "confirmation":
-        token = make_confirm_token(secret, person.id, utcnow())
-        return transactional.confirmation(
-            settings,
-            email=person.email,
-            name=person.name,
-            lists=sorted(waiting.values()),
-            confirm_url=confirm_url(settings.public_url, token),
-        )
-    link = unsubscribe_url(settings.public_url, make_token(secret, person.id, int(first_list or 0)))
-    recipient = Addressee(person.email, person.name or "", link)
-    return transactional.welcome(settings, Path(str(settings.welcome)), recipient)
+            )
+        ]
+        for row in stale:
+            error = "the sender stopped while this was in flight"
+            _record(tx.conn, row, "unknown", 0, error=error)
+    return len(stale)
+
+
+def requeue_unknown(store: Store, *, now: datetime | None = None) -> Requeued:
+    """Put the `unknown` rows back to `pending`, for a person who asked (`signups send
+    --retry-unknown`): the reader may get a second copy. A row a later one of its kind to
+    the same person has replaced (queued, in flight or sent) is left as it is."""
+    now = now or utcnow()
+    done = Requeued()
+    with store.begin() as tx:
+        unknown = [
+            OutboxRow(*found)
+            for found in tx.conn.execute(
+                sa.select(*COLUMNS).where(outbox.c.status == "unknown").order_by(outbox.c.id)
+            )
+        ]
+        for row in unknown:
+            later = tx.conn.execute(
+                sa.select(sa.func.count()).where(
+                    outbox.c.subscriber_id == row.subscriber_id,
+                    outbox.c.kind == row.kind,
+                    outbox.c.id > row.id,
+                    outbox.c.status.in_(("pending", "sending", "sent")),
+                )
+            ).scalar_one()
+            if later:
+                done.superseded.append(row)
+                continue
+            tx.conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == row.id, outbox.c.status == "unknown")
+                .values(status="pending", claimed_at=None)
+            )
+            if row.kind == "confirmation":  # this resend is the period's confirmation
+                tx.conn.execute(
+                    sa.update(subscribers)
+                    .where(subscribers.c.id == row.subscriber_id)
+                    .values(confirmation_sent_at=now)
+                )
+            done.again.append(row)
+    for row in done.again:
+        log.info("outbox %d (%s to subscriber %d): unknown, sent again on request",
+                 row.id, row.kind, row.subscriber_id)  # fmt: skip
+    return done
 
 
 def send_outbox(
@@ -162,65 +192,46 @@ def send_outbox(
     result: Sent | None = None,
     retry: RetryPolicy = RETRY,
 ) -> Sent:
-    """Send every pending outbox row, a batch at a time, each tried as `retry` says."""
+    """Send every pending outbox row, one claimed at a time, each tried as `retry` says."""
     secret = settings.require_secret_key()
     pace = pace or Pace(DEFAULT_RATE)
     stop = stop or threading.Event()
     result = result or Sent()
-    while not stop.is_set():
+    while not stop.is_set() and not result.stopped:
         with store.begin() as tx:
-            claimed = _claim(tx.conn, BATCH, utcnow())
-        if not claimed:
+            row = _claim_one(tx.conn, utcnow())
+        if row is None:
             break
-        for index, row in enumerate(claimed):
-            if stop.is_set() or result.stopped:
-                _release(store, claimed[index:])
-                return result
-            try:
-                message = _message(store, settings, secret, row)
-            except Exception as exc:  # a broken welcome file, say: this row alone fails
-                log.warning("outbox %d (%s): cannot build the message: %s", row.id, row.kind, exc)
-                with store.begin() as tx:
-                    _record(tx.conn, row.id, "failed", 0, error=f"cannot build: {exc}"[:500])
-                result.failed += 1
-                continue
-            if message is None:
-                with store.begin() as tx:
-                    _record(tx.conn, row.id, "failed", 0, error="not sent: no longer wanted")
-                continue
-            done = deliver(transport, message, {"kind": row.kind}, pace, stop, retry)
-            status = done.status
+        try:
+            with store.begin(AudienceTx) as tx:  # a confirmation takes its requests
+                message = message_for(tx, settings, secret, row, utcnow())
+        except Exception as exc:  # a broken welcome file, say: this row alone fails
+            log.warning("outbox %d (%s): cannot build the message: %s", row.id, row.kind, exc)
             with store.begin() as tx:
-                _record(
-                    tx.conn,
-                    row.id,
-                    status,
-                    done.attempts,
-                    message_id=done.message_id,
-                    error=done.error,
-                )
-            log.info("outbox %d: %s to subscriber %d: %s", row.id, row.kind,
-                     row.subscriber_id, status)  # fmt: skip
-            if done.pause:
-                # The account refuses mail, or SES kept throttling past the policy's
-                # deadline: the row stays pending and this pass stops.
-                log.warning("outbox %d left pending; sending stops: %s", row.id, done.pause)
-                result.stopped = done.pause
-            result.sent += status == "sent"
-            result.failed += status == "failed"
-            result.unknown += status == "unknown"
-    return result
-
-
-def _release(store: Store, rows: list[_Row]) -> None:
-    """Rows claimed but never handed to SES go back to pending."""
-    if rows:
+                _record(tx.conn, row, "failed", 0, error=f"cannot build: {exc}"[:500])
+            result.failed += 1
+            continue
+        if message is None:
+            with store.begin() as tx:
+                _record(tx.conn, row, "failed", 0, error="not sent: no longer wanted")
+            continue
+        done = deliver(transport, message, {"kind": row.kind}, pace, stop, retry)
+        status = done.status
         with store.begin() as tx:
-            tx.conn.execute(
-                sa.update(outbox)
-                .where(outbox.c.id.in_([r.id for r in rows]), outbox.c.status == "sending")
-                .values(status="pending", claimed_at=None)
+            _record(
+                tx.conn, row, status, done.attempts, message_id=done.message_id, error=done.error
             )
+        log.info("outbox %d: %s to subscriber %d: %s", row.id, row.kind,
+                 row.subscriber_id, status)  # fmt: skip
+        if done.pause:
+            # The account refuses mail, or SES kept throttling past the policy's
+            # deadline: the row stays pending and this pass stops.
+            log.warning("outbox %d left pending; sending stops: %s", row.id, done.pause)
+            result.stopped = done.pause
+        result.sent += status == "sent"
+        result.failed += status == "failed"
+        result.unknown += status == "unknown"
+    return result
 
 
 def run_once(
@@ -231,11 +242,15 @@ def run_once(
     pace: Pace | None = None,
     stop: threading.Event | None = None,
     retry: RetryPolicy = RETRY,
+    retry_unknown: bool = False,
 ) -> Sent:
-    """One pass: handle the signup inbox, then send what the outbox holds."""
+    """One pass: handle the signup inbox, then send what the outbox holds (with
+    `retry_unknown`, the `unknown` rows too: a person asked for it)."""
     result = Sent(processed=signup.process(store, settings))
     settle_stale(store)
     signup.tidy(store, settings)
+    if retry_unknown:
+        result.requeued = requeue_unknown(store)
     return send_outbox(store, settings, transport, pace=pace, stop=stop, result=result, retry=retry)
 
 
@@ -262,4 +277,4 @@ def work(
         stop.wait(poll)
 
 
-__all__ = ["Sent", "run_once", "send_outbox", "settle_stale", "work"]
+__all__ = ["Requeued", "Sent", "requeue_unknown", "run_once", "send_outbox", "settle_stale", "work"]

@@ -130,6 +130,7 @@ def test_each_kind_of_token_keeps_its_exact_bytes() -> None:
     from datetime import UTC, datetime, timedelta
 
     from pipeline.audience.tokens import (
+        ConfirmLink,
         make_confirm_token,
         make_test_token,
         verify_confirm_token,
@@ -149,6 +150,9 @@ def test_each_kind_of_token_keeps_its_exact_bytes() -> None:
     issued = datetime(2024, 3, 5, 9, 12, 44, tzinfo=UTC)
     confirm = "YwAAAAAAAATSAAAAAGXm4gww2L4fFlbI9VqJ-JIu5yhF7SIO"
     assert make_confirm_token(PINNED_SECRET, 1234, issued) == confirm
-    assert verify_confirm_token(
-        PINNED_SECRET, confirm, now=issued + timedelta(days=1), max_age=timedelta(days=7)
-    ) == (1234, issued)
+    week = {"now": issued + timedelta(days=1), "max_age": timedelta(days=7)}
+    assert verify_confirm_token(PINNED_SECRET, confirm, **week) == ConfirmLink(1234, issued)
+    # Links that name their email (outbox row 56): the kind sent since.
+    email = "QwAAAAAAAATSAAAAAAAAADgAAAAAZebiDOLD1YtLyuUYM_yGEtK6Pzvz0OKj"
+    assert make_confirm_token(PINNED_SECRET, 1234, issued, 56) == email
+    assert verify_confirm_token(PINNED_SECRET, email, **week) == ConfirmLink(1234, issued, 56)

@@ -57,7 +57,8 @@ def test_signup_confirm_welcome_and_a_campaign_for_confirmed_people_only(
     assert "List-Unsubscribe-Post" not in confirmation.headers
     assert confirmation.html and confirmation.text
     assert "구독 확인하기" in confirmation.html and "announcements" in confirmation.text
-    assert "새 독자" in confirmation.to_decoded[0]
+    # The name typed on the form is not the person's until the address confirms it.
+    assert confirmation.to_decoded == [NEW]
     assert site.membership(NEW) == "unconfirmed"
     assert site.membership(NEW, "announcements") == "unconfirmed"
     assert ok(cli("lists", "--format", "json")).stdout.count('"unconfirmed": 2') == 1
@@ -79,6 +80,7 @@ def test_signup_confirm_welcome_and_a_campaign_for_confirmed_people_only(
     welcome = [m for m in site.messages_to(NEW) if m.subject == "환영합니다: Article Weekly"]
     assert len(welcome) == 1, "one welcome, however many times the link is used"
     assert "/unsubscribe/" in welcome[0].headers["List-Unsubscribe"]
+    assert "새 독자" in welcome[0].to_decoded[0], "confirmed: the name is theirs now"
     assert [row[:3] for row in site.outbox() if row[1] == NEW] == [
         ("confirmation", NEW, "sent"),
         ("welcome", NEW, "sent"),
@@ -145,7 +147,7 @@ def test_one_confirmation_per_period_however_many_signups(site: SignupSite) -> N
     assert done.processed.handled == 6 and done.sent == 1
     assert len(site.messages_to(NEW)) == 1
     assert site.membership(NEW, "announcements") == "unconfirmed"
-    # a consent per list, not per signup
+    # a consent per list, not per repeated click
     assert site.count("consents") == 2
 
     site.post(NEW, "weekly")
