@@ -359,20 +359,16 @@ def follow(store: Store, schedule_id: int, campaign_id: int, *, by: str | None =
         before = Schedule(*row) if row else None
         if before is None or before.state in ("cancelled", "sent"):
             return
-        status, dry_run = tx.conn.execute(
-            sa.select(campaigns.c.status, campaigns.c.dry_run).where(campaigns.c.id == campaign_id)
-        ).one()
+        # Only real campaigns follow a schedule: a dry run leaves schedules alone.
+        status = tx.conn.execute(
+            sa.select(campaigns.c.status).where(campaigns.c.id == campaign_id)
+        ).scalar_one()
         state = follows(status)
         note = before.note
         if by is not None and state == "sent":
-            note = (
-                "dry run (worker --dry-run): logged, nothing sent to SES; "
-                "`newsletter schedule` again to send it for real"
-                if dry_run
-                else None
-            )
+            note = None
         elif by is not None:
-            note = f"started by {by}" + (" (dry run: nothing sent to SES)" * bool(dry_run))
+            note = f"started by {by}"
         elif before.state in ("missed", "scheduled"):
             note = "sent by `newsletter send`" + (
                 " after it was missed" if before.state == "missed" else " before its time"

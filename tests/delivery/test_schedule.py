@@ -298,21 +298,43 @@ def test_a_dry_run_send_leaves_the_schedule_waiting(cli: Cli, issue: Path, stub:
     assert stub.accepted == []
 
 
-@pytest.mark.parametrize("dry_run", [False, True])
-def test_what_a_schedule_sent_by_the_scheduler_says(
-    cli: Cli, issue: Path, stub: SesStub, dry_run: bool
-) -> None:
+def test_what_a_schedule_sent_by_the_scheduler_says(cli: Cli, issue: Path, stub: SesStub) -> None:
     when = _scheduled(cli, issue)
     with store() as db:
-        assert len(scheduler(db, Clock(when), dry_run=dry_run).tick().started) == 1
+        assert len(scheduler(db, Clock(when)).tick().started) == 1
     entry = only(cli)
-    assert entry["state"] == "sent"
-    if dry_run:
-        assert entry["note"].startswith("dry run (worker --dry-run): logged, nothing sent")
-        assert stub.accepted == []
-    else:
-        assert entry["note"] is None
-        assert received(stub) == {email: 1 for email, _ in READERS}
+    assert entry["state"] == "sent" and entry["note"] is None
+    assert received(stub) == {email: 1 for email, _ in READERS}
+
+
+def test_a_dry_run_scheduler_leaves_the_schedule_to_the_real_one(
+    cli: Cli, issue: Path, stub: SesStub
+) -> None:
+    """`worker --dry-run` rehearses a due schedule (a dry-run campaign, logged) and writes
+    nothing a real scheduler acts on: the real one still sends it, to everyone, once."""
+    when = _scheduled(cli, issue)
+    with store() as db:
+        dry = scheduler(db, Clock(when), dry_run=True)
+        rehearsal = dry.tick()
+        assert len(rehearsal.started) == 1
+        assert rehearsal.started[0][1].campaign.dry_run
+        assert dry.tick().started == []  # rehearsed once, not at every pass
+    assert stub.accepted == []
+    entry = only(cli)
+    assert entry["state"] == "scheduled" and entry["campaign"] is None
+    with store() as db:
+        assert len(scheduler(db, Clock(when + timedelta(seconds=30))).tick().started) == 1
+    assert received(stub) == {email: 1 for email, _ in READERS}
+    assert only(cli)["state"] == "sent"
+
+
+def test_a_dry_run_scheduler_marks_nothing_missed(cli: Cli, issue: Path, stub: SesStub) -> None:
+    when = _scheduled(cli, issue)
+    with store() as db:
+        late = scheduler(db, Clock(when + timedelta(hours=2)), dry_run=True).tick()
+    assert [m.issue_number for m in late.missed] == [25] and late.started == []
+    assert only(cli)["state"] == "scheduled"
+    assert stub.accepted == []
 
 
 def test_a_schedule_that_cannot_start_waits_again_with_the_reason(
