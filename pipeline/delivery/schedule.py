@@ -289,6 +289,17 @@ def due(store: Store, now: datetime) -> list[Schedule]:
         return [Schedule(*row) for row in tx.conn.execute(query.order_by(schedules.c.send_at))]
 
 
+def next_time(store: Store, now: datetime) -> datetime | None:
+    """When the next waiting schedule falls due after `now` (None: none waits): the
+    scheduler sleeps until then rather than a whole interval."""
+    query = sa.select(sa.func.min(schedules.c.send_at)).where(
+        schedules.c.state == "scheduled", schedules.c.send_at > now
+    )
+    with store.begin(write=False) as tx:
+        found: datetime | None = tx.conn.execute(query).scalar()
+    return found
+
+
 def claim(store: Store, schedule: Schedule, now: datetime, who: str) -> bool:
     """scheduled -> running, as one conditional UPDATE: true for exactly one claimant,
     whatever the number of schedulers racing for it (PostgreSQL re-checks the WHERE of

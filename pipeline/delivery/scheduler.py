@@ -32,7 +32,10 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INTERVAL_SECONDS = 10.0  # between passes: schedules are set to the minute
+# The longest sleep between passes: a schedule another process adds is seen this soon.
+# A known schedule's time wakes the loop sooner (`_sleep`), so it starts on time.
+INTERVAL_SECONDS = 10.0
+WAKE_MARGIN_SECONDS = 0.01
 
 
 @dataclass
@@ -75,10 +78,21 @@ class Scheduler:
         while not stop.is_set():
             try:
                 self.tick()
+                pause = self._sleep(interval)
             except Exception:
                 log.exception("scheduler pass failed; trying again in %.0f s", interval)
-            stop.wait(interval)
+                pause = interval
+            stop.wait(pause)
         log.info("scheduler stopped")
+
+    def _sleep(self, interval: float) -> float:
+        """Seconds until the next schedule falls due, at most `interval`."""
+        now = self.now()
+        upcoming = schedules.next_time(self.store, now)
+        if upcoming is None:
+            return interval
+        # Just past its time, so that the pass finds it due (send_at <= now).
+        return min(interval, (upcoming - now).total_seconds() + WAKE_MARGIN_SECONDS)
 
     def tick(self) -> Tick:
         if self.dry_run:

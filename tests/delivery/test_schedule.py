@@ -146,6 +146,40 @@ def test_within_the_grace_period_it_still_goes_out(cli: Cli, issue: Path, stub: 
     assert len(stub.accepted) == len(READERS)
 
 
+def test_a_schedule_starts_at_its_time_with_a_short_grace(
+    cli: Cli, issue: Path, stub: SesStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop, at its default interval, wakes at a schedule's time: a grace of a few
+    seconds is enough, and the campaign starts well within the interval."""
+    from pipeline.clock import utcnow
+    from pipeline.delivery import schedule as schedules
+    from pipeline.delivery.scheduler import INTERVAL_SECONDS
+    from pipeline.delivery.sendlog import SendLog
+
+    monkeypatch.setenv("NEWSLETTER_SCHEDULE_GRACE", "3")
+    when = (utcnow() + timedelta(seconds=2)).replace(microsecond=0)
+    ok(cli("schedule", issue, "--list", "weekly", "--at", when.isoformat(), "--tz", "UTC"))
+    stop = threading.Event()
+    with store() as db:
+        loop = threading.Thread(target=scheduler(db, utcnow).loop, args=(stop,))
+        loop.start()
+        try:
+            deadline = time.monotonic() + 60
+            while only(cli)["state"] in ("scheduled", "running"):
+                assert time.monotonic() < deadline and loop.is_alive()
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            loop.join(timeout=60)
+        (after,) = schedules.listing(db)
+        campaign = SendLog(db).find(after.issue_number, after.list_id)
+    assert after.state == "sent", after.note
+    assert campaign is not None
+    delay = (campaign.started_at - when).total_seconds()
+    assert 0 <= delay < INTERVAL_SECONDS / 4, delay
+    assert received(stub) == {email: 1 for email, _ in READERS}
+
+
 def test_scheduling_again_replaces_the_schedule_and_takes_the_new_file(
     cli: Cli, issue: Path, stub: SesStub
 ) -> None:
