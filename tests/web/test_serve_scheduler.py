@@ -20,7 +20,7 @@ import pytest
 
 from pipeline.audience.subscribers import add, create_list
 from pipeline.db import Store
-from pipeline.delivery import schedule as schedules
+from pipeline.delivery import schedule_edits
 from pipeline.delivery.sendlog import SendLog
 from pipeline.issue.build import build
 from pipeline.issue.render import render_web
@@ -48,7 +48,7 @@ def _due_schedule(project: Path) -> None:
         built = build(path, settings)
         assert built.issue is not None and not built.errors
         now = datetime.now(UTC)
-        schedules.save(
+        schedule_edits.save(
             store,
             built,
             weekly,
