@@ -126,3 +126,26 @@ def test_a_dry_run_does_not_stand_in_the_way_of_a_schedule(cli: Cli, issue: Path
 def test_schedule_list_is_empty_at_first(cli: Cli, project: Path) -> None:
     assert listed(cli) == []
     assert "no schedules" in ok(cli("schedule", "list")).stderr
+
+
+def test_deleting_a_list_with_a_waiting_schedule_needs_force_and_says_what_it_cancelled(
+    cli: Cli, issue: Path
+) -> None:
+    when = tomorrow()
+    ok(schedule(cli, issue, at(when), "UTC"))
+    shown = f"issue 25 at {when:%Y-%m-%d %H:%M} UTC"
+    refusal = refused(cli("lists", "delete", "weekly"), "schedule(s) still to send", shown)
+    assert "--force" in refusal.stderr and "schedule cancel" in refusal.stderr
+    assert only(cli)["state"] == "scheduled"  # nothing deleted
+    deleted = ok(cli("lists", "delete", "weekly", "--force"))
+    assert "cancelled its schedule(s)" in deleted.stderr and shown in deleted.stderr
+    assert listed(cli) == []
+
+
+def test_a_list_whose_schedule_was_cancelled_is_deleted_without_force(
+    cli: Cli, issue: Path
+) -> None:
+    ok(schedule(cli, issue, at(tomorrow()), "UTC"))
+    ok(cli("schedule", "cancel", "25", "--list", "weekly"))
+    deleted = ok(cli("lists", "delete", "weekly"))
+    assert "schedule" not in deleted.stderr
