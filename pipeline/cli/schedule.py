@@ -24,6 +24,7 @@ from pipeline.delivery.sendlog import SendLog
 from pipeline.errors import InputError
 from pipeline.issue.render import render_web
 from pipeline.output import Format, emit_rows
+from pipeline.text import shown
 
 ListOption = Annotated[str, typer.Option("--list", "-l", help="The list to send to.")]
 COLUMNS = ["issue", "list", "at", "local", "state", "subject", "note"]
@@ -116,8 +117,12 @@ def add(
 
 def _row(found: schedules.Schedule) -> dict[str, Any]:
     row = found.as_dict()
-    local = found.send_at.astimezone(when.zone(found.timezone, "the stored zone"))
-    row["local"] = f"{local:%Y-%m-%d %H:%M %Z} ({found.timezone})"
+    try:
+        local = found.send_at.astimezone(when.zone(found.timezone, "the stored zone"))
+        row["local"] = f"{local:%Y-%m-%d %H:%M %Z} ({found.timezone})"
+    except (InputError, OverflowError):
+        # A row stored before `--at` and `--tz` were bounded: shown, never a crash.
+        row["local"] = f"not shown in {shown(found.timezone, 40)}: out of range"
     return row
 
 

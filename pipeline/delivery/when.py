@@ -7,13 +7,16 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import InputError
 
 FORMATS_HINT = "write it as 'YYYY-MM-DD HH:MM', e.g. --at '2024-06-23 09:00'"
+# How far ahead a schedule may be: further is a typo (the year 9999), and a time near
+# datetime's limits overflows when it is moved between zones.
+MAX_AHEAD_YEARS = 5
 
 
 @dataclass(frozen=True)
@@ -66,14 +69,29 @@ def parse_at(text: str, zone_name: str, now: datetime) -> When:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InputError(f"--at {text[:40]!r} is not a date and time", hint=FORMATS_HINT) from None
-    if parsed.tzinfo is not None:
-        utc = parsed.astimezone(UTC)
-    else:
-        utc = _wall_clock(parsed, tz, zone_name)
+    latest = now + timedelta(days=365 * MAX_AHEAD_YEARS)
+    try:
+        utc = (
+            parsed.astimezone(UTC)
+            if parsed.tzinfo is not None
+            else _wall_clock(parsed, tz, zone_name)
+        )
+        given = _show(utc, tz)
+    except OverflowError:  # within a day of year 1 or 9999, moved across an offset
+        far = parsed.year > now.year
+        utc = latest + timedelta(days=1) if far else datetime.min.replace(tzinfo=UTC)
+        given = text.strip()[:40]
+    if utc > latest:
+        raise InputError(
+            f"--at {text.strip()[:40]} is too far ahead: a schedule may be at most "
+            f"{MAX_AHEAD_YEARS} years from now (until {latest.astimezone(tz):%Y-%m-%d %H:%M} "
+            f"in {zone_name})",
+            hint="check the year; " + FORMATS_HINT,
+        )
     if utc <= now:
         shown = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         raise InputError(
-            f"--at {text.strip()[:40]} ({_show(utc, tz)}) is in the past",
+            f"--at {text.strip()[:40]} ({given}) is in the past",
             hint=f"give a later time: it is now {shown} in {zone_name}",
         )
     return When(utc=utc, zone=zone_name)

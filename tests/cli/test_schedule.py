@@ -149,3 +149,37 @@ def test_a_list_whose_schedule_was_cancelled_is_deleted_without_force(
     ok(cli("schedule", "cancel", "25", "--list", "weekly"))
     deleted = ok(cli("lists", "delete", "weekly"))
     assert "schedule" not in deleted.stderr
+
+
+@pytest.mark.parametrize("at_text", ["9999-12-31 23:59+00:00", "9999-12-31 23:59"])
+def test_a_year_9999_is_refused_before_anything_is_stored(
+    cli: Cli, issue: Path, at_text: str
+) -> None:
+    refused(schedule(cli, issue, at_text, "Asia/Seoul"), "--at", "too far ahead", "5 years")
+    assert listed(cli) == []
+
+
+def test_a_schedule_stored_at_the_end_of_time_is_listed_not_a_crash(cli: Cli, issue: Path) -> None:
+    """A row an older version stored (year 9999 UTC, shown in Seoul, past datetime's
+    range): `schedule list` and `log` show it; cancelling it works."""
+    from pipeline.db import Store
+    from pipeline.delivery import schedule_edits
+    from pipeline.delivery.sendlog import SendLog
+    from pipeline.issue.build import build
+    from pipeline.issue.render import render_web
+    from pipeline.settings import load_settings
+
+    settings = load_settings()
+    built = build(issue, settings)
+    assert built.issue is not None
+    end = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    with Store.open(settings.database_url) as store:
+        weekly = SendLog(store).list_of("weekly")
+        html = render_web(built.issue, settings)
+        schedule_edits.save(store, built, weekly, end, "Asia/Seoul", html, source_sha256="0" * 64)
+    assert only(cli)["at"] == "9999-12-31T23:59:00Z"
+    table = ok(cli("schedule", "list")).stdout
+    assert "9999-12-31 23:59" in table and "out of range" in table
+    ok(cli("log"))
+    ok(cli("schedule", "cancel", "25", "--list", "weekly"))
+    assert only(cli)["state"] == "cancelled"
