@@ -5,13 +5,14 @@ hour repeated when they go back) or is already past."""
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from pipeline import zones
 from pipeline.errors import InputError
+from pipeline.text import shown
 
 FORMATS_HINT = "write it as 'YYYY-MM-DD HH:MM', e.g. --at '2024-06-23 09:00'"
 # How far ahead a schedule may be: further is a typo (the year 9999), and a time near
@@ -29,36 +30,35 @@ class When:
 
 
 def zone(name: str, where: str = "--tz") -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(
-            f"{where}: unknown time zone {name[:64]!r}",
-            hint="give an IANA zone name such as Asia/Seoul, Europe/Berlin or UTC",
-        ) from None
+    found = zones.find(name)
+    if found is None:
+        raise InputError(f"{where}: unknown time zone {shown(name, 70)}", hint=zones.HINT)
+    return found
 
 
 def machine_zone() -> str:
     """The machine's zone name: TZ, else where /etc/localtime points, else /etc/timezone,
-    else UTC. A name, not an offset: a schedule next month must follow DST changes."""
+    else UTC. A name, not an offset: a schedule next month must follow DST changes. A TZ
+    that names no zone is refused rather than passed over: the time would be read in
+    another zone than the one the person set."""
+    if (tz := zones.tz_variable()) is not None:
+        if zones.find(tz) is None:
+            raise InputError(
+                f"the TZ environment variable is not a time zone name: {shown(tz, 70)}",
+                hint="pass --tz, set `timezone` in newsletter.toml, or set TZ to a name "
+                "such as Asia/Seoul (or unset it)",
+            )
+        return tz
     candidates: list[str] = []
-    if tz := os.environ.get("TZ", "").lstrip(":"):
-        candidates.append(tz)
     try:
         target = str(Path("/etc/localtime").resolve())
         if "zoneinfo/" in target:
             candidates.append(target.split("zoneinfo/", 1)[1])
     except OSError:
         pass
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, UnicodeDecodeError):
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    for name in candidates:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-        return name
-    return "UTC"
+    return next((name for name in candidates if zones.find(name) is not None), "UTC")
 
 
 def parse_at(text: str, zone_name: str, now: datetime) -> When:
