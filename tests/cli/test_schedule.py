@@ -183,3 +183,15 @@ def test_a_schedule_stored_at_the_end_of_time_is_listed_not_a_crash(cli: Cli, is
     ok(cli("log"))
     ok(cli("schedule", "cancel", "25", "--list", "weekly"))
     assert only(cli)["state"] == "cancelled"
+
+
+def test_an_issue_file_replaced_by_a_fifo_does_not_hang_list_or_log(cli: Cli, issue: Path) -> None:
+    import os
+
+    ok(schedule(cli, issue, at(tomorrow()), "UTC"))
+    issue.unlink()
+    os.mkfifo(issue)  # nobody ever writes to it: opening it to read would wait for ever
+    entry = only(cli)
+    assert entry["file_changed"] is True
+    assert "changed since scheduled" in ok(cli("schedule", "list")).stdout
+    assert "changed since scheduled" in ok(cli("log")).stderr
