@@ -103,12 +103,24 @@ def delete_list(store: Store, name: str, *, force: bool = False) -> Outcome:
                 f"list {name!r} has {started} sent campaign(s); not deleted",
                 hint="add --force to delete it anyway (the campaign records are kept)",
             )
+        waiting = tx.waiting_schedules(mlist.id)
+        named = "; ".join(
+            f"issue {issue} at {send_at:%Y-%m-%d %H:%M} UTC ({state})"
+            for issue, send_at, state in waiting
+        )
+        if waiting and not force:
+            raise InputError(
+                f"list {name!r} has {len(waiting)} schedule(s) still to send: {named}; not deleted",
+                hint=f"`newsletter schedule cancel ISSUE --list {name}` cancels one; "
+                "--force cancels them and deletes the list",
+            )
         members, unsubscribed = tx.count_members(mlist.id)
-        tx.delete_list(mlist.id)
+        tx.delete_list(mlist.id)  # its schedules go with it
+    cancelled = f"; cancelled its schedule(s): {named}" if waiting else ""
     return Outcome(
         True,
         f"deleted list {name!r} and its {members} membership(s) ({unsubscribed} unsubscribed); "
-        "the subscribers themselves are kept",
+        f"the subscribers themselves are kept{cancelled}",
     )
 
 

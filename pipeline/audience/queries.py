@@ -37,6 +37,7 @@ from pipeline.db.schema import (
     deliveries,
     lists,
     memberships,
+    schedules,
     subscribers,
     suppressions,
 )
@@ -120,6 +121,17 @@ class AudienceTx(Transaction):
             campaigns.c.dry_run.is_(False),  # a dry run sent nothing
         )
         return self.conn.execute(query).scalar_one()
+
+    def waiting_schedules(self, list_id: int) -> list[tuple[int, datetime, str]]:
+        """(issue, send_at, state) of the list's schedules that may still send, locked
+        (PostgreSQL) so that no scheduler claims one while the list is deleted."""
+        query = (
+            sa.select(schedules.c.issue_number, schedules.c.send_at, schedules.c.state)
+            .where(schedules.c.list_id == list_id, schedules.c.state.in_(("scheduled", "running")))
+            .order_by(schedules.c.send_at)
+            .with_for_update()
+        )
+        return [(row[0], row[1], row[2]) for row in self.conn.execute(query)]
 
     def list_counts(self) -> list[tuple[MailingList, str, str, int]]:
         """(list, membership status, subscriber status, count) for every list, empty too."""

@@ -21,6 +21,7 @@ from pipeline.feedback import ingest as feedback
 from pipeline.feedback import report_html
 from pipeline.feedback.report import reports
 from pipeline.output import Format, dumps, emit_rows
+from pipeline.text import escape_controls
 
 events_app = typer.Typer(
     help="SES events (bounces, complaints, deliveries, opens, clicks): ingest or poll them.",
@@ -209,7 +210,11 @@ def _print_report(r: dict[str, Any]) -> None:
         out.print("  top links:", highlight=False)
         for link in r["top_links"]:
             out.print(
-                f"    {link['unique_clicks']:>5}  {link['link']}", highlight=False, markup=False
+                # A link came in an event anyone could shape: no escape sequence reaches
+                # the terminal.
+                f"    {link['unique_clicks']:>5}  {escape_controls(link['link'])}",
+                highlight=False,
+                markup=False,
             )
 
 

@@ -97,11 +97,14 @@ def lists_delete(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The list to delete.")],
     force: Annotated[
-        bool, typer.Option("--force", help="Delete even if campaigns were sent to it.")
+        bool,
+        typer.Option(
+            "--force", help="Delete even if campaigns were sent to it; cancels its schedules."
+        ),
     ] = False,
 ) -> None:
     """Delete a list and its memberships (the subscribers stay). Refuses a list with sent
-    campaigns unless --force."""
+    campaigns or schedules still to send unless --force (which cancels the schedules)."""
     with _store(ctx) as store:
         _report(lib.delete_list(store, name, force=force))
 

@@ -19,11 +19,12 @@ from pipeline.cli.issue import IssueArg, _checked
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.delivery import schedule as schedules
-from pipeline.delivery import snapshot, when
+from pipeline.delivery import schedule_edits, snapshot, when
 from pipeline.delivery.sendlog import SendLog
 from pipeline.errors import InputError
 from pipeline.issue.render import render_web
 from pipeline.output import Format, emit_rows
+from pipeline.text import shown
 
 ListOption = Annotated[str, typer.Option("--list", "-l", help="The list to send to.")]
 COLUMNS = ["issue", "list", "at", "local", "state", "subject", "note"]
@@ -91,7 +92,7 @@ def add(
         raise InputError(f"{issue} changed while it was being rendered", hint="run it again")
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)
-        saved, replaced = schedules.save(
+        saved, replaced = schedule_edits.save(
             store, built, mailing_list, moment.utc, zone_name, web_html, source_sha256=digest
         )
         audience = count_recipients(store, list_name)
@@ -116,8 +117,12 @@ def add(
 
 def _row(found: schedules.Schedule) -> dict[str, Any]:
     row = found.as_dict()
-    local = found.send_at.astimezone(when.zone(found.timezone, "the stored zone"))
-    row["local"] = f"{local:%Y-%m-%d %H:%M %Z} ({found.timezone})"
+    try:
+        local = found.send_at.astimezone(when.zone(found.timezone, "the stored zone"))
+        row["local"] = f"{local:%Y-%m-%d %H:%M %Z} ({found.timezone})"
+    except (InputError, OverflowError):
+        # A row stored before `--at` and `--tz` were bounded: shown, never a crash.
+        row["local"] = f"not shown in {shown(found.timezone, 40)}: out of range"
     return row
 
 
@@ -145,7 +150,7 @@ def cancel(ctx: typer.Context, issue: Annotated[str, typer.Argument(
     number = kit.issue_number(issue)
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)
-        cancelled = schedules.cancel(store, number, mailing_list)
+        cancelled = schedule_edits.cancel(store, number, mailing_list)
     kit.say(
         f"cancelled the schedule of issue {number} to list '{escape(list_name)}' "
         f"({cancelled.send_at:%Y-%m-%d %H:%M} UTC); nothing was sent"

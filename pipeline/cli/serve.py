@@ -90,7 +90,12 @@ def _serve_workers(
 def worker(
     ctx: typer.Context,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Log every scheduled message; call no SES.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Log every message of each due schedule; call no SES, leave the schedules "
+            "to a real worker.",
+        ),
     ] = False,
 ) -> None:
     """Run the background work without the web app: the scheduler, which starts each

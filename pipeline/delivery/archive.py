@@ -272,8 +272,9 @@ def write_site(archive: Archive, out: Path, *, now: datetime | None = None) -> W
     `<public_url>/issues/N`, the email's "view in browser" link), and `feed.xml`.
 
     Everything is written into a temporary folder beside `out` first and renamed into
-    place: a failure leaves `out` as it was."""
-    out = out.absolute()
+    place: a failure leaves `out` as it was. A symlink is followed: the folder it points
+    at is replaced and the link keeps pointing there."""
+    out = out.resolve() if out.is_symlink() else out.absolute()
     replaced = _check_target(out)
     entries = archive.issues(with_html=True)
     try:

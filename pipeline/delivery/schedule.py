@@ -19,13 +19,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline.audience.records import MailingList
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.db.schema import campaigns, lists, schedules
 from pipeline.delivery import snapshot
 from pipeline.delivery.send import STOPPED_AT_SHUTDOWN
-from pipeline.errors import InputError, NewsletterError, NotFoundError
+from pipeline.errors import NewsletterError
 from pipeline.issue.build import Build
 
 log = logging.getLogger(__name__)
@@ -140,65 +139,7 @@ def _select() -> sa.Select[Any]:
     return sa.select(*_COLUMNS).select_from(_FROM)
 
 
-def save(
-    store: Store,
-    built: Build,
-    mailing_list: MailingList,
-    send_at: datetime,
-    zone: str,
-    web_html: str,
-    *,
-    source_sha256: str,
-    now: datetime | None = None,
-) -> tuple[Schedule, Schedule | None]:
-    """Store the schedule with the rendering, replacing the issue's schedule to this list
-    (one transaction). Returns the new schedule and the one it replaced."""
-    assert built.issue is not None and built.rendered is not None
-    now = now or utcnow()
-    if send_at <= now:
-        raise InputError(f"{send_at:%Y-%m-%d %H:%M} UTC is in the past", hint="give a later time")
-    number = built.issue.number
-    with store.begin() as tx:
-        started = tx.conn.execute(
-            sa.select(campaigns.c.status).where(
-                campaigns.c.issue_number == number,
-                campaigns.c.list_id == mailing_list.id,
-                campaigns.c.dry_run.is_(False),
-            )
-        ).scalar()
-        if started is not None:
-            raise ScheduleError(
-                f"issue {number} has a {started} campaign to list {mailing_list.name!r} already",
-                hint=f"`newsletter send {built.path} --list {mailing_list.name}` resumes an "
-                "unfinished one; `newsletter log` shows it",
-            )
-        previous = _find(tx.conn, number, mailing_list.id)
-        tx.conn.execute(
-            sa.delete(schedules).where(
-                schedules.c.issue_number == number, schedules.c.list_id == mailing_list.id
-            )
-        )
-        tx.conn.execute(
-            sa.insert(schedules).values(
-                issue_number=number,
-                list_id=mailing_list.id,
-                send_at=send_at,
-                timezone=zone,
-                state="scheduled",
-                source_path=str(built.path.resolve()),
-                source_sha256=source_sha256,
-                subject=built.rendered.subject,
-                rendered=snapshot.dump(built.rendered, web_html),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        saved = _find(tx.conn, number, mailing_list.id)
-    assert saved is not None
-    return saved, previous
-
-
-def _find(conn: sa.Connection, issue_number: int, list_id: int) -> Schedule | None:
+def find_in(conn: sa.Connection, issue_number: int, list_id: int) -> Schedule | None:
     row = conn.execute(
         _select().where(schedules.c.issue_number == issue_number, schedules.c.list_id == list_id)
     ).first()
@@ -207,7 +148,7 @@ def _find(conn: sa.Connection, issue_number: int, list_id: int) -> Schedule | No
 
 def find(store: Store, issue_number: int, list_id: int) -> Schedule | None:
     with store.begin(write=False) as tx:
-        return _find(tx.conn, issue_number, list_id)
+        return find_in(tx.conn, issue_number, list_id)
 
 
 def listing(store: Store) -> list[Schedule]:
@@ -224,33 +165,6 @@ def rendering(store: Store, schedule: Schedule) -> Build:
             sa.select(schedules.c.rendered).where(schedules.c.id == schedule.id)
         ).scalar_one()
     return snapshot.load(stored, f"schedule of issue {schedule.issue_number}")
-
-
-def cancel(store: Store, issue_number: int, mailing_list: MailingList) -> Schedule:
-    """A scheduled (or missed) schedule becomes `cancelled`; a started one cannot be."""
-    now = utcnow()
-    with store.begin() as tx:
-        found = _find(tx.conn, issue_number, mailing_list.id)
-        if found is None:
-            raise NotFoundError(
-                f"issue {issue_number} is not scheduled to list {mailing_list.name!r}",
-                hint="`newsletter schedule list` shows the schedules",
-            )
-        if found.state in ("running", "sent"):
-            raise ScheduleError(
-                f"the schedule of issue {issue_number} to {mailing_list.name!r} is "
-                f"{found.state}: its campaign has started",
-                hint="stop a running send with Ctrl-C; `newsletter log` shows the campaign",
-            )
-        tx.conn.execute(
-            sa.update(schedules)
-            .where(schedules.c.id == found.id)
-            .values(state="cancelled", note=f"cancelled at {now:%Y-%m-%d %H:%M} UTC")
-            .values(updated_at=now)
-        )
-        cancelled = _find(tx.conn, issue_number, mailing_list.id)
-    assert cancelled is not None
-    return cancelled
 
 
 def mark_missed(store: Store, now: datetime, grace_seconds: int) -> list[Schedule]:
@@ -287,6 +201,17 @@ def due(store: Store, now: datetime) -> list[Schedule]:
     query = _select().where(schedules.c.state == "scheduled", schedules.c.send_at <= now)
     with store.begin(write=False) as tx:
         return [Schedule(*row) for row in tx.conn.execute(query.order_by(schedules.c.send_at))]
+
+
+def next_time(store: Store, now: datetime) -> datetime | None:
+    """When the next waiting schedule falls due after `now` (None: none waits): the
+    scheduler sleeps until then rather than a whole interval."""
+    query = sa.select(sa.func.min(schedules.c.send_at)).where(
+        schedules.c.state == "scheduled", schedules.c.send_at > now
+    )
+    with store.begin(write=False) as tx:
+        found: datetime | None = tx.conn.execute(query).scalar()
+    return found
 
 
 def claim(store: Store, schedule: Schedule, now: datetime, who: str) -> bool:
@@ -359,20 +284,16 @@ def follow(store: Store, schedule_id: int, campaign_id: int, *, by: str | None =
         before = Schedule(*row) if row else None
         if before is None or before.state in ("cancelled", "sent"):
             return
-        status, dry_run = tx.conn.execute(
-            sa.select(campaigns.c.status, campaigns.c.dry_run).where(campaigns.c.id == campaign_id)
-        ).one()
+        # Only real campaigns follow a schedule: a dry run leaves schedules alone.
+        status = tx.conn.execute(
+            sa.select(campaigns.c.status).where(campaigns.c.id == campaign_id)
+        ).scalar_one()
         state = follows(status)
         note = before.note
         if by is not None and state == "sent":
-            note = (
-                "dry run (worker --dry-run): logged, nothing sent to SES; "
-                "`newsletter schedule` again to send it for real"
-                if dry_run
-                else None
-            )
+            note = None
         elif by is not None:
-            note = f"started by {by}" + (" (dry run: nothing sent to SES)" * bool(dry_run))
+            note = f"started by {by}"
         elif before.state in ("missed", "scheduled"):
             note = "sent by `newsletter send`" + (
                 " after it was missed" if before.state == "missed" else " before its time"

@@ -5,6 +5,10 @@ worker` (a `Callable[[threading.Event], None]`). Each pass (`tick`) marks schedu
 beyond the grace period, settles the ones whose campaign finished, then claims each due
 schedule and sends its campaign through the flow `newsletter send` uses (`service.py`).
 The clock is injected, so that tests drive it.
+
+A dry run (`worker --dry-run`) claims nothing and marks nothing: it runs a dry-run
+campaign of each due schedule's stored rendering, as `send --dry-run` would, and leaves
+the schedule waiting for a real scheduler.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pipeline.clock import utcnow
 from pipeline.db import Store
@@ -28,7 +32,10 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INTERVAL_SECONDS = 10.0  # between passes: schedules are set to the minute
+# The longest sleep between passes: a schedule another process adds is seen this soon.
+# A known schedule's time wakes the loop sooner (`_sleep`), so it starts on time.
+INTERVAL_SECONDS = 10.0
+WAKE_MARGIN_SECONDS = 0.01
 
 
 @dataclass
@@ -60,6 +67,8 @@ class Scheduler:
         self.concurrency = concurrency
         self.who = f"scheduler {socket.gethostname()}:{os.getpid()}"
         self.stop = threading.Event()
+        # A dry run's schedules stay `scheduled`: each is rehearsed once per process.
+        self.rehearsed: set[tuple[int, datetime]] = set()
 
     def loop(self, stop: threading.Event, interval: float = INTERVAL_SECONDS) -> None:
         """Pass after pass until `stop` is set; a failed pass (the database away) is logged
@@ -69,12 +78,25 @@ class Scheduler:
         while not stop.is_set():
             try:
                 self.tick()
+                pause = self._sleep(interval)
             except Exception:
                 log.exception("scheduler pass failed; trying again in %.0f s", interval)
-            stop.wait(interval)
+                pause = interval
+            stop.wait(pause)
         log.info("scheduler stopped")
 
+    def _sleep(self, interval: float) -> float:
+        """Seconds until the next schedule falls due, at most `interval`."""
+        now = self.now()
+        upcoming = schedules.next_time(self.store, now)
+        if upcoming is None:
+            return interval
+        # Just past its time, so that the pass finds it due (send_at <= now).
+        return min(interval, (upcoming - now).total_seconds() + WAKE_MARGIN_SECONDS)
+
     def tick(self) -> Tick:
+        if self.dry_run:
+            return self._rehearse()
         now = self.now()
         result = Tick()
         result.settled = schedules.settle_finished(self.store)
@@ -109,6 +131,32 @@ class Scheduler:
                 self._start(found, result)
         return result
 
+    def _rehearse(self) -> Tick:
+        """The dry run's pass: reads the schedules, writes nothing a real scheduler acts
+        on (no claim, no `missed`, no resume), and logs what a real pass would do."""
+        now = self.now()
+        result = Tick()
+        late = now - timedelta(seconds=self.settings.schedule_grace)
+        for found in schedules.due(self.store, now):
+            key = (found.id, found.created_at)
+            if self.stop.is_set():
+                break
+            if key in self.rehearsed:
+                continue
+            self.rehearsed.add(key)
+            if found.send_at < late:
+                log.warning(
+                    "dry run: the schedule of issue %s to %r is past its grace period; a real "
+                    "scheduler would mark it missed (nothing changed)",
+                    found.issue_number,
+                    found.list_name,
+                )
+                result.missed.append(found)
+                continue
+            self.settings.require_secret_key()  # as a real pass: links are signed
+            self._start(found, result)
+        return result
+
     def _start(self, found: schedules.Schedule, result: Tick) -> None:
         try:
             result.started.append((found, self._send(found)))
@@ -125,9 +173,16 @@ class Scheduler:
             concurrency=self.concurrency,
             lease_seconds=self.settings.sender_lease_seconds,
         )
-        prepared = service.prepare(self.store, request, self.transport, schedule=found, by=self.who)
+        if self.dry_run:  # a dry-run campaign of the stored rendering; the schedule waits
+            built = schedules.rendering(self.store, found)
+            prepared = service.prepare(self.store, request, self.transport, built=built)
+        else:
+            prepared = service.prepare(
+                self.store, request, self.transport, schedule=found, by=self.who
+            )
         log.info(
-            "starting scheduled issue %s to %r: %s message(s)",
+            "%s scheduled issue %s to %r: %s message(s)",
+            "dry run: logging (not sending)" if self.dry_run else "starting",
             found.issue_number,
             found.list_name,
             prepared.plan.to_send,
@@ -141,7 +196,14 @@ class Scheduler:
             on_note=lambda text: log.info("issue %s: %s", found.issue_number, text),
             stop=self.stop,
         )
-        if report.campaign.status == "finished":
+        if report.campaign.status == "finished" and self.dry_run:
+            log.info(
+                "dry run of scheduled issue %s to %r done: nothing sent to SES; the schedule "
+                "still waits for `serve` or `worker` (without --dry-run) to send it",
+                found.issue_number,
+                found.list_name,
+            )
+        elif report.campaign.status == "finished":
             log.info("scheduled issue %s to %r sent", found.issue_number, found.list_name)
         else:
             why = report.pause_reason or "stopped with the scheduler"

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.errors import NewsletterError
 from pipeline.issue.build import Build
+from pipeline.issue.limits import UnreadableFile, read_regular_file
 from pipeline.issue.render import PersonalTemplate, Rendered
 from pipeline.issue.source import Issue, read_issue
 
@@ -28,15 +29,12 @@ class SnapshotError(NewsletterError):
 
 
 def sha256_of(path: Path) -> str | None:
-    """The file's digest now, or None when it cannot be read (moved, deleted)."""
-    digest = hashlib.sha256()
+    """The file's digest now, or None when it cannot be read (moved, deleted, or no
+    longer a regular file: a FIFO put in its place must not hang `schedule list`)."""
     try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 16), b""):
-                digest.update(chunk)
-    except OSError:
+        return hashlib.sha256(read_regular_file(path)).hexdigest()
+    except UnreadableFile:
         return None
-    return digest.hexdigest()
 
 
 def dump(rendered: Rendered, web_html: str) -> str:

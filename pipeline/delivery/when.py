@@ -5,15 +5,19 @@ hour repeated when they go back) or is already past."""
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from pipeline import zones
 from pipeline.errors import InputError
+from pipeline.text import shown
 
 FORMATS_HINT = "write it as 'YYYY-MM-DD HH:MM', e.g. --at '2024-06-23 09:00'"
+# How far ahead a schedule may be: further is a typo (the year 9999), and a time near
+# datetime's limits overflows when it is moved between zones.
+MAX_AHEAD_YEARS = 5
 
 
 @dataclass(frozen=True)
@@ -26,36 +30,35 @@ class When:
 
 
 def zone(name: str, where: str = "--tz") -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(
-            f"{where}: unknown time zone {name[:64]!r}",
-            hint="give an IANA zone name such as Asia/Seoul, Europe/Berlin or UTC",
-        ) from None
+    found = zones.find(name)
+    if found is None:
+        raise InputError(f"{where}: unknown time zone {shown(name, 70)}", hint=zones.HINT)
+    return found
 
 
 def machine_zone() -> str:
     """The machine's zone name: TZ, else where /etc/localtime points, else /etc/timezone,
-    else UTC. A name, not an offset: a schedule next month must follow DST changes."""
+    else UTC. A name, not an offset: a schedule next month must follow DST changes. A TZ
+    that names no zone is refused rather than passed over: the time would be read in
+    another zone than the one the person set."""
+    if (tz := zones.tz_variable()) is not None:
+        if zones.find(tz) is None:
+            raise InputError(
+                f"the TZ environment variable is not a time zone name: {shown(tz, 70)}",
+                hint="pass --tz, set `timezone` in newsletter.toml, or set TZ to a name "
+                "such as Asia/Seoul (or unset it)",
+            )
+        return tz
     candidates: list[str] = []
-    if tz := os.environ.get("TZ", "").lstrip(":"):
-        candidates.append(tz)
     try:
         target = str(Path("/etc/localtime").resolve())
         if "zoneinfo/" in target:
             candidates.append(target.split("zoneinfo/", 1)[1])
     except OSError:
         pass
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, UnicodeDecodeError):
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    for name in candidates:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-        return name
-    return "UTC"
+    return next((name for name in candidates if zones.find(name) is not None), "UTC")
 
 
 def parse_at(text: str, zone_name: str, now: datetime) -> When:
@@ -66,14 +69,29 @@ def parse_at(text: str, zone_name: str, now: datetime) -> When:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InputError(f"--at {text[:40]!r} is not a date and time", hint=FORMATS_HINT) from None
-    if parsed.tzinfo is not None:
-        utc = parsed.astimezone(UTC)
-    else:
-        utc = _wall_clock(parsed, tz, zone_name)
+    latest = now + timedelta(days=365 * MAX_AHEAD_YEARS)
+    try:
+        utc = (
+            parsed.astimezone(UTC)
+            if parsed.tzinfo is not None
+            else _wall_clock(parsed, tz, zone_name)
+        )
+        given = _show(utc, tz)
+    except OverflowError:  # within a day of year 1 or 9999, moved across an offset
+        far = parsed.year > now.year
+        utc = latest + timedelta(days=1) if far else datetime.min.replace(tzinfo=UTC)
+        given = text.strip()[:40]
+    if utc > latest:
+        raise InputError(
+            f"--at {text.strip()[:40]} is too far ahead: a schedule may be at most "
+            f"{MAX_AHEAD_YEARS} years from now (until {latest.astimezone(tz):%Y-%m-%d %H:%M} "
+            f"in {zone_name})",
+            hint="check the year; " + FORMATS_HINT,
+        )
     if utc <= now:
         shown = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         raise InputError(
-            f"--at {text.strip()[:40]} ({_show(utc, tz)}) is in the past",
+            f"--at {text.strip()[:40]} ({given}) is in the past",
             hint=f"give a later time: it is now {shown} in {zone_name}",
         )
     return When(utc=utc, zone=zone_name)

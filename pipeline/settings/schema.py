@@ -11,7 +11,6 @@ from email.policy import SMTP
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -21,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from pipeline import zones
 from pipeline.errors import ConfigError
 from pipeline.text import CONTROLS
 
@@ -250,12 +250,10 @@ class Settings(BaseSettings):
     def _timezone(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        if zones.find(value) is None:
             raise ValueError(
                 "must be a time zone name from the tz database, like 'Asia/Seoul' or 'UTC'"
-            ) from None
+            )
         return value
 
     @field_validator("secret_key")

@@ -17,10 +17,13 @@ import io
 from functools import cache
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
+from pipeline.zones import tz_hidden_when_unusable
+
+with tz_hidden_when_unusable():  # Babel reads TZ on import; a bad one must not stop us
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
 
 LOCALE = Path(__file__).resolve().parent / "locale"
 DOMAIN = "newsletter"

@@ -172,3 +172,20 @@ def test_the_site_works_from_the_disk_in_a_browser(
         assert page.get_by_role("heading", level=1).inner_text() == TITLE_25
     finally:
         context.close()
+
+
+def test_out_onto_a_symlink_replaces_its_folder_and_leaves_nothing_behind(
+    cli: Cli, sent: SentIssues, project: Path
+) -> None:
+    releases = project / "releases"
+    releases.mkdir()
+    ok(archive(cli, releases / "site"))
+    (project / "site").symlink_to(releases / "site", target_is_directory=True)
+    for _ in range(2):
+        result = ok(archive(cli, "site"))
+        assert "replaced the archive in" in result.stderr
+    assert (project / "site").is_symlink()
+    assert (project / "site").resolve() == (releases / "site").resolve()
+    assert files_of(project / "site") == SITE_FILES
+    leftovers = [p.name for folder in (project, releases) for p in folder.iterdir()]
+    assert not [name for name in leftovers if name.startswith(".")], leftovers

@@ -96,7 +96,7 @@ def test_a_time_in_the_past_is_refused_with_the_time_now(cli: Cli, issue: Path) 
     [
         (["--at", "next tuesday", "--tz", "UTC"], ["not a date and time"]),
         (["--at", "2099-01-01 09:00", "--tz", "Mars/Olympus"], ["unknown time zone"]),
-        (["--at", "2099-01-01 09:00", "--list", "nope"], ["nope"]),
+        (["--at", at(tomorrow()), "--list", "nope"], ["nope"]),
     ],
 )
 def test_bad_input_is_refused_cleanly(
@@ -126,3 +126,72 @@ def test_a_dry_run_does_not_stand_in_the_way_of_a_schedule(cli: Cli, issue: Path
 def test_schedule_list_is_empty_at_first(cli: Cli, project: Path) -> None:
     assert listed(cli) == []
     assert "no schedules" in ok(cli("schedule", "list")).stderr
+
+
+def test_deleting_a_list_with_a_waiting_schedule_needs_force_and_says_what_it_cancelled(
+    cli: Cli, issue: Path
+) -> None:
+    when = tomorrow()
+    ok(schedule(cli, issue, at(when), "UTC"))
+    shown = f"issue 25 at {when:%Y-%m-%d %H:%M} UTC"
+    refusal = refused(cli("lists", "delete", "weekly"), "schedule(s) still to send", shown)
+    assert "--force" in refusal.stderr and "schedule cancel" in refusal.stderr
+    assert only(cli)["state"] == "scheduled"  # nothing deleted
+    deleted = ok(cli("lists", "delete", "weekly", "--force"))
+    assert "cancelled its schedule(s)" in deleted.stderr and shown in deleted.stderr
+    assert listed(cli) == []
+
+
+def test_a_list_whose_schedule_was_cancelled_is_deleted_without_force(
+    cli: Cli, issue: Path
+) -> None:
+    ok(schedule(cli, issue, at(tomorrow()), "UTC"))
+    ok(cli("schedule", "cancel", "25", "--list", "weekly"))
+    deleted = ok(cli("lists", "delete", "weekly"))
+    assert "schedule" not in deleted.stderr
+
+
+@pytest.mark.parametrize("at_text", ["9999-12-31 23:59+00:00", "9999-12-31 23:59"])
+def test_a_year_9999_is_refused_before_anything_is_stored(
+    cli: Cli, issue: Path, at_text: str
+) -> None:
+    refused(schedule(cli, issue, at_text, "Asia/Seoul"), "--at", "too far ahead", "5 years")
+    assert listed(cli) == []
+
+
+def test_a_schedule_stored_at_the_end_of_time_is_listed_not_a_crash(cli: Cli, issue: Path) -> None:
+    """A row an older version stored (year 9999 UTC, shown in Seoul, past datetime's
+    range): `schedule list` and `log` show it; cancelling it works."""
+    from pipeline.db import Store
+    from pipeline.delivery import schedule_edits
+    from pipeline.delivery.sendlog import SendLog
+    from pipeline.issue.build import build
+    from pipeline.issue.render import render_web
+    from pipeline.settings import load_settings
+
+    settings = load_settings()
+    built = build(issue, settings)
+    assert built.issue is not None
+    end = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    with Store.open(settings.database_url) as store:
+        weekly = SendLog(store).list_of("weekly")
+        html = render_web(built.issue, settings)
+        schedule_edits.save(store, built, weekly, end, "Asia/Seoul", html, source_sha256="0" * 64)
+    assert only(cli)["at"] == "9999-12-31T23:59:00Z"
+    table = ok(cli("schedule", "list")).stdout
+    assert "9999-12-31 23:59" in table and "out of range" in table
+    ok(cli("log"))
+    ok(cli("schedule", "cancel", "25", "--list", "weekly"))
+    assert only(cli)["state"] == "cancelled"
+
+
+def test_an_issue_file_replaced_by_a_fifo_does_not_hang_list_or_log(cli: Cli, issue: Path) -> None:
+    import os
+
+    ok(schedule(cli, issue, at(tomorrow()), "UTC"))
+    issue.unlink()
+    os.mkfifo(issue)  # nobody ever writes to it: opening it to read would wait for ever
+    entry = only(cli)
+    assert entry["file_changed"] is True
+    assert "changed since scheduled" in ok(cli("schedule", "list")).stdout
+    assert "changed since scheduled" in ok(cli("log")).stderr

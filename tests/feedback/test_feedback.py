@@ -557,3 +557,23 @@ def test_report_on_an_impossible_issue_number_is_a_clean_error(project, cli, num
 def test_ingest_refuses_a_folder_cleanly(project, cli) -> None:
     result = cli("events", "ingest", project)
     assert result.code in (1, 2) and "is a folder" in result.stderr, result.output
+
+
+HOSTILE_LINKS = [
+    "https://example.org/\x1b[2J\x1b[31mred",  # ANSI: clear the screen, colour
+    "https://example.org/\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07",  # OSC 8 link
+    "https://example.org/\x1b]0;title\x1b\\",  # OSC: set the window title
+    "https://example.org/a\rb\nc\x9b31m",  # CR, LF and a C1 CSI
+]
+
+
+@pytest.mark.parametrize("link", HOSTILE_LINKS)
+def test_report_shows_control_characters_in_links_escaped(project, cli, sent, link) -> None:
+    email = MEMBERS[0][0]
+    events = [simple("Click", sent[email], email, link=link)]
+    assert cli("events", "ingest", write_lines(project / "e.jsonl", events)).code == 0
+    table = ok(cli("report", "25", "--list", "weekly")).stdout
+    assert not any(c in table for c in "\x1b\x07\r\x9b"), table
+    assert "https://example.org/" in table and ("\\x1b" in table or "\\r" in table)
+    (report,) = json.loads(ok(cli("report", "25", "--format", "json")).stdout)
+    assert report["top_links"][0]["link"] == link  # the data itself is kept as it came

@@ -59,7 +59,7 @@ class Clock:
         self.time = moment
 
 
-def scheduler(store: Store, clock: Clock, *, dry_run: bool = False) -> Scheduler:
+def scheduler(store: Store, clock: Callable[[], datetime], *, dry_run: bool = False) -> Scheduler:
     """A scheduler as `serve` makes it: SES by the standard AWS configuration (the test's
     environment points it at the stub), or the dry-run transport."""
     settings = load_settings()

@@ -20,7 +20,7 @@ import pytest
 
 from pipeline.audience.subscribers import add, create_list
 from pipeline.db import Store
-from pipeline.delivery import schedule as schedules
+from pipeline.delivery import schedule_edits
 from pipeline.delivery.sendlog import SendLog
 from pipeline.issue.build import build
 from pipeline.issue.render import render_web
@@ -48,7 +48,7 @@ def _due_schedule(project: Path) -> None:
         built = build(path, settings)
         assert built.issue is not None and not built.errors
         now = datetime.now(UTC)
-        schedules.save(
+        schedule_edits.save(
             store,
             built,
             weekly,
@@ -115,24 +115,27 @@ def _start(
     return process, log
 
 
-def test_worker_dry_run_sends_a_due_schedule_and_stops_on_sigterm(
+def test_worker_dry_run_rehearses_a_due_schedule_and_stops_on_sigterm(
     project: Path, database_url: str, started: list[subprocess.Popen[bytes]]
 ) -> None:
+    """It logs every message of a due schedule and leaves the schedule to a real worker."""
     _due_schedule(project)
     env = _environment(database_url, {})
     process, log = _start(["worker", "--dry-run"], env, project, started)
-    _wait_for("the schedule sent", lambda: _state() == "sent", process, log)
+    finished = "SELECT count(*) FROM campaigns WHERE status = 'finished'"
+    _wait_for("the dry run done", lambda: db.one(finished) == 1, process, log)
     campaign = db.rows("SELECT dry_run, status, subject FROM campaigns")
     assert [tuple(r) for r in campaign] == [(True, "finished", OLD_SUBJECT)]
     assert db.one("SELECT count(*) FROM deliveries WHERE status = 'sent'") == len(READERS)
-    assert "dry run" in str(db.one("SELECT note FROM schedules"))
+    assert _state() == "scheduled"
+    assert db.one("SELECT campaign_id FROM schedules") is None
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=PATIENCE) == 0
     text = log.read_text(encoding="utf-8")
     assert "worker stopped" in text
-    assert "starting scheduled issue 25 to 'weekly'" in text  # said as it happens
-    assert "scheduled issue 25 to 'weekly' sent" in text
+    assert "dry run: logging (not sending) scheduled issue 25 to 'weekly'" in text
+    assert "the schedule still waits for `serve` or `worker`" in text
     assert "Traceback" not in text
 
 
