@@ -147,6 +147,7 @@ def send(
         retry_unknown=retry_unknown,
         retry_failed=retry_failed,
         lease_seconds=settings.sender_lease_seconds,
+        unknown_settle_seconds=settings.unknown_settle_seconds,
     )
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)  # a wrong --list is named first

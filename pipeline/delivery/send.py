@@ -25,6 +25,7 @@ from pipeline.delivery.claims import Claimed, Outcome
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.senders import LEASE_SECONDS
 from pipeline.delivery.sendlog import SendLog
+from pipeline.delivery.settling import DELIVERY_TAG, campaign_tag
 from pipeline.delivery.transports.base import NotSent, SendFailure, Transport
 from pipeline.issue.message import Addressee, Message, personalise
 from pipeline.issue.render import Rendered
@@ -216,7 +217,7 @@ class CampaignRunner:
         self.pause_reason: str | None = None
         self.on_progress = on_progress or (lambda progress: None)
         self.secret = settings.require_secret_key()
-        self.tags = {"campaign": f"issue-{rendered.issue.number}-{campaign_id}"}
+        self.tags = {"campaign": campaign_tag(rendered.issue.number, campaign_id)}
         self._work: queue.Queue[Claimed | None] = queue.Queue()
         self._results: queue.Queue[Outcome] = queue.Queue()
         self._reason_lock = threading.Lock()
@@ -237,7 +238,10 @@ class CampaignRunner:
         return personalise(self.rendered, recipient, self.settings)
 
     def _deliver(self, item: Claimed, message: Message) -> Outcome:
-        done = deliver(self.transport, message, self.tags, self.pace, self.stop, self.retry)
+        # The delivery's id goes to SES with the message, and comes back in its events:
+        # how a row left `unknown` by a crash is settled (settling.py).
+        tags = {**self.tags, DELIVERY_TAG: str(item.delivery_id)}
+        done = deliver(self.transport, message, tags, self.pace, self.stop, self.retry)
         if done.pause:
             self._pause(done.pause)
         return Outcome(item.delivery_id, done.status, done.attempts, done.message_id, done.error)

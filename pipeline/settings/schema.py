@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     schedule_grace: int = Field(3600, ge=0)  # seconds
     # A sender on a shared campaign silent this long is dead; its rows in flight `unknown`.
     sender_lease_seconds: float = Field(10.0, ge=3, le=600)
+    # A crashed campaign (issue 17): rows left `unknown` wait this long for SES's events
+    # (which name the row in a message tag) before `send --retry-unknown` resends them.
+    unknown_settle_seconds: float = Field(300.0, ge=0, le=7 * 24 * 3600)
+    # A campaign that hurts the account pauses: SES reviews an account at 5% (hard) bounces
+    # or 0.1% complaints; these are half of that, judged once this many messages went out.
+    pause_bounce_rate: float = Field(0.025, gt=0, le=1)
+    pause_complaint_rate: float = Field(0.0005, gt=0, le=1)
+    pause_min_sent: int = Field(500, ge=1)
 
     @field_validator(*_ONE_LINE, mode="before")
     @classmethod
