@@ -346,8 +346,8 @@ def _say_schedules(
         if found.state == "missed":
             kit.say(f"[yellow]missed schedule:[/] {what} at {at}: {escape(found.note or '')}")
         elif found.sender_gone:
-            note = escape(found.status_note() or "")
-            kit.say(f"[yellow]running schedule, sender gone:[/] {what} at {at}: {note}")
+            gone = escape(found.status_note() or "")
+            kit.say(f"[yellow]running schedule, sender gone:[/] {what} at {at}: {gone}")
         elif found.state == "scheduled":
             note = found.status_note()
             kit.say(f"scheduled: {what} at {at}" + (f" ({escape(note)})" if note else ""))
