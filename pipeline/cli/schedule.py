@@ -131,7 +131,7 @@ def list_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None:
     """Every schedule: issue, list, time (UTC), state, and whether the file changed since."""
     settings = kit.settings(ctx)
     with Store.open(settings.database_url) as store:
-        found = schedules.listing(store)
+        found = schedules.listing(store, settings.sender_lease_seconds)
     rows = [_row(s) for s in found]
     if fmt is Format.table:
         for row in rows:

@@ -147,6 +147,7 @@ def send(
         retry_unknown=retry_unknown,
         retry_failed=retry_failed,
         lease_seconds=settings.sender_lease_seconds,
+        unknown_settle_seconds=settings.unknown_settle_seconds,
     )
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)  # a wrong --list is named first
@@ -286,7 +287,7 @@ def log_cmd(
     number = kit.issue_number(issue) if issue is not None else None
     with Store.open(settings.database_url) as store:
         sendlog = SendLog(store)
-        _say_schedules(store, number, list_name)
+        _say_schedules(store, number, list_name, settings.sender_lease_seconds)
         found = sendlog.campaigns(issue_number=number, list_name=list_name)
         if number is None:
             rows = [
@@ -330,9 +331,12 @@ def log_cmd(
         )
 
 
-def _say_schedules(store: Store, number: int | None, list_name: str | None) -> None:
-    """Missed and waiting schedules, on stderr: a missed one is never left unsaid."""
-    for found in schedules.listing(store):
+def _say_schedules(
+    store: Store, number: int | None, list_name: str | None, lease_seconds: float
+) -> None:
+    """Missed, waiting and orphaned schedules, on stderr: a missed one, or one whose sender
+    is gone, is never left unsaid."""
+    for found in schedules.listing(store, lease_seconds):
         if (number is not None and found.issue_number != number) or (
             list_name is not None and found.list_name != list_name
         ):
@@ -341,6 +345,9 @@ def _say_schedules(store: Store, number: int | None, list_name: str | None) -> N
         at = f"{found.send_at:%Y-%m-%d %H:%M} UTC"
         if found.state == "missed":
             kit.say(f"[yellow]missed schedule:[/] {what} at {at}: {escape(found.note or '')}")
+        elif found.sender_gone:
+            gone = escape(found.status_note() or "")
+            kit.say(f"[yellow]running schedule, sender gone:[/] {what} at {at}: {gone}")
         elif found.state == "scheduled":
             note = found.status_note()
             kit.say(f"scheduled: {what} at {at}" + (f" ({escape(note)})" if note else ""))

@@ -11,17 +11,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from pipeline.audience.queries import count_recipients
 from pipeline.audience.records import MailingList
+from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.delivery import senders
 from pipeline.delivery.archive import web_page
 from pipeline.delivery.send import RATE_HEADROOM, CampaignRunner, Progress, SendOptions
 from pipeline.delivery.senders import HEARTBEAT_SECONDS, LEASE_SECONDS, Lease, expire
 from pipeline.delivery.sendlog import Campaign, SendLog
+from pipeline.delivery.settling import UNKNOWN_SETTLE_SECONDS
 from pipeline.delivery.transports.base import Quota, SendFailure, Transport
 from pipeline.errors import NewsletterError
 from pipeline.issue.build import Build
@@ -52,6 +55,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)  # rows a crash left `sending`
     reopen: tuple[str, ...] = ()  # statuses `run` puts back to pending (--retry-...)
+    unknown_before: datetime | None = None  # only `unknown` rows older than this reopen
 
     @property
     def estimated_seconds(self) -> float:
@@ -82,6 +86,7 @@ def plan(
     retry_unknown: bool = False,
     retry_failed: bool = False,
     lease_seconds: float = LEASE_SECONDS,
+    unknown_settle_seconds: float = UNKNOWN_SETTLE_SECONDS,
 ) -> Plan:
     """Work out what `send` will do; recovers rows a crash left in `sending` first (of
     senders silent for `lease_seconds`). The pace is the account's MaxSendRate; `rate`
@@ -96,6 +101,7 @@ def plan(
     notes: list[str] = []
     recovered: list[str] = []
     reopen: tuple[str, ...] = ()
+    unknown_before = None
     if campaign is None:
         to_send = count_recipients(store, list_name)
         if to_send == 0:
@@ -105,10 +111,19 @@ def plan(
             )
     else:
         recovered = sendlog.recover(campaign.id, lease_seconds)
+        settled_now, settled = sendlog.settle_unknown(campaign.id)
+        settled_note = (
+            f"{settled} message(s) left 'unknown' were settled by SES's own record "
+            "(its events show SES took them): not sent again"
+        )
+        if settled_now or (retry_unknown and settled):
+            notes.append(settled_note)
         # Reopened by `run`, once confirmed: a declined or refused retry changes nothing.
         wanted = (("unknown", retry_unknown), ("failed", retry_failed))
         reopen = tuple(status for status, asked in wanted if asked)
-        again = {status: sendlog.reopenable(campaign.id, [status]) for status in reopen}
+        if retry_unknown:
+            unknown_before = utcnow() - timedelta(seconds=unknown_settle_seconds)
+        again = {s: sendlog.reopenable(campaign.id, [s], unknown_before) for s in reopen}
         if any(again.values()):
             notes.append("sending again: " + ", ".join(f"{n} {s}" for s, n in again.items()))
         counts = sendlog.counts(campaign.id)
@@ -122,9 +137,11 @@ def plan(
             )
         if others:
             notes.append(f"joining the sender(s) at work on this campaign: {', '.join(others)}")
+        if unknown_before is not None:
+            _hold_back_recent_unknown(sendlog, campaign.id, unknown_before, to_send, notes)
         if to_send == 0:
             summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-            hints = []
+            hints = [settled_note] if settled_now or (retry_unknown and settled) else []
             if counts["unknown"]:
                 hints.append(f"--retry-unknown resends the {counts['unknown']} unknown")
             if counts["failed"]:
@@ -191,7 +208,26 @@ def plan(
         warnings=warnings,
         recovered=recovered,
         reopen=reopen,
+        unknown_before=unknown_before,
     )
+
+
+def _hold_back_recent_unknown(
+    sendlog: SendLog, campaign_id: int, before: datetime, to_send: int, notes: list[str]
+) -> None:
+    """`unknown` rows too recent for --retry-unknown: SES's events may still settle them.
+    Said in a note, or refused when nothing else is left to send."""
+    waiting, latest = sendlog.unknown_waiting(campaign_id, before)
+    if not waiting:
+        return
+    ready = latest + (utcnow() - before)
+    why = (
+        f"{waiting} 'unknown' message(s) are held back until {ready:%Y-%m-%d %H:%M:%S} UTC: "
+        "SES's events may still show they were sent (the `unknown_settle_seconds` setting)"
+    )
+    if to_send == 0:
+        raise CampaignError(why, hint="run the same command again after that time")
+    notes.append(why)
 
 
 def run(
@@ -235,7 +271,7 @@ def run(
             to_send = sendlog.counts(campaign.id)["pending"]
     else:
         if the_plan.reopen:
-            sendlog.reopen(campaign.id, the_plan.reopen)
+            sendlog.reopen(campaign.id, the_plan.reopen, the_plan.unknown_before)
         sendlog.set_status(campaign.id, "running")
         to_send = sendlog.counts(campaign.id)["pending"]
     if on_start:

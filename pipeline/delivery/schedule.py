@@ -12,7 +12,7 @@ only; `delivery/service.py` calls them for `newsletter send` and the scheduler a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.db.schema import campaigns, lists, schedules
-from pipeline.delivery import snapshot
+from pipeline.delivery import senders, snapshot
 from pipeline.delivery.send import STOPPED_AT_SHUTDOWN
+from pipeline.delivery.senders import LEASE_SECONDS
 from pipeline.errors import NewsletterError
 from pipeline.issue.build import Build
 
@@ -55,6 +56,7 @@ class Schedule:
     updated_at: datetime
     campaign_status: str | None = None  # running | paused | finished, once it started
     pause_reason: str | None = None
+    sender_gone: bool = False  # `running`, but no live sender holds it (set by `listing`)
 
     def file_changed(self) -> bool:
         """The file differs from the one rendered (or is gone)."""
@@ -92,6 +94,12 @@ class Schedule:
                 "campaign paused by a shutdown: the scheduler resumes it when `serve` or "
                 "`worker` runs again within the grace period; or resume it with "
                 f"`newsletter send {self.source_path} --list {self.list_name}`"
+            )
+        elif self.state == "running" and self.sender_gone:
+            notes.append(
+                "its sender is gone (killed, or its machine lost): the next scheduler pass "
+                "of `serve` or `worker` takes over, or `newsletter send "
+                f"{self.source_path} --list {self.list_name}` resumes it now"
             )
         elif self.state == "running" and self.campaign_status == "paused":
             why = f": {self.pause_reason}" if self.pause_reason else ""
@@ -151,11 +159,20 @@ def find(store: Store, issue_number: int, list_id: int) -> Schedule | None:
         return find_in(tx.conn, issue_number, list_id)
 
 
-def listing(store: Store) -> list[Schedule]:
-    """Every schedule, soonest first."""
+def listing(store: Store, lease_seconds: float = LEASE_SECONDS) -> list[Schedule]:
+    """Every schedule, soonest first; a running one whose sender is gone says so."""
     query = _select().order_by(schedules.c.send_at, schedules.c.id)
     with store.begin(write=False) as tx:
-        return [Schedule(*row) for row in tx.conn.execute(query)]
+        found = [Schedule(*row) for row in tx.conn.execute(query)]
+        return [
+            replace(s, sender_gone=True)
+            if s.state == "running"
+            and s.campaign_status == "running"
+            and s.campaign_id is not None
+            and not senders.alive(tx.conn, s.campaign_id, lease_seconds)
+            else s
+            for s in found
+        ]
 
 
 def rendering(store: Store, schedule: Schedule) -> Build:
@@ -225,36 +242,6 @@ def claim(store: Store, schedule: Schedule, now: datetime, who: str) -> bool:
             .values(state="running", note=f"started by {who}", updated_at=now)
         ).rowcount
     return bool(changed == 1)
-
-
-def claim_resume(store: Store, schedule: Schedule, now: datetime, grace_seconds: int) -> bool:
-    """A running schedule whose campaign was paused by a shutdown (not by a person, not by
-    SES) within the grace period: paused -> running, as one conditional UPDATE, so one
-    scheduler resumes it. Paused longer ago, it waits for `send`, like a missed one."""
-    if schedule.campaign_id is None:
-        return False
-    with store.begin() as tx:
-        changed = tx.conn.execute(
-            sa.update(campaigns)
-            .where(
-                campaigns.c.id == schedule.campaign_id,
-                campaigns.c.status == "paused",
-                campaigns.c.pause_reason == STOPPED_AT_SHUTDOWN,
-                campaigns.c.updated_at >= now - timedelta(seconds=grace_seconds),
-            )
-            .values(status="running", pause_reason=None, updated_at=now)
-        ).rowcount
-    return bool(changed == 1)
-
-
-def paused_at_shutdown(store: Store) -> list[Schedule]:
-    query = _select().where(
-        schedules.c.state == "running",
-        campaigns.c.status == "paused",
-        campaigns.c.pause_reason == STOPPED_AT_SHUTDOWN,
-    )
-    with store.begin(write=False) as tx:
-        return [Schedule(*row) for row in tx.conn.execute(query.order_by(schedules.c.send_at))]
 
 
 def release(store: Store, schedule_id: int, reason: str) -> None:

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.delivery import campaign as campaigns
+from pipeline.delivery import resume, service
 from pipeline.delivery import schedule as schedules
-from pipeline.delivery import service
 from pipeline.delivery.transports.base import Transport
 from pipeline.errors import NewsletterError
 from pipeline.settings import Settings
@@ -121,13 +121,17 @@ class Scheduler:
             if not schedules.claim(self.store, found, now, self.who):
                 continue  # another scheduler won it: it starts the campaign
             self._start(found, result)
-        # Campaigns that a shutdown (a deploy, a restart) paused go on where they stopped.
-        for found in schedules.paused_at_shutdown(self.store):
+        for lost in resume.take_over_lost(self.store, self.settings.sender_lease_seconds):
+            log.warning("scheduled issue %s to %r: its sender is gone; taking over",
+                        lost.issue_number, lost.list_name)  # fmt: skip
+        # Campaigns that a shutdown (a deploy, a restart) paused, or whose sender died, go
+        # on where they stopped.
+        for found in resume.resumable(self.store):
             if self.stop.is_set():
                 break
-            if schedules.claim_resume(self.store, found, now, self.settings.schedule_grace):
-                log.info("resuming scheduled issue %s to %r, paused by a shutdown",
-                         found.issue_number, found.list_name)  # fmt: skip
+            if resume.claim_resume(self.store, found, now, self.settings.schedule_grace):
+                log.info("resuming scheduled issue %s to %r (%s)", found.issue_number,
+                         found.list_name, found.pause_reason)  # fmt: skip
                 self._start(found, result)
         return result
 

@@ -19,12 +19,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pipeline.audience.tokens import make_token, unsubscribe_url
+from pipeline.clock import utcnow
+from pipeline.delivery import harm
 from pipeline.delivery.claims import Claimed, Outcome
 from pipeline.delivery.pacing import Pace
 from pipeline.delivery.senders import LEASE_SECONDS
 from pipeline.delivery.sendlog import SendLog
+from pipeline.delivery.settling import DELIVERY_TAG, campaign_tag
 from pipeline.delivery.transports.base import NotSent, SendFailure, Transport
 from pipeline.issue.message import Addressee, Message, personalise
 from pipeline.issue.render import Rendered
@@ -49,6 +53,7 @@ class SendOptions:
     throttle_give_up: float = RetryPolicy.give_up_after  # seconds of throttling, then pause
     window: int | None = None  # rows marked `sending` at once; default the concurrency
     lease_seconds: float = LEASE_SECONDS  # a sender silent this long is taken for dead
+    watch_seconds: float = 2.0  # how often the campaign's bounce and complaint rates are read
 
     @property
     def retry(self) -> RetryPolicy:
@@ -216,7 +221,7 @@ class CampaignRunner:
         self.pause_reason: str | None = None
         self.on_progress = on_progress or (lambda progress: None)
         self.secret = settings.require_secret_key()
-        self.tags = {"campaign": f"issue-{rendered.issue.number}-{campaign_id}"}
+        self.tags = {"campaign": campaign_tag(rendered.issue.number, campaign_id)}
         self._work: queue.Queue[Claimed | None] = queue.Queue()
         self._results: queue.Queue[Outcome] = queue.Queue()
         self._reason_lock = threading.Lock()
@@ -237,7 +242,10 @@ class CampaignRunner:
         return personalise(self.rendered, recipient, self.settings)
 
     def _deliver(self, item: Claimed, message: Message) -> Outcome:
-        done = deliver(self.transport, message, self.tags, self.pace, self.stop, self.retry)
+        # The delivery's id goes to SES with the message, and comes back in its events:
+        # how a row left `unknown` by a crash is settled (settling.py).
+        tags = {**self.tags, DELIVERY_TAG: str(item.delivery_id)}
+        done = deliver(self.transport, message, tags, self.pace, self.stop, self.retry)
         if done.pause:
             self._pause(done.pause)
         return Outcome(item.delivery_id, done.status, done.attempts, done.message_id, done.error)
@@ -292,6 +300,7 @@ class CampaignRunner:
         consecutive_failures = 0
         result = RunResult(progress=progress)
         last_report = 0.0
+        last_watch, since = time.monotonic(), utcnow()  # this run's rates: see harm.py
         with _stop_on_signals(result, self.stop):
             while True:
                 try:
@@ -320,6 +329,9 @@ class CampaignRunner:
                         break
                     progress.throttled = self.pace.throttles
                     now = time.monotonic()
+                    if now - last_watch >= self.options.watch_seconds and not self.stop.is_set():
+                        last_watch = now
+                        self._watch(since)
                     if now - last_report > 0.1:
                         self.on_progress(progress)
                         last_report = now
@@ -336,6 +348,13 @@ class CampaignRunner:
         self.on_progress(progress)
         result.pause_reason = self.pause_reason
         return result
+
+    def _watch(self, since: datetime) -> None:
+        """Pause when this run's own bounce or complaint rate hurts the account (harm.py)."""
+        reason = harm.watch(self.sendlog.store, self.campaign_id, since).verdict(self.settings)
+        if reason:
+            log.warning("campaign %s pauses: %s", self.campaign_id, reason)
+            self._pause(reason)
 
     def _count(self, outcomes: list[Outcome], progress: Progress, failures_in_a_row: int) -> int:
         for outcome in outcomes:

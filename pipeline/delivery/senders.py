@@ -33,6 +33,8 @@ from pipeline.db.schema import campaigns, deliveries, senders
 
 LEASE_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0
+# The pause reason of a campaign whose every sender died mid-send (kill -9, a lost machine).
+SENDER_LOST = "its sender stopped without finishing (killed, or its machine lost)"
 LOST_ERROR = "its sender stopped while sending ({who}): it may or may not have been sent"
 
 
@@ -115,6 +117,50 @@ def expire(conn: Connection, lease_seconds: float, *, campaign_id: int | None = 
         )
         lost.append(Lost(sender, [e or "(forgotten)" for e in emails]))
     return lost
+
+
+def alive(conn: Connection, campaign_id: int, lease_seconds: float) -> bool:
+    """Whether a live sender holds the campaign (read only: `expire` is what records a
+    dead one)."""
+    since = utcnow() - timedelta(seconds=lease_seconds)
+    query = sa.select(senders).where(
+        senders.c.campaign_id == campaign_id,
+        senders.c.state == "running",
+        senders.c.heartbeat_at >= since,
+    )
+    found = [_sender(row) for row in conn.execute(query)]
+    return any(not _process_gone(s.host, s.pid) for s in found)
+
+
+def take_over_lost(conn: Connection, campaign_id: int, lease_seconds: float) -> bool:
+    """A `running` campaign that no live sender holds any more (all killed or lost, their
+    rows in flight now `unknown`) becomes `paused` with SENDER_LOST, which the scheduler
+    resumes as it does a campaign paused by a shutdown. True when it did."""
+    expire(conn, lease_seconds, campaign_id=campaign_id)
+    if alive(conn, campaign_id, lease_seconds):
+        return False
+    # A sender of this run was lost; or the campaign is older than a lease and nobody
+    # holds it. Not one just starting: its first lease comes a moment after it.
+    lost_in_this_run = (
+        sa.select(senders.c.id)
+        .where(
+            senders.c.campaign_id == campaign_id,
+            senders.c.state == "lost",
+            senders.c.finished_at >= campaigns.c.updated_at,
+        )
+        .exists()
+    )
+    started_before = utcnow() - timedelta(seconds=lease_seconds)
+    changed = conn.execute(
+        sa.update(campaigns)
+        .where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status == "running",
+            lost_in_this_run | (campaigns.c.updated_at < started_before),
+        )
+        .values(status="paused", pause_reason=SENDER_LOST, updated_at=utcnow())
+    ).rowcount
+    return bool(changed == 1)
 
 
 class Lease:

@@ -27,6 +27,7 @@ from pipeline.db.schema import (
     subscribers,
     test_sends,
 )
+from pipeline.delivery import settling
 from pipeline.delivery.archive import insert_web_version
 from pipeline.delivery.claims import Claimed, Outcome, record, take
 from pipeline.delivery.senders import LEASE_SECONDS, expire
@@ -199,25 +200,43 @@ class SendLog:
         return emails + [e or "(forgotten)" for e in orphans]
 
     @staticmethod
-    def _reopenable(campaign_id: int, statuses: Iterable[str]) -> sa.ColumnElement[bool]:
-        return sa.and_(
+    def _reopenable(
+        campaign_id: int, statuses: Iterable[str], unknown_before: datetime | None
+    ) -> sa.ColumnElement[bool]:
+        reopened = sa.and_(
             deliveries.c.campaign_id == campaign_id,
             deliveries.c.status.in_(list(statuses)),
             deliveries.c.subscriber_id.is_not(None),  # a forgotten person is never mailed
         )
+        if unknown_before is None:
+            return reopened
+        # An `unknown` row waits for SES's events (settling.py) until `unknown_before`.
+        settled_long_enough = (deliveries.c.status != "unknown") | (
+            deliveries.c.updated_at <= unknown_before
+        )
+        return sa.and_(reopened, settled_long_enough)
 
-    def reopenable(self, campaign_id: int, statuses: Iterable[str]) -> int:
+    def reopenable(
+        self, campaign_id: int, statuses: Iterable[str], unknown_before: datetime | None = None
+    ) -> int:
         """How many rows `reopen` would put back to pending."""
-        query = sa.select(sa.func.count()).where(self._reopenable(campaign_id, statuses))
+        query = sa.select(sa.func.count()).where(
+            self._reopenable(campaign_id, statuses, unknown_before)
+        )
         with self.store.begin(write=False) as tx:
             return int(tx.conn.execute(query).scalar_one())
 
-    def reopen(self, campaign_id: int, statuses: Iterable[str]) -> int:
-        """Put rows in `statuses` (unknown, failed) back to pending for a retry."""
+    def reopen(
+        self, campaign_id: int, statuses: Iterable[str], unknown_before: datetime | None = None
+    ) -> int:
+        """Put rows in `statuses` (unknown, failed) back to pending for a retry; `unknown`
+        ones only if they became unknown before `unknown_before` (when given)."""
         with self.store.begin() as tx:
+            # The last word of SES's events first: a row they settled is never resent.
+            settling.settle_campaign(tx.conn, campaign_id)
             changed = tx.conn.execute(
                 sa.update(deliveries)
-                .where(self._reopenable(campaign_id, statuses))
+                .where(self._reopenable(campaign_id, statuses, unknown_before))
                 .values(status="pending", updated_at=utcnow())
             ).rowcount
             if changed:
@@ -227,6 +246,18 @@ class SendLog:
                     .values(status="paused", finished_at=None, updated_at=utcnow())
                 )
         return changed
+
+    def settle_unknown(self, campaign_id: int) -> tuple[int, int]:
+        """Settle `unknown` rows from the events stored for them (settling.py). Returns
+        (settled now, settled by SES's record in all)."""
+        with self.store.begin() as tx:
+            now = settling.settle_campaign(tx.conn, campaign_id)
+            return now, settling.settled_count(tx.conn, campaign_id)
+
+    def unknown_waiting(self, campaign_id: int, before: datetime) -> tuple[int, datetime]:
+        """`unknown` rows still waiting for SES's events, and when the last became unknown."""
+        with self.store.begin(write=False) as tx:
+            return settling.unknown_waiting(tx.conn, campaign_id, before)
 
     def counts(self, campaign_id: int) -> dict[str, int]:
         query = (

@@ -18,6 +18,7 @@ from pipeline.delivery import schedule as schedules
 from pipeline.delivery.send import Progress, SendOptions
 from pipeline.delivery.senders import LEASE_SECONDS
 from pipeline.delivery.sendlog import Campaign
+from pipeline.delivery.settling import UNKNOWN_SETTLE_SECONDS
 from pipeline.delivery.transports.base import Transport
 from pipeline.errors import NewsletterError
 from pipeline.issue.build import Build
@@ -40,6 +41,7 @@ class Request:
     retry_unknown: bool = False
     retry_failed: bool = False
     lease_seconds: float = LEASE_SECONDS  # the `sender_lease_seconds` setting
+    unknown_settle_seconds: float = UNKNOWN_SETTLE_SECONDS  # the setting of that name
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def prepare(
             retry_unknown=request.retry_unknown,
             retry_failed=request.retry_failed,
             lease_seconds=request.lease_seconds,
+            unknown_settle_seconds=request.unknown_settle_seconds,
         )
     except NewsletterError as exc:
         if schedule is not None and by is not None:

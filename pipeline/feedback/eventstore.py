@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.db.schema import campaigns, deliveries, events, memberships, subscribers
+from pipeline.delivery import settling
 
 SOFT_BOUNCE_LIMIT = 3  # transient bounces on this many campaigns in a row -> bounced
 
@@ -26,6 +27,7 @@ class SesEvent:
     bounce_subtype: str | None = None
     detail: str | None = None
     occurred_at: datetime | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # the message's SES tags (mail.tags)
 
 
 @dataclass
@@ -56,6 +58,9 @@ class EventStore:
                         deliveries.c.message_id == event.message_id
                     )
                 ).first()
+            by_tag = delivery is None and settling.DELIVERY_TAG in event.tags
+            if by_tag:  # a message whose sender died before recording its id
+                delivery = settling.tagged_delivery(conn, event.tags, event.recipients)
             result.matched = delivery is not None
             people: list[int] = []
             if delivery is not None and delivery.subscriber_id is not None:
@@ -83,6 +88,12 @@ class EventStore:
                     received_at=utcnow(),
                 )
             )
+            if by_tag and delivery is not None:
+                at = event.occurred_at
+                if settling.settle(conn, delivery.id, event.message_id, event.event_type, at):
+                    result.changes.append(
+                        f"delivery {delivery.id}: unknown -> sent (a {event.event_type} event)"
+                    )
             for person in people:
                 change = self._apply(conn, event, person)
                 if change:

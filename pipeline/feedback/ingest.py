@@ -83,6 +83,16 @@ def _objects(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
+def _tags(value: Any) -> dict[str, str]:
+    """`mail.tags` ({name: [value, ...]}) as one value a name."""
+    tags = {}
+    for name, values in _object(value).items():
+        first = values[0] if isinstance(values, list) and values else values
+        if isinstance(first, str):
+            tags[str(name)] = first
+    return tags
+
+
 def parse(event: dict[str, Any]) -> SesEvent:
     """An SES event (event publishing or classic notification) as the store records it."""
     kind = event.get("eventType") or event.get("notificationType")
@@ -132,6 +142,7 @@ def parse(event: dict[str, Any]) -> SesEvent:
         bounce_subtype=bounce_subtype,
         detail=str(note) if note is not None else None,
         occurred_at=_time(detail.get("timestamp")) or _time(mail.get("timestamp")),
+        tags=_tags(mail.get("tags")),
     )
 
 

@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     import_zip_max_megabytes: int = Field(2000, ge=1)  # decompressed, all its CSVs
     import_zip_max_ratio: int = Field(100, ge=2)  # decompressed / compressed, per file
     import_zip_max_files: int = Field(1000, ge=1)
+    # A crashed campaign (issue 17): rows left `unknown` wait this long for SES's events
+    # (which name the row in a message tag) before `send --retry-unknown` resends them.
+    unknown_settle_seconds: float = Field(300.0, ge=0, le=7 * 24 * 3600)
+    # A campaign that hurts the account pauses: SES reviews an account at 5% (hard) bounces
+    # or 0.1% complaints; these are half of that, judged once this many messages went out.
+    pause_bounce_rate: float = Field(0.025, gt=0, le=1)
+    pause_complaint_rate: float = Field(0.0005, gt=0, le=1)
+    pause_min_sent: int = Field(500, ge=1)
 
     @field_validator(*_ONE_LINE, mode="before")
     @classmethod

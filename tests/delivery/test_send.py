@@ -21,6 +21,7 @@ from pipeline.audience.subscribers import forget, unsubscribe
 from pipeline.audience.tokens import verify_token
 from tests.support import db
 from tests.support.cli import TEST_SECRET
+from tests.support.db import rows as db_rows
 from tests.support.sending import (
     ISSUE,
     SUBJECT,
@@ -150,6 +151,7 @@ def test_every_message_carries_its_own_unsubscribe_and_list_headers(
     found = campaign()
     assert found is not None
     assert received(stub) == dict.fromkeys(ids, 1)
+    delivery_ids = dict(db_rows("SELECT email, id FROM deliveries WHERE campaign_id = ?", found.id))
     for message in stub.accepted:
         email = message.recipient_addresses[0]
         assert message.subject == SUBJECT
@@ -167,7 +169,8 @@ def test_every_message_carries_its_own_unsubscribe_and_list_headers(
         assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message.headers["List-Id"] == "Article Weekly <weekly.example.com>"
         assert message.configuration_set == "newsletter-events"
-        assert message.tags == {"campaign": f"issue-25-{found.id}"}
+        row_id = str(delivery_ids[email])
+        assert message.tags == {"campaign": f"issue-25-{found.id}", "delivery": row_id}
         # The footer link in both parts is this person's own, the one in the header.
         assert url in (message.html or "")
         assert url in (message.text or "")
@@ -192,7 +195,8 @@ def test_headers_without_the_optional_settings_and_with_a_korean_list_name(
     assert message.headers["List-Unsubscribe"].count("<") == 1  # no mailto: configured
     assert "mailto:" not in message.headers["List-Unsubscribe"]
     assert message.configuration_set is None
-    assert message.tags == {}  # tags only mean something with a configuration set
+    # Tagged all the same: an identity's default configuration set publishes events too.
+    assert set(message.tags) == {"campaign", "delivery"}
     list_id = message.headers["List-Id"]
     assert list_id.isascii()
     assert decoded(list_id) == "아티클 위클리 <weekly.example.com>"
@@ -295,7 +299,9 @@ def test_a_finished_campaign_sends_nothing_and_says_so(cli: Cli, stub: SesStub) 
     assert received(stub) == dict.fromkeys((p[0] for p in people(3)), 1)
 
 
-def test_retry_failed_and_retry_unknown_reopen_exactly_those_rows(cli: Cli, stub: SesStub) -> None:
+def test_retry_failed_and_retry_unknown_reopen_exactly_those_rows(
+    cli: Cli, stub: SesStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
     members = people(6)
     make_list(cli, "weekly", members)
     rejected, lost = members[1][0], members[4][0]
@@ -324,6 +330,7 @@ def test_retry_failed_and_retry_unknown_reopen_exactly_those_rows(cli: Cli, stub
     assert rows[rejected]["status"] == "sent" and rows[rejected]["error"] is None
 
     stub.reset()
+    monkeypatch.setenv("NEWSLETTER_UNKNOWN_SETTLE_SECONDS", "0")  # no events flow here
     result = ok(send(cli, "--retry-unknown"))
     assert "sending again: 1 unknown" in result.stderr
     assert received(stub) == {lost: 1}

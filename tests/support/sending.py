@@ -4,6 +4,7 @@ and the send log read straight from the database."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from pipeline.delivery.sendlog import Campaign, SendLog
 from tests.support import db
 from tests.support.cli import ROOT, SAMPLE_ISSUE, Result, ok
 from tests.support.cli import refused as refused  # re-exported: the send tests take both from here
-from tests.support.ses_stub import SesStub
+from tests.support.ses_stub import AcceptedMessage, SesStub
 
 Cli = Callable[..., Result]
 ISSUE = SAMPLE_ISSUE
@@ -168,3 +169,40 @@ def wait_until_sent(
         time.sleep(0.01)
     process.kill()
     raise AssertionError(f"fewer than {at_least} sent in {timeout} s: {samples[-1:]}")
+
+
+# --- SES's own record: events of what the stub accepted ------------------------------------
+
+
+def ses_events(
+    messages: list[AcceptedMessage], kinds: tuple[str, ...] = ("Send", "Delivery")
+) -> list[dict[str, Any]]:
+    """The events SES would publish for accepted messages (event publishing's shape, the
+    message's tags in `mail.tags`), `kinds` for each."""
+    made = []
+    for message in messages:
+        mail = {
+            "timestamp": "2026-03-02T09:00:00.000Z",
+            "messageId": message.message_id,
+            "source": message.from_address,
+            "destination": message.recipient_addresses,
+            "tags": {name: [value] for name, value in message.tags.items()},
+        }
+        for kind in kinds:
+            event: dict[str, Any] = {"eventType": kind, "mail": mail}
+            recipient = [{"emailAddress": message.recipient_addresses[0]}]
+            if kind == "Bounce":
+                event["bounce"] = {"bounceType": "Permanent", "bouncedRecipients": recipient}
+            elif kind == "Complaint":
+                event["complaint"] = {"complainedRecipients": recipient}
+            else:
+                event[kind[0].lower() + kind[1:]] = {"timestamp": mail["timestamp"]}
+            made.append(event)
+    return made
+
+
+def ingest_events(cli: Cli, events: list[dict[str, Any]], name: str = "events.jsonl") -> Result:
+    """Feed events through `newsletter events ingest`, the path a saved file takes."""
+    path = Path(name)
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return ok(cli("events", "ingest", str(path)))

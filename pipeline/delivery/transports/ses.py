@@ -187,6 +187,9 @@ def _build_request(
         request["ReplyToAddresses"] = [_sender(message.reply_to, "Reply-To")]
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
+    if tags:
+        # Sent with or without a configuration set named here: an identity's default
+        # configuration set publishes events too, and they carry the tags back.
         request["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
     return request
 
