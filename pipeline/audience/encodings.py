@@ -24,7 +24,12 @@ UNDECODABLE = re.compile("[\udc80-\udcff]")
 # The encodings a spreadsheet saves CSV in besides UTF-8, each with the characters that
 # show a decoding is the right one (a wrong one yields text, but not these).
 _CANDIDATES = (
-    ("cp949", re.compile("[\uac00-\ud7a3]"), "Korean; Excel in Korea saves CSV in it"),
+    # The Hangul syllables, by code point: a range of characters, not words for the catalogue.
+    (
+        "cp949",
+        re.compile(f"[{chr(0xAC00)}-{chr(0xD7A3)}]"),
+        "Korean; Excel in Korea saves CSV in it",
+    ),
     ("shift_jis", re.compile("[\u3040-\u30ff]"), "Japanese"),
     ("gb18030", re.compile("[\u4e00-\u9fff]"), "Chinese"),
     ("cp1252", re.compile("[\u00c0-\u00ff]"), "Western European"),
