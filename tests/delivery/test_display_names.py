@@ -26,7 +26,7 @@ from pipeline.issue.build import build
 from pipeline.issue.message import Addressee, personalise, to_mime
 from pipeline.issue.render import Rendered
 from pipeline.issue.transactional import confirmation
-from pipeline.settings import load_settings
+from pipeline.settings import Settings, load_settings
 from tests.support.sending import ISSUE, Cli, make_list, ok, received, send
 from tests.support.ses_stub import SesStub
 
@@ -59,8 +59,13 @@ def header_mailboxes(header: str, value: str) -> list[tuple[str, str]]:
 
 
 @cache
+def _settings() -> Settings:
+    return load_settings()
+
+
+@cache
 def _rendered() -> Rendered:
-    result = build(ISSUE, load_settings())
+    result = build(ISSUE, _settings())
     assert result.rendered is not None
     return result.rendered
 
@@ -88,7 +93,7 @@ def test_a_name_is_shown_as_typed_in_every_header_that_carries_it(project: Path,
     assume(name)
     assert name is not None
     email = "reader@example.com"
-    settings = load_settings()
+    settings = _settings()
     message = personalise(_rendered(), Addressee(email, name, "https://x.example/u/t"), settings)
     request = build_request(message, {"campaign": "issue-25-1"})
     (to,) = request["Destination"]["ToAddresses"]
