@@ -11,10 +11,11 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from pipeline.audience import subscribers as lib
 from pipeline.audience.cleaning import MAX_NAME, clean_name
+from pipeline.audience.listfile import unescape_cell
 from pipeline.audience.queries import AudienceTx
 from pipeline.db import Store
 from pipeline.errors import InputError
@@ -138,6 +139,7 @@ def test_add_cleans_a_name_and_says_so(store: Store) -> None:
 @settings(_SETTINGS, suppress_health_check=[*_SETTINGS.suppress_health_check,
                                              HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(_HOSTILE_TEXT)
+@example("'=")  # an escaped formula cell, found by this test
 def test_any_name_imported_from_a_csv_is_stored_clean(store: Store, raw: str) -> None:
     with store.engine.begin() as conn:  # each example starts with nobody on the list
         conn.exec_driver_sql("DELETE FROM memberships")
@@ -148,7 +150,10 @@ def test_any_name_imported_from_a_csv_is_stored_clean(store: Store, raw: str) ->
             csv.writer(out).writerows([["email", "name"], ["kim@example.com", raw]])
         report = lib.import_csv(store, path, "weekly")
         assert (report.added, report.invalid) == (1, 0)
-        assert _names(store)["kim@example.com"] == clean_name(raw.strip() or None).name
+        # A cell the export escaped against formulas (`'=...`) loses that one quote on import,
+        # as the README says; the rest is cleaned as any name.
+        cell = unescape_cell(raw.strip()).strip()
+        assert _names(store)["kim@example.com"] == clean_name(cell or None).name
 
 
 # --- odd files, odd cells ---------------------------------------------------------------------
