@@ -57,6 +57,7 @@ PROCESS_MODULES = {
     "tests/delivery/test_send_crash.py",
     "tests/web/test_serve_process.py",
     "tests/web/test_serve_scheduler.py",
+    "tests/web/test_worker_killed.py",
     "tests/test_package.py",
 }
 PROCESS_TESTS = {
@@ -68,6 +69,7 @@ PROCESS_TESTS = {
     "test_a_terminal_gets_a_progress_bar_and_a_pipe_gets_log_lines",
     "test_poll_as_a_service_stops_cleanly_on_sigterm",
     "test_cli_subprocess_record_file_and_control",
+    "test_a_process_starts_whatever_tz_holds",
 }
 
 
