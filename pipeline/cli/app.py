@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -92,10 +94,17 @@ def _register() -> None:
 _register()
 
 
+@functools.cache
+def command() -> Callable[..., Any]:
+    """The click command typer builds from the functions above: built once per process
+    (typer rebuilds it on every call, reading every signature of every command again)."""
+    return typer.main.get_command(app)
+
+
 def main() -> None:
     """Entry point: user mistakes become one clean message and a non-zero exit."""
     try:
-        app(prog_name="newsletter")
+        command()(prog_name="newsletter")
     except NewsletterError as exc:
         # Messages quote user values (a pattern like `[a-z]`, a name): never read as markup.
         err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
