@@ -68,6 +68,20 @@ class Served:
         return self.client.post("/ses/events", content=to_body(envelope), headers=headers)
 
 
+def wait_healthy(client: httpx.Client, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until `serve` answers /healthz; its log if it died or took longer than PATIENCE."""
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+
+
 @pytest.fixture(params=[1, 2], ids=["one-worker", "two-workers"])
 def served(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Iterator[Served]:
     key = new_signing_key()
@@ -117,16 +131,7 @@ def served(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) ->
             )
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
         try:
-            deadline = time.monotonic() + PATIENCE
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+            wait_healthy(client, process, log)
             yield Served(client, process, log, url, sns, key, token)
         finally:
             client.close()
@@ -195,16 +200,7 @@ def test_sigterm_with_slow_bodies_in_flight_stops_at_once_and_quietly(
     slow: list[socket.socket] = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            deadline = time.monotonic() + PATIENCE
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+            wait_healthy(client, process, log)
         for path in ("/subscribe", "/ses/events", "/unsubscribe/x") * 2:
             sock = socket.create_connection(("127.0.0.1", port), timeout=PATIENCE)
             head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
