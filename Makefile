@@ -61,9 +61,10 @@ wheelhouse: $(WHEELHOUSE)/.stamp
 test: install system-deps wheelhouse lint
 	$(BIN)/pytest -q -n 3 --dist loadgroup --durations=20
 
-# The edit loop: SQLite only, no browser, no subprocess, nothing marked slow.
+# The edit loop: SQLite only, no browser, no subprocess, nothing marked slow, and the
+# property tests trying a fifth of their examples (tests/support/properties.py).
 test-fast: install
-	NEWSLETTER_TEST_BACKENDS=sqlite $(BIN)/pytest -q -n 3 --dist loadgroup -m "not browser and not slow and not subprocess and not spam"
+	NEWSLETTER_TEST_BACKENDS=sqlite PYTEST_NEWSLETTER_QUICK_PROPERTIES=1 $(BIN)/pytest -q -n 3 --dist loadgroup -m "not browser and not slow and not subprocess and not spam"
 
 lock: install
 	$(BIN)/pip freeze --exclude-editable > $(LOCK)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pipeline.errors import ConfigError
 from pipeline.settings import load_settings
 from tests.support.cli import SAMPLE_ISSUE, Result, run_cli
+from tests.support.properties import examples
 
 # Each setting that ends up in a header or an SES parameter, with a good value for it.
 HEADER_SETTINGS = {
@@ -57,7 +58,9 @@ def _dotenv_string(value: str) -> str:
 
 
 @hypothesis_settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     key=st.sampled_from(sorted(HEADER_SETTINGS)),
