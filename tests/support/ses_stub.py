@@ -525,6 +525,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.respond(200, json.dumps(stub.stats(), ensure_ascii=False).encode())
         elif self.command == "POST" and path == CONFIG_PATH:
             stub._handle_config(self, body)
+        elif stub._route(self, path, body):
+            pass
         else:
             stub._count("not_found")
             self.respond_error(
@@ -860,7 +862,16 @@ class SesStub:
         if fault is not None:
             handler.respond_error(fault.status, fault.code, text or fault.message)
             return
+        self._sent(message)
         handler.respond(200, b'{"MessageId":"' + message.message_id.encode() + b'"}')
+
+    def _route(self, handler: _Handler, path: str, body: bytes) -> bool:
+        """Other operations (a subclass's: tests/support/aws_stub.py); False: 404."""
+        return False
+
+    def _sent(self, message: AcceptedMessage) -> None:
+        """Called once a message is accepted, before the answer (a subclass publishes its
+        events here, so they have arrived when the client's call returns)."""
 
     def _handle_account(self, handler: _Handler) -> None:
         self._count("get_account")
