@@ -178,3 +178,7 @@ def test_queue_setup_writes_the_queue_and_events_poll_reads_it(
     ok(cli("events", "poll", "--once", "--wait", "0"))
     with store.begin(write=False) as tx:
         assert tx.conn.execute(sa.select(events.c.event_type)).scalars().all() == ["Bounce"]
+
+
+def test_events_poll_without_a_queue_says_where_one_comes_from(cli, project: Path) -> None:
+    refused(cli("events", "poll", "--once"), "no queue to poll", "aws setup --queue")
