@@ -41,20 +41,21 @@ def mail_from_records(mail_from: str, region: str) -> list[Record]:
     ]
 
 
-def dmarc_value(domain: str) -> str:
-    return f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}"
-
-
-def dmarc_record(domain: str) -> Record:
-    return Record(f"_dmarc.{domain}", "TXT", dmarc_value(domain), "DMARC (reports only)")
+def dmarc_value(report_to: str) -> str:
+    """A policy that only asks for reports (to `report_to`): nothing is refused while the
+    publisher learns who sends as the domain."""
+    return f"v=DMARC1; p=none; rua=mailto:{report_to}"
 
 
 def records(
-    domain: str, tokens: list[str], mail_from: str, region: str, *, dmarc: bool
+    domain: str, tokens: list[str], mail_from: str, region: str, *, dmarc_to: str | None
 ) -> list[Record]:
-    """Every record to publish; the DMARC one only when `dmarc` (the domain has none)."""
+    """Every record to publish; a DMARC one reporting to `dmarc_to` when it is given (the
+    domain has none)."""
     found = [*dkim_records(domain, tokens), *mail_from_records(mail_from, region)]
-    return [*found, dmarc_record(domain)] if dmarc else found
+    if dmarc_to is None:
+        return found
+    return [*found, Record(f"_dmarc.{domain}", "TXT", dmarc_value(dmarc_to), "DMARC (reports)")]
 
 
 def zone_snippet(found: list[Record]) -> str:

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from typing import Any, Final
 
 from pipeline.aws import records as dns_records
@@ -373,8 +374,14 @@ class Setup:
             has_dmarc = self.dns.dmarc(self.domain) is not None
         except DnsUnavailable:
             has_dmarc = False
+        # Reports go to a mailbox someone reads: the reply address, else the sender's.
+        report_to = parseaddr(self.settings.reply_to or self.settings.from_address)[1]
         return dns_records.records(
-            self.domain, tokens, self.mail_from, self.aws.region, dmarc=not has_dmarc
+            self.domain,
+            tokens,
+            self.mail_from,
+            self.aws.region,
+            dmarc_to=None if has_dmarc else report_to,
         )
 
     def settings_values(self) -> dict[str, Any]:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipeline.aws import check as checks
-from pipeline.aws import records as dns_records
-from pipeline.aws import settings_file
-from pipeline.aws.clients import Aws
-from pipeline.aws.doctor import Doctor
-from pipeline.aws.setup import Setup
 from pipeline.cli import kit
 from pipeline.output import Format, dumps, emit_rows
 from pipeline.settings import DEFAULT_CONFIG, ENV_PREFIX
+
+if TYPE_CHECKING:
+    from pipeline.aws.records import Record
+
+# The pipeline.aws modules (boto3, dnspython, tomlkit) are imported by these two commands
+# only: every other command starts without them.
 
 aws_app = typer.Typer(
     help="Set up the AWS account: SES identity, configuration set, SNS topic, subscription.",
@@ -55,6 +55,10 @@ def setup(
 ) -> None:
     """Make what SES needs to send and report back, then print the DNS records to publish.
     Running it again changes nothing and says so."""
+    from pipeline.aws import settings_file
+    from pipeline.aws.clients import Aws
+    from pipeline.aws.setup import Setup
+
     settings = kit.settings(ctx)
     job = Setup(Aws.connect(), settings, queue=queue, track=track, confirm_wait=wait)
     steps = job.plan()
@@ -87,7 +91,9 @@ def setup(
     kit.say("next: publish the DNS records above, then run `newsletter doctor`")
 
 
-def _show_records(found: list[dns_records.Record]) -> None:
+def _show_records(found: list[Record]) -> None:
+    from pipeline.aws import records as dns_records
+
     emit_rows(
         [{"name": r.name, "type": r.type, "value": r.value, "why": r.why} for r in found],
         ["name", "type", "value", "why"],
@@ -117,6 +123,10 @@ def doctor(
 ) -> None:
     """Check every condition of a real send: settings, the SES account, the identity, DNS,
     the events' wiring and /healthz; each ok, warn or fail with its fix. Exit 1 on a fail."""
+    from pipeline.aws import check as checks
+    from pipeline.aws.clients import Aws
+    from pipeline.aws.doctor import Doctor
+
     settings = kit.settings(ctx)
     aws = Aws.connect()
     found = Doctor(settings, aws).run()

@@ -83,7 +83,7 @@ def test_setup_makes_everything_once_and_the_second_run_has_nothing_to_do(
     )
     assert 'bounce.example.com.\t3600\tIN\tTXT\t"v=spf1 include:amazonses.com ~all"' in first.stdout
     assert (
-        '_dmarc.example.com.\t3600\tIN\tTXT\t"v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com"'
+        '_dmarc.example.com.\t3600\tIN\tTXT\t"v=DMARC1; p=none; rua=mailto:editors@example.com"'
         in first.stdout
     )
     # newsletter.toml: the two settings added, every comment and line kept.
