@@ -155,7 +155,6 @@ class Setup:
 
     def _destination_step(self) -> Step:
         subject = f"event destination {DESTINATION}"
-        wanted = ", ".join(t.title().replace("_", "") for t in self.event_types) + " to the topic"
         found = None
         if self.configuration_set_found:
             answer = call(
@@ -166,6 +165,9 @@ class Setup:
             for destination in (answer or {}).get("EventDestinations", []):
                 if destination.get("Name") == DESTINATION:
                     found = destination
+        if found is not None and set(TRACKING_TYPES) & set(found.get("MatchingEventTypes", [])):
+            self.track = True  # a run without --track never turns tracking off
+        wanted = ", ".join(t.title().replace("_", "") for t in self.event_types) + " to the topic"
         if found is None:
             return Step(subject, "create", wanted, lambda: self._put_destination(create=True))
         same = (

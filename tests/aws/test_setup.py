@@ -171,7 +171,7 @@ def test_queue_setup_writes_the_queue_and_events_poll_reads_it(
     assert {"OPEN", "CLICK"} <= set(destination["MatchingEventTypes"])
     assert tomllib.loads((project / "newsletter.toml").read_text())["events_queue_url"] == QUEUE_URL
     aws.calls.clear()
-    ok(cli("aws", "setup", "--yes", "--queue", "--track"))
+    ok(cli("aws", "setup", "--yes", "--queue"))  # without --track: tracking stays
     assert aws.writes() == []
 
     aws.publish(TOPIC, bounce_permanent(recipient="gone@example.org"))

@@ -18,7 +18,9 @@ Routes
     ``GET  /_stub/stats``               (stub control) counts, requests, per-recipient counts.
     ``POST /_stub/config``              (stub control) JSON object of fault attributes to set;
                                         lets a test retune a stub running as a subprocess.
-    anything else                       404 ``UnknownOperationException`` (JSON body).
+    anything else                       404 ``UnknownOperationException`` (JSON body), unless a
+                                        subclass's ``_route`` answers it (``aws_stub.AwsStub``:
+                                        the rest of SES v2, SNS and SQS).
 
 Errors are sent the way AWS REST-JSON services send them: HTTP status, header
 ``x-amzn-ErrorType: <Code>`` and body ``{"message": "..."}``; botocore turns that into a
