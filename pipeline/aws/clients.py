@@ -105,8 +105,8 @@ class Aws:
 
 def call(client: Any, action: str, **params: Any) -> Any:
     """`client.<operation>(**params)` for the IAM `action` (`ses:GetEmailIdentity`):
-    AccessDenied names the action, a missing resource returns None, anything else is an
-    AwsError with AWS's own words."""
+    AccessDenied names the action; a missing resource is None for a read (Get*, List*);
+    anything else is an AwsError with AWS's own words."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     operation = _snake(action.partition(":")[2])
@@ -119,7 +119,7 @@ def call(client: Any, action: str, **params: Any) -> Any:
         message = str(error.get("Message", "")) or code
         if code in _DENIED:
             raise AccessDenied(action, f"{code}: {message}") from None
-        if code in _NOT_FOUND:
+        if code in _NOT_FOUND and operation.startswith(("get_", "list_")):
             return None
         raise AwsError(f"AWS refused {action}: {code}: {message}") from None
     except NoCredentialsError:
