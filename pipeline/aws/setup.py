@@ -18,6 +18,7 @@ from typing import Any, Final
 from pipeline.aws import records as dns_records
 from pipeline.aws.clients import Aws, call
 from pipeline.aws.dnscheck import Dns, DnsUnavailable
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 # What the app records (README, "Listening"); Open and Click only with --track.
@@ -97,6 +98,13 @@ class Setup:
     # --- reading ------------------------------------------------------------------------
 
     def plan(self) -> list[Step]:
+        if not self.mail_from.endswith("." + self.domain):
+            # SES takes only a subdomain of the identity, and only one aligns SPF for DMARC.
+            raise ConfigError(
+                f"mail_from_domain {self.mail_from} is not a subdomain of {self.domain}, "
+                "the domain of from_address",
+                hint=f"leave it out (bounce.{self.domain}) or name a subdomain of {self.domain}",
+            )
         return [
             *self._identity_steps(),
             self._configuration_set_step(),

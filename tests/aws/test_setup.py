@@ -180,5 +180,13 @@ def test_queue_setup_writes_the_queue_and_events_poll_reads_it(
         assert tx.conn.execute(sa.select(events.c.event_type)).scalars().all() == ["Bounce"]
 
 
+def test_a_mail_from_domain_outside_the_sender_domain_is_refused_before_any_call(
+    cli, aws: AwsStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_MAIL_FROM_DOMAIN", "bounce.other.example")
+    refused(cli("aws", "setup", "--dry-run"), "not a subdomain of example.com")
+    assert aws.calls == []
+
+
 def test_events_poll_without_a_queue_says_where_one_comes_from(cli, project: Path) -> None:
     refused(cli("events", "poll", "--once"), "no queue to poll", "aws setup --queue")
