@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -104,6 +105,11 @@ def _show_records(found: list[Record]) -> None:
     print(dns_records.zone_snippet(found), end="")
 
 
+class Report(StrEnum):
+    table = "table"
+    json = "json"
+
+
 def doctor(
     ctx: typer.Context,
     round_trip: Annotated[
@@ -118,8 +124,8 @@ def doctor(
         float, typer.Option(help="Seconds --round-trip waits for the events.")
     ] = 120.0,
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="Output: table for people; json for scripts.")
-    ] = Format.table,
+        Report, typer.Option("--format", "-f", help="Output: table for people; json for scripts.")
+    ] = Report.table,
 ) -> None:
     """Check every condition of a real send: settings, the SES account, the identity, DNS,
     the events' wiring and /healthz; each ok, warn or fail with its fix. Exit 1 on a fail."""
@@ -135,7 +141,7 @@ def doctor(
         from pipeline.aws.roundtrip import round_trip as run_trip
         from pipeline.db import Store
 
-        progress = kit.say if fmt is Format.table else (lambda line: None)
+        progress = kit.say if fmt is Report.table else (lambda line: None)
         with Store.open(settings.database_url) as store:
             done = run_trip(settings, aws, store, timeout=timeout, progress=progress)
         for trip in done:
@@ -151,7 +157,7 @@ def doctor(
                 )
             )
             trips.append({"address": trip.address, "event": trip.expected, "seconds": trip.seconds})
-    if fmt is Format.table:
+    if fmt is Report.table:
         emit_rows(
             [c.as_row() for c in found],
             ["area", "name", "status", "detail", "fix"],
