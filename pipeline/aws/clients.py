@@ -61,16 +61,16 @@ class AccessDenied(AwsError):
     """The credentials lack an IAM permission; `action` names it."""
 
     def __init__(self, action: str, detail: str) -> None:
-        statement = json.dumps({"Effect": "Allow", "Action": action, "Resource": "*"})
         super().__init__(
             f"AWS refused {action}: these credentials are not allowed to call it ({detail})",
             hint=f"add {action!r} to the IAM policy of these credentials, for example the "
-            f"statement {statement}; the README lists every action newsletter needs",
+            f"statement {policy_line(action)}; the README lists every action newsletter needs",
         )
         self.action = action
 
 
 def policy_line(action: str) -> str:
+    """The IAM policy statement that allows `action`."""
     return json.dumps({"Effect": "Allow", "Action": action, "Resource": "*"})
 
 
