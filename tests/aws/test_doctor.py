@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from pipeline.aws.clients import IAM_ACTIONS
 from pipeline.db import Store
 from pipeline.db.schema import events, subscribers
 from pipeline.settings import load_settings
@@ -144,6 +145,7 @@ def test_round_trip_brings_the_simulator_events_back_and_leaves_no_trace(
         "Delivery",
     ]
     assert all(trip["seconds"] is not None for trip in report["round_trip"])
+    assert set(aws.calls) <= set(IAM_ACTIONS)  # every action called is in the README's list
     sent = [m for m in aws.accepted if m.tags.get("newsletter-doctor")]
     assert len(sent) == 3 and {m.configuration_set for m in sent} == {"weekly-example-com"}
     # Delivered through `serve` (signed notifications), then cleaned away; nobody suppressed.

@@ -12,12 +12,13 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from pipeline.aws.clients import IAM_ACTIONS
 from pipeline.db import Store
 from pipeline.db.schema import events
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app
 from tests.support.aws_stub import ACCOUNT_ID, AwsStub
-from tests.support.cli import ok, refused
+from tests.support.cli import ROOT, ok, refused
 from tests.support.sns_fixtures import bounce_permanent
 
 TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:weekly-example-com-ses-events"
@@ -92,6 +93,7 @@ def test_setup_makes_everything_once_and_the_second_run_has_nothing_to_do(
     assert tomllib.loads(after)["configuration_set"] == "weekly-example-com"
     assert tomllib.loads(after)["sns_topic_arns"] == [TOPIC]
 
+    assert set(aws.calls) <= set(IAM_ACTIONS)
     aws.calls.clear()
     second = ok(cli("aws", "setup", "--yes"))
     assert aws.writes() == []
@@ -170,6 +172,7 @@ def test_queue_setup_writes_the_queue_and_events_poll_reads_it(
     destination = aws.configuration_sets["weekly-example-com"]["newsletter-sns"]
     assert {"OPEN", "CLICK"} <= set(destination["MatchingEventTypes"])
     assert tomllib.loads((project / "newsletter.toml").read_text())["events_queue_url"] == QUEUE_URL
+    assert set(aws.calls) <= set(IAM_ACTIONS)
     aws.calls.clear()
     ok(cli("aws", "setup", "--yes", "--queue"))  # without --track: tracking stays
     assert aws.writes() == []
@@ -190,3 +193,8 @@ def test_a_mail_from_domain_outside_the_sender_domain_is_refused_before_any_call
 
 def test_events_poll_without_a_queue_says_where_one_comes_from(cli, project: Path) -> None:
     refused(cli("events", "poll", "--once"), "no queue to poll", "aws setup --queue")
+
+
+def test_the_readme_lists_every_iam_action_the_commands_use() -> None:
+    policy = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [action for action in IAM_ACTIONS if f'"{action}"' not in policy] == []
