@@ -18,12 +18,13 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from pipeline.aws.clients import Aws, call
+from pipeline.aws.clients import Aws, AwsError, call
 from pipeline.db import Store
 from pipeline.db.schema import events
 from pipeline.delivery.transports.ses import encode_address
 from pipeline.errors import ConfigError
 from pipeline.feedback.eventstore import SIMULATOR_DOMAIN
+from pipeline.feedback.ingest import poll
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ def round_trip(
     progress: Callable[[str], None] = lambda line: None,
 ) -> list[Trip]:
     """Send, wait (at most `timeout` seconds, a progress line each second), clean up.
-    The trips whose `seconds` is None did not come back in time."""
+    The trips whose `seconds` is None did not come back in time.
+
+    With `events_queue_url` set, the wait drains that queue as `events poll` does (any
+    other event in it is recorded as usual), so a set-up without `serve` is proved too."""
     if not settings.configuration_set:
         raise ConfigError(
             "configuration_set is not set: SES would publish no event",
@@ -83,14 +87,36 @@ def round_trip(
         )
         trips.append(Trip(address, expected, str(answer["MessageId"])))
         progress(f"sent to {address} ({answer['MessageId']})")
+    drain = _drainer(settings, aws, store)
     try:
-        _wait(store, trips, started, timeout, poll, progress)
+        _wait(store, trips, started, timeout, poll, progress, drain)
     finally:
         ids = [trip.message_id for trip in trips]
         with store.begin() as tx:
             tx.conn.execute(sa.delete(events).where(events.c.message_id.in_(ids)))
     log.info("doctor round trip %s: %s", run, ", ".join(map(_took, trips)))
     return trips
+
+
+def _drainer(settings: Settings, aws: Aws, store: Store) -> Callable[[], None]:
+    queue = settings.events_queue_url
+    if not queue:
+        return lambda: None
+
+    def drain() -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            report = poll(store, queue, client=aws.sqs, wait_seconds=0, once=True)
+        except (BotoCoreError, ClientError) as exc:
+            raise AwsError(
+                f"cannot read the events queue {queue}: {exc}",
+                hint="the credentials need sqs:ReceiveMessage and sqs:DeleteMessage on it",
+            ) from None
+        for _line, reason in report.invalid:
+            log.warning("events queue: %s", reason)
+
+    return drain
 
 
 def _took(trip: Trip) -> str:
@@ -104,12 +130,14 @@ def _wait(
     timeout: float,
     poll: float,
     progress: Callable[[str], None],
+    drain: Callable[[], None],
 ) -> None:
     said = 0.0
     while True:
         waiting = [trip for trip in trips if trip.seconds is None]
         if not waiting:
             return
+        drain()
         with store.begin(write=False) as tx:
             found = {
                 (row.message_id, row.event_type)

@@ -37,9 +37,9 @@ def served(
     return url
 
 
-def set_up(cli, aws: AwsStub, dns: DnsStub) -> None:
+def set_up(cli, aws: AwsStub, dns: DnsStub, *options: str) -> None:
     """`aws setup`, then the DNS records published and found by SES."""
-    ok(cli("aws", "setup", "--yes"))
+    ok(cli("aws", "setup", "--yes", *options))
     aws.verify("example.com")
     for token in aws.identities["example.com"].tokens:
         dns.add(f"{token}._domainkey.example.com", "CNAME", f"{token}.dkim.amazonses.com.")
@@ -154,6 +154,19 @@ def test_round_trip_brings_the_simulator_events_back_and_leaves_no_trace(
         assert tx.conn.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 0
         status = tx.conn.execute(sa.select(subscribers.c.status)).scalar()
     assert status == "active"
+
+
+def test_round_trip_through_the_queue_is_drained_as_events_poll_would(
+    cli, aws: AwsStub, dns_stub: DnsStub, served: str, store: Store
+) -> None:
+    set_up(cli, aws, dns_stub, "--queue")  # no subscription of `serve`: only the queue
+    code, report = doctor(cli, "--round-trip")
+    assert code == 0, report
+    assert statuses(report)["subscription"] == "ok"
+    assert all(trip["seconds"] is not None for trip in report["round_trip"])
+    assert all(not queue.messages for queue in aws.queues.values())
+    with store.begin(write=False) as tx:
+        assert tx.conn.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 0
 
 
 def test_round_trip_without_the_wiring_fails_after_its_timeout(
