@@ -23,8 +23,8 @@ from pipeline.db import Store
 from pipeline.db.schema import events
 from pipeline.delivery.transports.ses import encode_address
 from pipeline.errors import ConfigError
+from pipeline.feedback import ingest
 from pipeline.feedback.eventstore import SIMULATOR_DOMAIN
-from pipeline.feedback.ingest import poll
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _drainer(settings: Settings, aws: Aws, store: Store) -> Callable[[], None]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            report = poll(store, queue, client=aws.sqs, wait_seconds=0, once=True)
+            report = ingest.poll(store, queue, client=aws.sqs, wait_seconds=0, once=True)
         except (BotoCoreError, ClientError) as exc:
             raise AwsError(
                 f"cannot read the events queue {queue}: {exc}",
