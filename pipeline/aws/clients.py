@@ -8,7 +8,7 @@ Configured the standard AWS way, as the SES transport is: the credential chain,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -129,6 +129,30 @@ def call(client: Any, action: str, **params: Any) -> Any:
         ) from None
     except BotoCoreError as exc:
         raise AwsError(f"cannot reach AWS for {action}: {exc}") from None
+
+
+def _pages(client: Any, action: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every item under `key` of a List* call, page after page (NextToken)."""
+    token: str | None = None
+    while True:
+        page = call(client, action, **params, **({"NextToken": token} if token else {})) or {}
+        yield from page.get(key, [])
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
+def find_topic(sns: Any, name: str) -> str | None:
+    """The ARN of the SNS topic called `name`, or None."""
+    for topic in _pages(sns, "sns:ListTopics", "Topics"):
+        if str(topic["TopicArn"]).rpartition(":")[2] == name:
+            return str(topic["TopicArn"])
+    return None
+
+
+def subscriptions(sns: Any, topic_arn: str) -> list[dict[str, Any]]:
+    """The topic's subscriptions (a pending one's SubscriptionArn: PendingConfirmation)."""
+    return list(_pages(sns, "sns:ListSubscriptionsByTopic", "Subscriptions", TopicArn=topic_arn))
 
 
 def _snake(name: str) -> str:

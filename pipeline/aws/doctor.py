@@ -10,7 +10,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from pipeline.aws.check import FAIL, OK, WARN, Check
-from pipeline.aws.clients import AccessDenied, Aws, AwsError, call
+from pipeline.aws.clients import AccessDenied, Aws, AwsError, call, subscriptions
 from pipeline.aws.dnscheck import Dns, DnsUnavailable, dns_checks
 from pipeline.aws.setup import PENDING
 from pipeline.settings import Settings
@@ -241,8 +241,7 @@ class Doctor:
         queue_arn = self._queue_arn()
         pending = False
         for topic in topics:
-            answer = call(self.aws.sns, "sns:ListSubscriptionsByTopic", TopicArn=topic) or {}
-            for sub in answer.get("Subscriptions", []):
+            for sub in subscriptions(self.aws.sns, topic):
                 wanted = sub.get("Endpoint") == endpoint or (
                     queue_arn is not None and sub.get("Endpoint") == queue_arn
                 )

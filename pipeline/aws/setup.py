@@ -16,7 +16,7 @@ from email.utils import parseaddr
 from typing import Any, Final
 
 from pipeline.aws import records as dns_records
-from pipeline.aws.clients import Aws, call
+from pipeline.aws.clients import Aws, call, find_topic, subscriptions
 from pipeline.aws.dnscheck import Dns, DnsUnavailable
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
@@ -144,22 +144,11 @@ class Setup:
         return Step(subject, "ok", "")
 
     def _topic_step(self) -> Step:
-        self.topic_arn = self._find_topic()
+        self.topic_arn = find_topic(self.aws.sns, self.topic_name)
         subject = f"SNS topic {self.topic_name}"
         if self.topic_arn is None:
             return Step(subject, "create", "", self._create_topic)
         return Step(subject, "ok", self.topic_arn)
-
-    def _find_topic(self) -> str | None:
-        token: str | None = None
-        while True:
-            page = call(self.aws.sns, "sns:ListTopics", **({"NextToken": token} if token else {}))
-            for topic in page.get("Topics", []):
-                if topic["TopicArn"].rpartition(":")[2] == self.topic_name:
-                    return str(topic["TopicArn"])
-            token = page.get("NextToken")
-            if not token:
-                return None
 
     def _destination_step(self) -> Step:
         subject = f"event destination {DESTINATION}"
@@ -187,25 +176,10 @@ class Setup:
             return Step(subject, "ok", wanted)
         return Step(subject, "update", wanted, lambda: self._put_destination(create=False))
 
-    def _subscriptions(self) -> list[dict[str, Any]]:
-        if self.topic_arn is None:
-            return []
-        found: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            page = call(
-                self.aws.sns,
-                "sns:ListSubscriptionsByTopic",
-                TopicArn=self.topic_arn,
-                **({"NextToken": token} if token else {}),
-            )
-            found.extend((page or {}).get("Subscriptions", []))
-            token = (page or {}).get("NextToken")
-            if not token:
-                return found
-
     def _subscription(self, protocol: str, endpoint: str) -> dict[str, Any] | None:
-        for subscription in self._subscriptions():
+        if self.topic_arn is None:
+            return None
+        for subscription in subscriptions(self.aws.sns, self.topic_arn):
             if (
                 subscription.get("Protocol") == protocol
                 and subscription.get("Endpoint") == endpoint
