@@ -3,6 +3,9 @@
 `stub` is the SES stub as the project's mail service: boto3 is pointed at it over real
 HTTP. A module that needs another account or a slower stub overrides `ses_stub_options`.
 
+`aws` is the whole AWS account as `aws setup` and `doctor` see it (SES v2, SNS and SQS, a
+stateful stub on loopback); `dns_stub` a DNS server on loopback that `dns_servers` names.
+
 `store` is the test's database (its backend's, from `database_url`), opened and migrated
 as the library opens it. A module whose tests start with lists overrides `store_lists`;
 one that needs more set-up overrides `store` itself, taking this one as its argument.
