@@ -36,7 +36,12 @@ class Dns:
                     if found is not None
                 ]
             else:
-                resolver = dns.resolver.Resolver()
+                try:
+                    resolver = dns.resolver.Resolver()
+                except dns.resolver.NoResolverConfiguration as exc:
+                    raise DnsUnavailable(
+                        f'no system resolver ({exc}); set dns_servers, like ["1.1.1.1"]'
+                    ) from None
             resolver.lifetime = self.timeout
             self._resolver = resolver
         return self._resolver  # type: ignore[no-any-return]
@@ -46,7 +51,7 @@ class Dns:
             return list(self.resolver().resolve(name, kind, search=False))
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
-        except (dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
+        except dns.exception.DNSException as exc:  # no answer at all: timeouts, SERVFAIL
             raise DnsUnavailable(f"{name} {kind}: {exc}") from None
 
     def txt(self, name: str) -> list[str]:
