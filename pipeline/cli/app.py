@@ -68,6 +68,7 @@ def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
 def _register() -> None:
     from pipeline.cli import (
         archive,
+        aws,
         events,
         imports,
         issue,
@@ -89,6 +90,7 @@ def _register() -> None:
     serve.register(app)
     events.register(app)
     archive.register(app)
+    aws.register(app)
 
 
 _register()

@@ -30,6 +30,14 @@ _PEOPLE = sa.select(subscribers.c.id).where(
 )
 _INSERT = sa.insert(events)
 
+# SES's mailbox simulator (`doctor --round-trip` mails it): its addresses are nobody's, so
+# their bounces and complaints suppress no one.
+SIMULATOR_DOMAIN = "simulator.amazonses.com"
+
+
+def simulated(address: str) -> bool:
+    return address.strip().lower().rpartition("@")[2] == SIMULATOR_DOMAIN
+
 
 @dataclass(frozen=True)
 class SesEvent:
@@ -76,8 +84,8 @@ class EventStore:
                 people = [delivery.subscriber_id]
             elif delivery is None and event.recipients:
                 # Not one of our campaign messages (a test copy, an older tool): a bounce
-                # or complaint still tells us about the address.
-                keys = [r.strip().lower() for r in event.recipients]
+                # or complaint still tells us about the address (never a simulator's).
+                keys = [r.strip().lower() for r in event.recipients if not simulated(r)]
                 people = list(conn.scalars(_PEOPLE, {"keys": keys}))
             conn.execute(
                 _INSERT,
@@ -112,7 +120,7 @@ class EventStore:
                 subscribers.c.id == subscriber_id
             )
         ).first()
-        if row is None:
+        if row is None or simulated(row.email):
             return None
         new_status = None
         if event.event_type == "Complaint" and row.status != "complained":

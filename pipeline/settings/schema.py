@@ -37,6 +37,7 @@ _PUBLIC_URL = re.compile(
     r"https?://[A-Za-z0-9.\-_~:@!$&'()*+,;=%\[\]]+"  # host (and port, user info)
     r"(/[A-Za-z0-9.\-_~:@!$&'()*+,;=%/]*)?"  # path
 )
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 # SES: up to 64 letters, digits, hyphens and underscores.
 _CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # What the From header parser reads (the same machinery that writes the header).
@@ -52,9 +53,29 @@ _ONE_LINE = (
     "list_id",
     "unsubscribe_mailto",
     "configuration_set",
+    "mail_from_domain",
+    "events_queue_url",
     "database_url",
     "timezone",
 )
+
+
+def dns_server(value: str) -> tuple[str, int] | None:
+    """`1.1.1.1`, `127.0.0.1:5353`, `::1` or `[::1]:5353` as (address, port); None if not."""
+    value = value.strip()
+    host, port = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
 
 
 def _control_problem(value: str) -> str | None:
@@ -90,6 +111,14 @@ class Settings(BaseSettings):
     postal_address: str = "123 Example Street, Seoul 04524, Republic of Korea"
     unsubscribe_mailto: str | None = None
     configuration_set: str | None = None
+    # The custom MAIL FROM domain `aws setup` gives the sending identity (default
+    # `bounce.<domain of from_address>`): bounces go there, and SPF aligns for DMARC.
+    mail_from_domain: str | None = None
+    # The SQS queue `aws setup --queue` made for SES events, which `events poll` reads.
+    events_queue_url: str | None = None
+    # The DNS servers `doctor` asks (addresses, `host:port` for another port); default:
+    # the system's resolver.
+    dns_servers: list[str] = []
     database_url: str = "sqlite:///subscribers/newsletter.db"
     secret_key: SecretStr | None = None
     sns_topic_arns: list[str] = []
@@ -234,6 +263,39 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("mail_from_domain")
+    @classmethod
+    def _mail_from_domain(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        value = value.strip().rstrip(".").lower()
+        if not _DOMAIN.fullmatch(value):
+            raise ValueError("must be a domain name, like 'bounce.example.com'")
+        return value
+
+    @field_validator("events_queue_url")
+    @classmethod
+    def _events_queue_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.fullmatch(r"https?://[^\s/]+/[^\s]+", value):
+            raise ValueError(
+                "must be an SQS queue URL, like "
+                "'https://sqs.us-east-1.amazonaws.com/123456789012/newsletter-events'"
+            )
+        return value
+
+    @field_validator("dns_servers")
+    @classmethod
+    def _dns_servers(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if dns_server(item) is None:
+                raise ValueError(
+                    f"{item[:80]!r} is not an IP address with an optional :port; "
+                    'give resolvers like ["1.1.1.1", "127.0.0.1:5353"]'
+                )
+        return [item.strip() for item in value]
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -290,6 +352,11 @@ class Settings(BaseSettings):
     @property
     def sender_domain(self) -> str:
         return self.sender_address.rpartition("@")[2]
+
+    @property
+    def mail_from(self) -> str:
+        """The custom MAIL FROM domain: the setting, else `bounce.<sender domain>`."""
+        return self.mail_from_domain or f"bounce.{self.sender_domain.lower()}"
 
     def require_secret_key(self) -> bytes:
         if self.secret_key is None:
