@@ -71,6 +71,7 @@ def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
 def _register() -> None:
     from pipeline.cli import (
         archive,
+        database,
         events,
         imports,
         issue,
@@ -92,6 +93,7 @@ def _register() -> None:
     serve.register(app)
     events.register(app)
     archive.register(app)
+    database.register(app)
 
 
 _register()
