@@ -34,8 +34,6 @@ from pipeline.db import Store
 from tests.support import db
 from tests.support.cli import ROOT, TEST_SECRET
 from tests.support.sns_fixtures import (
-    LOOPBACK_HOSTS,
-    TOPIC_ARN,
     SnsTestServer,
     bounce_permanent,
     new_signing_key,
@@ -45,7 +43,7 @@ from tests.support.sns_fixtures import (
     tls_files,
     to_body,
 )
-from tests.web.test_serve_process import PATIENCE, free_port, wait_healthy
+from tests.web.test_serve_process import PATIENCE, free_port, serve_environment, wait_healthy
 
 pytestmark = pytest.mark.single_backend
 
@@ -110,22 +108,13 @@ def nginx_prefix(tmp_path: Path) -> Path:
 
 
 def _serve(tmp_path: Path, url: str, sns: SnsTestServer, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("NEWSLETTER_") and "proxy" not in name.lower()
-    }
-    env |= {
-        "NEWSLETTER_DATABASE_URL": url,
-        "NEWSLETTER_SECRET_KEY": TEST_SECRET,
-        "NEWSLETTER_PUBLIC_URL": "https://weekly.example.com",
-        "NEWSLETTER_FORWARDED_ALLOW_IPS": json.dumps([PROXY]),
-        "NEWSLETTER_SIGNUP_IP_LIMIT": "2",
-        "NEWSLETTER_SNS_TOPIC_ARNS": json.dumps([TOPIC_ARN]),
-        "NEWSLETTER_SNS_CERT_HOST_PATTERN": LOOPBACK_HOSTS,
-        "NEWSLETTER_SNS_CA_BUNDLE": sns.ca_bundle,
-        "PYTHONPATH": str(ROOT),
-    }
+    env = serve_environment(
+        url,
+        sns,
+        public_url="https://weekly.example.com",
+        forwarded_allow_ips=json.dumps([PROXY]),
+        signup_ip_limit="2",
+    )
     with (tmp_path / "serve.log").open("wb") as out:
         command = [sys.executable, "-m", "pipeline", "serve", "--port", str(port)]
         return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=out)
