@@ -45,8 +45,6 @@ def upgrade(ctx: typer.Context) -> None:
     """Bring the schema to this version's newest revision (every command also does it on
     first use); says from which revision to which. See the README before running it while
     an older version's processes still run."""
-    from pipeline.db import migrate
-
     settings = kit.settings(ctx)
     with Store.open(settings.database_url, migrate=False) as store:
         before = store.schema_version()
@@ -56,7 +54,6 @@ def upgrade(ctx: typer.Context) -> None:
         kit.say(f"{shown} is already at the newest revision, {after}")
     else:
         kit.say(f"upgraded {shown} from revision {before or 'none'} to {after}")
-    assert after == migrate.head()
 
 
 @contextmanager
