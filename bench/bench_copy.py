@@ -59,6 +59,7 @@ def copy_one(source: str, target: str) -> dict[str, float]:
         "rows": total,
         "seconds": seconds,
         "rows_per_s": total / seconds,
+        "cpu_per_1000": cpu / total * 1000,
         "peak_mb": peak_kb / 1024,
     }
 

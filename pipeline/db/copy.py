@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipeline.db import migrate
 from pipeline.db.bulk import copy_rows, is_postgresql
 from pipeline.db.schema import QUERY_TABLES, ts
 from pipeline.db.store import Store
@@ -157,17 +158,11 @@ def refuse_unless_empty(target: Store) -> None:
                     f"the target database {shown} is not empty: table {name} has rows",
                     hint="copy into a new, empty database (createdb, or a new SQLite file)",
                 )
-        if names and migrations_revision(conn) is None:
+        if names and migrate.current(conn) is None:
             raise StoreError(
                 f"the target database {shown} has tables of something else ({names[0]}, ...)",
                 hint="copy into a new, empty database (createdb, or a new SQLite file)",
             )
-
-
-def migrations_revision(conn: Connection) -> str | None:
-    from pipeline.db import migrate
-
-    return migrate.current(conn)
 
 
 def _reset_sequences(conn: Connection, copied: list[sa.Table]) -> None:
