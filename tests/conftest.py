@@ -60,6 +60,7 @@ PROCESS_MODULES = {
     "tests/web/test_worker_killed.py",
     "tests/web/test_behind_nginx.py",
     "tests/cli/test_container.py",
+    "tests/web/test_upgrade_while_running.py",
     "tests/test_package.py",
 }
 PROCESS_TESTS = {
