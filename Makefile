@@ -108,6 +108,7 @@ bench: install
 	$(BIN)/python bench/bench_send.py
 	$(BIN)/python bench/bench_senders.py
 	$(BIN)/python bench/bench_events.py
+	$(BIN)/python bench/bench_copy.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
