@@ -31,8 +31,17 @@ def backup(
     online backup API), check the copy opens whole, then put it at --out. On PostgreSQL
     it prints the pg_dump command for the configured database and exits 2."""
     from pipeline.db.backup import backup as run_backup
+    from pipeline.db.backup import dump_command, uses_dump_tool
 
-    made = run_backup(kit.settings(ctx).database_url, out)
+    database_url = kit.settings(ctx).database_url
+    if uses_dump_tool(database_url):
+        print(dump_command(database_url, out))  # stdout: the command alone, for a script
+        kit.say(
+            "a PostgreSQL database is backed up with pg_dump: run the command above "
+            "(the password from PGPASSWORD or ~/.pgpass; restore with pg_restore)"
+        )
+        raise typer.Exit(2)
+    made = run_backup(database_url, out)
     kit.say(
         f"backed up {made.subscribers} subscriber(s), {made.tables} tables "
         f"(schema revision {made.revision or 'none'}) to {made.path}: "

@@ -49,6 +49,11 @@ def dump_command(database_url: str, out: Path) -> str:
     return f"pg_dump --format=custom --file {shlex.quote(str(out))} {shlex.quote(target)}"
 
 
+def uses_dump_tool(database_url: str) -> bool:
+    """True where the database has its own backup tool (PostgreSQL's pg_dump)."""
+    return sa.make_url(database_url).get_backend_name() == "postgresql"
+
+
 def _sqlite_path(database_url: str) -> Path:
     url = sa.make_url(database_url)
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
@@ -58,7 +63,7 @@ def _sqlite_path(database_url: str) -> Path:
 
 def backup(database_url: str, out: Path) -> Backup:
     """Back up the database at `database_url` into the file `out` (replaced if it exists)."""
-    if sa.make_url(database_url).get_backend_name() == "postgresql":
+    if uses_dump_tool(database_url):
         raise UseDumpTool(
             "a PostgreSQL database is backed up with pg_dump",
             hint="run: "
