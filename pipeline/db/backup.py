@@ -1,8 +1,9 @@
 """A backup of the database while everything keeps running.
 
-SQLite: SQLite's online backup API copies the database page by page from one read
-snapshot (in WAL mode, `serve` and `send` keep writing meanwhile and are never blocked)
-into a file next to the destination, which is then opened and checked
+SQLite: SQLite's online backup API copies every page of the database in one step, from
+one read snapshot (in WAL mode, `serve` and `send` keep writing meanwhile and are never
+blocked; a step-by-step copy would start over at each of their writes), into a file next
+to the destination, which is then opened and checked
 (`PRAGMA integrity_check`, the schema revision, the tables readable) and only then
 renamed over the destination: a crash, a full disk or a failed check never leaves a
 half-written file under the backup's name.
