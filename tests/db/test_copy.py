@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from pipeline.audience.lists import create_list
 from pipeline.db import Store
 from pipeline.db.copy import tables
 from pipeline.db.schema import QUERY_TABLES
@@ -141,10 +142,11 @@ def test_every_table_moves_whole_and_the_program_runs_on_the_copy(
 def test_a_target_with_rows_or_the_database_in_use_is_refused(
     source: Populated, target: str, at: Any
 ) -> None:
+    with Store.open(target) as store:  # one list: a database someone already uses
+        create_list(store, "weekly")
     at(source.url)
-    ok(run_cli("db", "copy", "--to", target))
     counts = {t: db.one(f'SELECT count(*) FROM "{t}"', url=target) for t in data_tables(target)}
-    refused(run_cli("db", "copy", "--to", target), "not empty", "new, empty database")
+    refused(run_cli("db", "copy", "--to", target), "not empty", "table lists", "new, empty")
     assert {t: db.one(f'SELECT count(*) FROM "{t}"', url=target) for t in counts} == counts
     refused(run_cli("db", "copy", "--to", source.url), "the database in use")
 
