@@ -65,6 +65,9 @@ PROCESS_MODULES = {
     "tests/web/test_serve_process.py",
     "tests/web/test_serve_scheduler.py",
     "tests/web/test_worker_killed.py",
+    "tests/web/test_behind_nginx.py",
+    "tests/cli/test_container.py",
+    "tests/web/test_upgrade_while_running.py",
     "tests/test_package.py",
 }
 PROCESS_TESTS = {

@@ -10,7 +10,7 @@ from email.headerregistry import Address
 from email.policy import SMTP
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -78,6 +78,18 @@ def dns_server(value: str) -> tuple[str, int] | None:
     return host, int(port)
 
 
+class SecretKey(bytes):
+    """The key that signs links (these bytes), carrying the keys it replaced (`old`):
+    those still verify links already sent, and sign nothing (audience/tokens.py)."""
+
+    old: tuple[bytes, ...]
+
+    def __new__(cls, current: bytes, old: tuple[bytes, ...] = ()) -> Self:
+        key = super().__new__(cls, current)
+        key.old = old
+        return key
+
+
 def _control_problem(value: str) -> str | None:
     found = CONTROLS.search(value)  # none of them belongs in a header
     if found is None:
@@ -121,6 +133,9 @@ class Settings(BaseSettings):
     dns_servers: list[str] = []
     database_url: str = "sqlite:///subscribers/newsletter.db"
     secret_key: SecretStr | None = None
+    # Keys that signed links in the past (a JSON list in the environment): still accepted
+    # to verify unsubscribe, confirmation and test-copy links, never used to sign.
+    old_secret_keys: list[SecretStr] = []
     sns_topic_arns: list[str] = []
     # The hosts SNS signing certificates and subscription URLs may come from (a full match
     # on the host name); tests point it at loopback.
@@ -333,6 +348,18 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters (use `openssl rand -hex 32`)")
         return value
 
+    @field_validator("old_secret_keys")
+    @classmethod
+    def _old_secret_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for position, key in enumerate(value, 1):
+            if len(key.get_secret_value()) < 16:
+                # Never the key itself in the message: it may be a real one, cut short.
+                raise ValueError(
+                    f"key {position} of {len(value)} is shorter than 16 characters; "
+                    "give the old keys exactly as secret_key held them"
+                )
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -358,11 +385,25 @@ class Settings(BaseSettings):
         """The custom MAIL FROM domain: the setting, else `bounce.<sender domain>`."""
         return self.mail_from_domain or f"bounce.{self.sender_domain.lower()}"
 
-    def require_secret_key(self) -> bytes:
-        if self.secret_key is None:
+    def require_secret_key(self) -> SecretKey:
+        """The key that signs links, with the old keys that still verify them."""
+        key = self.signing_key()
+        if key is None:
             raise ConfigError(
                 "secret_key is not set; it signs every unsubscribe link",
                 hint="set NEWSLETTER_SECRET_KEY in the environment or in .env "
                 "(for example: echo NEWSLETTER_SECRET_KEY=$(openssl rand -hex 32) >> .env)",
             )
-        return self.secret_key.get_secret_value().encode()
+        return key
+
+    def signing_key(self) -> SecretKey | None:
+        """As `require_secret_key`, or None where links are optional (`subscribers show`)."""
+        if self.secret_key is None:
+            return None
+        current = self.secret_key.get_secret_value().encode()
+        old = tuple(
+            key.get_secret_value().encode()
+            for key in self.old_secret_keys
+            if key.get_secret_value().encode() != current
+        )
+        return SecretKey(current, old)
