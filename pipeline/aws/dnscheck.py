@@ -13,7 +13,7 @@ import dns.resolver
 
 from pipeline.aws import records as dns_records
 from pipeline.aws.check import FAIL, OK, WARN, Check
-from pipeline.settings.schema import dns_server
+from pipeline.settings.values import dns_server
 
 
 class DnsUnavailable(Exception):

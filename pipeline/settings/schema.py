@@ -10,7 +10,7 @@ from email.headerregistry import Address
 from email.policy import SMTP
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -22,7 +22,7 @@ from pydantic_settings import (
 
 from pipeline import zones
 from pipeline.errors import ConfigError
-from pipeline.text import CONTROLS
+from pipeline.settings.values import SecretKey, control_problem, dns_server
 
 ENV_PREFIX = "NEWSLETTER_"
 DEFAULT_CONFIG = Path("newsletter.toml")
@@ -58,47 +58,6 @@ _ONE_LINE = (
     "database_url",
     "timezone",
 )
-
-
-def dns_server(value: str) -> tuple[str, int] | None:
-    """`1.1.1.1`, `127.0.0.1:5353`, `::1` or `[::1]:5353` as (address, port); None if not."""
-    value = value.strip()
-    host, port = value, "53"
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest.removeprefix(":") or "53"
-    elif value.count(":") == 1:
-        host, _, port = value.partition(":")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        return None
-    return host, int(port)
-
-
-class SecretKey(bytes):
-    """The key that signs links (these bytes), carrying the keys it replaced (`old`):
-    those still verify links already sent, and sign nothing (audience/tokens.py)."""
-
-    old: tuple[bytes, ...]
-
-    def __new__(cls, current: bytes, old: tuple[bytes, ...] = ()) -> Self:
-        key = super().__new__(cls, current)
-        key.old = old
-        return key
-
-
-def _control_problem(value: str) -> str | None:
-    found = CONTROLS.search(value)  # none of them belongs in a header
-    if found is None:
-        return None
-    char = found.group()
-    what = {"\n": "a line break (LF)", "\r": "a carriage return (CR)", "\t": "a tab"}.get(
-        char, f"the control character U+{ord(char):04X}"
-    )
-    return f"contains {what} at character {found.start() + 1}"
 
 
 class Settings(BaseSettings):
@@ -180,7 +139,7 @@ class Settings(BaseSettings):
     @classmethod
     def _one_line(cls, value: Any) -> Any:
         """Checked before anything else: a line break here would stand in a mail header."""
-        if isinstance(value, str) and (problem := _control_problem(value)):
+        if isinstance(value, str) and (problem := control_problem(value)):
             raise ValueError(f"{problem}; it must be one line without control characters")
         return value
 
@@ -202,7 +161,7 @@ class Settings(BaseSettings):
     @classmethod
     def _postal_address(cls, value: Any) -> Any:
         # Line breaks are fine in the footer; other control characters are not text.
-        if isinstance(value, str) and (problem := _control_problem(re.sub(r"\r?\n", " ", value))):
+        if isinstance(value, str) and (problem := control_problem(re.sub(r"\r?\n", " ", value))):
             raise ValueError(f"{problem}; remove it")
         return value
 
