@@ -61,7 +61,9 @@ def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
     if settings.secret_key is not None:
         values["secret_key"] = "********"
     values["database_url"] = hide_password(settings.database_url)
+    theme = values.pop("theme")
     rows = [{"key": key, "value": value} for key, value in values.items()]
+    rows += [{"key": f"theme.{key}", "value": value} for key, value in theme.items()]
     emit_rows(rows, ["key", "value"], fmt, title="Settings")
 
 

@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from pipeline import zones
 from pipeline.errors import ConfigError
+from pipeline.settings.theme import Theme
 from pipeline.text import CONTROLS
 
 ENV_PREFIX = "NEWSLETTER_"
@@ -79,6 +80,8 @@ class Settings(BaseSettings):
         # a .env file may also hold other tools' variables, such as AWS_REGION.
         extra="ignore",
         case_sensitive=False,
+        # NEWSLETTER_THEME__ACCENT sets `accent` in the `[theme]` table.
+        env_nested_delimiter="__",
     )
 
     name: str = "Article Weekly"
@@ -131,6 +134,8 @@ class Settings(BaseSettings):
     pause_bounce_rate: float = Field(0.025, gt=0, le=1)
     pause_complaint_rate: float = Field(0.0005, gt=0, le=1)
     pause_min_sent: int = Field(500, ge=1)
+    # The brand: logo, colours, font, description (pipeline/settings/theme.py).
+    theme: Theme = Theme()
 
     @field_validator(*_ONE_LINE, mode="before")
     @classmethod
