@@ -161,7 +161,7 @@ def form(ctx: typer.Context) -> None:
             "no list is public, so the form would offer nothing",
             hint="`newsletter lists update NAME --public` offers one on the form",
         )
-    print(form_html(settings.lang, public, action=f"{settings.public_url}/subscribe"))
+    print(form_html(settings, public, action=f"{settings.public_url}/subscribe"))
 
 
 def register(app: typer.Typer) -> None:

@@ -106,6 +106,7 @@ def index_page(entries: list[ArchivedIssue], settings: Settings, links: Links) -
     return templates.render(
         "web/archive_index.html.j2",
         settings.lang,
+        brand=templates.Brand.of(settings),
         name=settings.name,
         postal_address=settings.postal_address,
         links=links,
@@ -129,6 +130,7 @@ def issue_page(entry: ArchivedIssue, settings: Settings, links: Links) -> str:
     return templates.render(
         "web/archive_issue.html.j2",
         entry.lang,
+        brand=templates.Brand.of(settings),
         name=settings.name,
         links=links,
         # The document is markup already (render_web escaped its values).

@@ -168,7 +168,7 @@ def _context(issue: Issue, settings: Settings, *, web: bool) -> dict[str, object
         "preheader": issue.preheader,
         "name": settings.name,
         "theme": settings.theme,
-        "logo": logo(settings),
+        "logo": settings.theme.logo_for(settings.name),
         # The name once at the top: the logo says it, or a title that holds it already.
         "show_name": not settings.theme.logo and settings.name not in issue.title,
         "home_url": f"{settings.public_url}/",
@@ -189,21 +189,6 @@ def _context(issue: Issue, settings: Settings, *, web: bool) -> dict[str, object
             "archive": t["all_issues"],
         },
     }
-
-
-@dataclass(frozen=True, slots=True)
-class Logo:
-    src: str
-    alt: str
-    width: int
-
-
-def logo(settings: Settings) -> Logo | None:
-    """The theme's logo as the email and the pages show it, its alt text the name."""
-    theme = settings.theme
-    if theme.logo is None:
-        return None
-    return Logo(theme.logo, theme.logo_alt or settings.name, theme.logo_width)
 
 
 def web_url(issue: Issue, settings: Settings) -> str:

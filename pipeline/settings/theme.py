@@ -11,6 +11,7 @@ choice instead of fighting it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -53,6 +54,13 @@ def mix(base: str, other: str, amount: float) -> str:
     """`base` moved `amount` (0-1) of the way towards `other`."""
     pairs = zip(_rgb(base), _rgb(other), strict=True)
     return "#" + "".join(f"{round(a + (b - a) * amount):02x}" for a, b in pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class Logo:
+    src: str
+    alt: str
+    width: int
 
 
 class Theme(BaseModel):
@@ -162,6 +170,12 @@ class Theme(BaseModel):
             {"dark_background": self.dark_background, "dark_surface": self.dark_surface,
              "dark_code": self.dark_code},
         )  # fmt: skip
+
+    def logo_for(self, name: str) -> Logo | None:
+        """The logo as the email and the pages show it, its alt text the name."""
+        if self.logo is None:
+            return None
+        return Logo(self.logo, self.logo_alt or name, self.logo_width)
 
     # Colours mixed from the theme: code blocks, and quiet dividers in both modes.
     @property

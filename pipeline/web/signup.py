@@ -27,6 +27,7 @@ from pipeline.audience import confirmation, lists, signup
 from pipeline.audience.records import MailingList
 from pipeline.audience.tokens import ExpiredLink
 from pipeline.errors import NewsletterError
+from pipeline.settings import Settings
 from pipeline.web.pages import (
     FORM_LIMIT,
     SECURITY_HEADERS,
@@ -56,7 +57,7 @@ CONFIRM_HEADERS = {
 
 
 def form_html(
-    lang: str,
+    settings: Settings,
     public: list[MailingList],
     *,
     action: str = "/subscribe",
@@ -69,7 +70,8 @@ def form_html(
     chosen = set(values.get("list", [])) or ({public[0].name} if len(public) == 1 else set())
     return templates.render(
         "web/signup_form.html.j2",
-        lang,
+        settings.lang,
+        brand=templates.Brand.of(settings),
         action=action,
         lists=public,
         chosen=chosen,
@@ -106,8 +108,8 @@ def routes(site: Site) -> list[Route]:
     async def signup_page(request: Request) -> Response:
         public = await run_in_threadpool(public_lists)
         if not public:
-            return page(title, f"<p>{catalogue.text(lang, 'signup.none')}</p>", lang)
-        return page(title, form_html(lang, public), lang)
+            return page(title, f"<p>{catalogue.text(lang, 'signup.none')}</p>", settings)
+        return page(title, form_html(settings, public), settings)
 
     async def signup_post(request: Request) -> Response:
         try:
@@ -117,8 +119,8 @@ def routes(site: Site) -> list[Route]:
         fields = form_values(request.headers.get("content-type", ""), body)
         if problems := _not_utf8(fields, lang):
             public = await run_in_threadpool(public_lists)
-            form = form_html(lang, public, values=_readable(fields), problems=problems)
-            return page(catalogue.text(lang, "signup.problem"), form, lang, status=400)
+            form = form_html(settings, public, values=_readable(fields), problems=problems)
+            return page(catalogue.text(lang, "signup.problem"), form, settings, status=400)
         client = signup.Client(
             ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
@@ -127,29 +129,29 @@ def routes(site: Site) -> list[Route]:
             received = await run_in_threadpool(signup.receive, store, settings, fields, client)
         except signup.FormProblems as exc:
             public = await run_in_threadpool(public_lists)
-            form = form_html(lang, public, values=fields, problems=exc.problems)
-            return page(catalogue.text(lang, "signup.problem"), form, lang, status=400)
+            form = form_html(settings, public, values=fields, problems=exc.problems)
+            return page(catalogue.text(lang, "signup.problem"), form, settings, status=400)
         if received is signup.Received.limited:
-            response = notice(lang, "signup.limited_title", "signup.limited", 429)
+            response = notice(settings, "signup.limited_title", "signup.limited", 429)
             response.headers["Retry-After"] = str(settings.signup_ip_window)
             return response
         # The same answer whatever became of it (accepted or honeypot): no enumeration.
-        return notice(lang, "signup.sent_title", "signup.sent")
+        return notice(settings, "signup.sent_title", "signup.sent")
 
     def link_problem(exc: NewsletterError) -> Response:
         log.info("refused a confirmation link: %s", exc.message)
         if isinstance(exc, ExpiredLink):
-            return notice(lang, "signup.expired_title", "signup.expired", 410, again=True)
-        return notice(lang, "signup.bad_title", "signup.bad", 400, again=True)
+            return notice(settings, "signup.expired_title", "signup.expired", 410, again=True)
+        return notice(settings, "signup.bad_title", "signup.bad", 400, again=True)
 
     def nothing_waiting(who: str, subscribed: list[str]) -> Response:
         """Confirmed before (harmless: say so), or the signup expired unconfirmed."""
         if subscribed:
-            return notice(lang, "signup.already_title", "signup.already", who=who)
-        return notice(lang, "signup.expired_title", "signup.expired", 410, again=True)
+            return notice(settings, "signup.already_title", "signup.already", who=who)
+        return notice(settings, "signup.expired_title", "signup.expired", 410, again=True)
 
     def refused(email: str) -> Response:
-        return notice(lang, "signup.refused_title", "signup.refused", 409, who=mask(email))
+        return notice(settings, "signup.refused_title", "signup.refused", 409, who=mask(email))
 
     async def confirm_page(request: Request) -> Response:
         token = request.path_params["token"]
@@ -162,7 +164,7 @@ def routes(site: Site) -> list[Route]:
         if not found.lists:
             return nothing_waiting(mask(found.email), found.subscribed)
         return render(
-            "web/confirm.html.j2", lang, headers=CONFIRM_HEADERS, who=mask(found.email),
+            "web/confirm.html.j2", settings, headers=CONFIRM_HEADERS, who=mask(found.email),
             lists=found.lists, script=Markup(_AUTO_SUBMIT),
         )  # fmt: skip
 
@@ -180,7 +182,7 @@ def routes(site: Site) -> list[Route]:
             return link_problem(exc)
         if not done.lists:
             return nothing_waiting(mask(done.email), done.subscribed)
-        return render("web/confirmed.html.j2", lang, who=mask(done.email), lists=done.lists)
+        return render("web/confirmed.html.j2", settings, who=mask(done.email), lists=done.lists)
 
     return [
         Route("/subscribe", signup_page, methods=["GET"]),
