@@ -25,9 +25,9 @@ from starlette.routing import Route
 from pipeline import words as catalogue
 from pipeline.audience import confirmation, lists, signup
 from pipeline.audience.records import MailingList
+from pipeline.audience.signup_form import form_html
 from pipeline.audience.tokens import ExpiredLink
 from pipeline.errors import NewsletterError
-from pipeline.settings import Settings
 from pipeline.web.pages import (
     FORM_LIMIT,
     SECURITY_HEADERS,
@@ -42,11 +42,9 @@ from pipeline.web.pages import (
     readable,
     render,
 )
-from pipeline.words import templates
 
 log = logging.getLogger(__name__)
 
-HONEYPOT = "website"  # a field people never see; bots fill every field they find
 _AUTO_SUBMIT = 'document.getElementById("confirm-form").submit();'
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(_AUTO_SUBMIT.encode()).digest()).decode()
 CONFIRM_HEADERS = {
@@ -54,32 +52,6 @@ CONFIRM_HEADERS = {
     "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"]
     + f"; script-src 'sha256-{_SCRIPT_HASH}'",
 }
-
-
-def form_html(
-    settings: Settings,
-    public: list[MailingList],
-    *,
-    action: str = "/subscribe",
-    values: Mapping[str, Sequence[str]] | None = None,
-    problems: Mapping[str, str] | None = None,
-) -> str:
-    """The signup form (`templates/web/signup_form.html.j2`), with what the reader typed
-    and what is wrong with it. Also what `newsletter form` prints."""
-    values, problems = values or {}, problems or {}
-    chosen = set(values.get("list", [])) or ({public[0].name} if len(public) == 1 else set())
-    return templates.render(
-        "web/signup_form.html.j2",
-        settings.lang,
-        brand=templates.Brand.of(settings),
-        action=action,
-        lists=public,
-        chosen=chosen,
-        email=(values.get("email") or [""])[0],
-        name=(values.get("name") or [""])[0],
-        problems=problems,
-        honeypot=HONEYPOT,
-    )
 
 
 # The fields the form shows back, with a problem at each (the honeypot is never shown).
