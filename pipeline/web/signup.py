@@ -27,7 +27,9 @@ from pipeline.audience import confirmation, lists, signup
 from pipeline.audience.records import MailingList
 from pipeline.audience.signup_form import form_html
 from pipeline.audience.tokens import ExpiredLink
+from pipeline.delivery.archive import Archive
 from pipeline.errors import NewsletterError
+from pipeline.issue.archive import archive_url, issue_url
 from pipeline.web.pages import (
     FORM_LIMIT,
     SECURITY_HEADERS,
@@ -154,7 +156,12 @@ def routes(site: Site) -> list[Route]:
             return link_problem(exc)
         if not done.lists:
             return nothing_waiting(mask(done.email), done.subscribed)
-        return render("web/confirmed.html.j2", settings, who=mask(done.email), lists=done.lists)
+        sent = await run_in_threadpool(Archive(store, settings, site.issues).issues)
+        latest = (issue_url(sent[0].number, settings), sent[0].title) if sent else None
+        return render(
+            "web/confirmed.html.j2", settings, who=mask(done.email), lists=done.lists,
+            latest=latest, archive=archive_url(settings),
+        )  # fmt: skip
 
     return [
         Route("/subscribe", signup_page, methods=["GET"]),
