@@ -99,9 +99,11 @@ def test_the_home_page_has_name_logo_description_signup_and_newest_issues(
 
 def _app(asgi_client: Callable[..., httpx.Client]) -> Iterator[httpx.Client]:
     """The web app with the settings as the test left them."""
-    with Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store:
-        with asgi_client(create_app(load_settings(), store, issues=Path("issues"))) as opened:
-            yield opened
+    with (
+        Store.open(os.environ["NEWSLETTER_DATABASE_URL"]) as store,
+        asgi_client(create_app(load_settings(), store, issues=Path("issues"))) as opened,
+    ):
+        yield opened
 
 
 def _ticked(client: httpx.Client) -> dict[str, bool]:
