@@ -30,6 +30,29 @@ def _description(text: str | None) -> str | None:
     return cleaned or None
 
 
+MAX_TITLE = 100  # characters: a label beside a checkbox
+
+
+def _title(text: str | None) -> str | None:
+    """A list's title as readers see it: one line of visible text."""
+    if text is None:
+        return None
+    cleaned = " ".join(text.split())
+    if len(cleaned) > MAX_TITLE or not cleaned.isprintable():
+        raise InputError(
+            f"the title must be printable text of at most {MAX_TITLE} characters "
+            f"(it has {len(cleaned)})",
+            hint="a few words readers recognise, like 'Weekly digest'",
+        )
+    return cleaned or None
+
+
+def titles(store: Store) -> dict[str, str]:
+    """Every list's name and what readers see of it (its title, else its name)."""
+    with store.begin(AudienceTx, write=False) as tx:
+        return {mlist.name: mlist.shown for mlist, *_ in tx.list_counts()}
+
+
 def require_list(store: Store, name: str) -> MailingList:
     """The list of that name; NotFoundError naming the lists there are when none is."""
     with store.begin(AudienceTx, write=False) as tx:
@@ -49,12 +72,15 @@ def create_list(
     exist_ok: bool = False,
     public: bool = False,
     description: str | None = None,
+    title: str | None = None,
 ) -> Outcome:
-    """Make a list; a public one is offered on the signup form, with its description."""
+    """Make a list; a public one is offered on the signup form, with its title and
+    description."""
     clean = name.strip()
     if not clean or len(clean) > 200 or not clean.isprintable():
         raise InputError(f"{name!r} is not a usable list name", hint="use up to 200 characters")
     description = _description(description)
+    title = _title(title)
     with store.begin(AudienceTx) as tx:
         if tx.list_by_name(clean) is not None:
             if exist_ok:
@@ -62,13 +88,18 @@ def create_list(
             raise InputError(
                 f"list {clean!r} already exists", hint="add --exist-ok to accept an existing list"
             )
-        tx.create_list(clean, utcnow(), public=public, description=description)
+        tx.create_list(clean, utcnow(), public=public, description=description, title=title)
     kind = "public list (offered on the signup form)" if public else "list"
     return Outcome(True, f"created {kind} {clean!r}")
 
 
 def update_list(
-    store: Store, name: str, *, public: bool | None = None, description: str | None = None
+    store: Store,
+    name: str,
+    *,
+    public: bool | None = None,
+    description: str | None = None,
+    title: str | None = None,
 ) -> Outcome:
     """Offer a list on the signup form or take it off (`public`), or change its description
     (an empty one removes it)."""
@@ -77,11 +108,15 @@ def update_list(
         values["public"] = public
     if description is not None:
         values["description"] = _description(description)
+    if title is not None:
+        values["title"] = _title(title)
     if not values:
-        raise InputError("nothing to change", hint="pass --public, --private or --description TEXT")
+        raise InputError(
+            "nothing to change", hint="pass --public, --private, --title TEXT or --description TEXT"
+        )
     with store.begin(AudienceTx) as tx:
         mlist = tx.require_list(name)
-        current = {"public": mlist.public, "description": mlist.description}
+        current = {"public": mlist.public, "description": mlist.description, "title": mlist.title}
         changes = {k: v for k, v in values.items() if current[k] != v}
         if not changes:
             return Outcome(False, f"list {mlist.name!r} is already so; nothing changed")
@@ -91,6 +126,8 @@ def update_list(
         said.append("now public (offered on the signup form)" if public else "now private")
     if "description" in changes:
         said.append("description set" if changes["description"] else "description removed")
+    if "title" in changes:
+        said.append(f"title {changes['title']!r}" if changes["title"] else "title removed")
     return Outcome(True, f"list {mlist.name!r}: {', '.join(said)}")
 
 
@@ -146,6 +183,7 @@ def list_summaries(store: Store) -> list[dict[str, Any]]:
                 "total": 0,
                 "created_at": mlist.created_at,
                 "description": mlist.description,
+                "title": mlist.title,
             },
         )
         if membership is None:

@@ -33,7 +33,8 @@ def preference_page(
         who=mask(prefs.email),
         newsletter=settings.name,
         outcome=outcome,
-        list_name=list_name,
+        # The list as the reader knows it: its title, where it has one.
+        list_name=next((s.shown for s in prefs.lists if s.name == list_name), list_name),
     )
 
 

@@ -137,9 +137,10 @@ def routes(site: Site) -> list[Route]:
             return refused(found.email)
         if not found.lists:
             return nothing_waiting(mask(found.email), found.subscribed)
+        shown = await run_in_threadpool(lists.titles, store)
         return render(
             "web/confirm.html.j2", settings, headers=CONFIRM_HEADERS, who=mask(found.email),
-            lists=found.lists, script=Markup(_AUTO_SUBMIT),
+            lists=[shown.get(n, n) for n in found.lists], script=Markup(_AUTO_SUBMIT),
         )  # fmt: skip
 
     async def confirm_post(request: Request) -> Response:
@@ -158,8 +159,10 @@ def routes(site: Site) -> list[Route]:
             return nothing_waiting(mask(done.email), done.subscribed)
         sent = await run_in_threadpool(Archive(store, settings, site.issues).issues)
         latest = (issue_url(sent[0].number, settings), sent[0].title) if sent else None
+        shown = await run_in_threadpool(lists.titles, store)
         return render(
-            "web/confirmed.html.j2", settings, who=mask(done.email), lists=done.lists,
+            "web/confirmed.html.j2", settings, who=mask(done.email),
+            lists=[shown.get(n, n) for n in done.lists],
             latest=latest, archive=archive_url(settings),
         )  # fmt: skip
 

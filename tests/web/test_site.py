@@ -5,6 +5,7 @@ the links between issues."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
@@ -178,3 +179,22 @@ def test_without_a_list_chosen_the_box_leads_to_the_whole_form(
     page = Page(client.get("/issues").text)
     assert not [f for f in page.forms if f.get("action", "").endswith("/subscribe")]
     assert any(a["href"] == f"{PUBLIC_URL}/#subscribe" for a in page.links)
+
+
+def test_readers_see_a_list_s_title_and_the_name_stays_its_identifier(
+    sent: SentIssues, cli, asgi_client: Callable[..., httpx.Client]
+) -> None:
+    ok(cli("lists", "update", "weekly", "--public", "--title", "주간 아티클 요약"))
+    ok(cli("lists", "create", "announcements", "--public", "--title", "공지"))
+    rows = json.loads(ok(cli("lists", "--format", "json")).stdout)
+    assert {r["name"]: r["title"] for r in rows} == {
+        "announcements": "공지",
+        "weekly": "주간 아티클 요약",
+    }
+    for client in _app(asgi_client):
+        text = client.get("/subscribe").text
+        assert ">주간 아티클 요약</label>" in text and ">공지</label>" in text
+        assert 'value="weekly"' in text and ">weekly<" not in text
+    ok(cli("lists", "update", "weekly", "--title", ""))
+    rows = json.loads(ok(cli("lists", "--format", "json")).stdout)
+    assert {r["name"]: r["title"] for r in rows}["weekly"] is None
