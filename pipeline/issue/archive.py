@@ -150,6 +150,7 @@ def home_page(
         "web/home.html.j2",
         settings.lang,
         brand=brand,
+        name=settings.name,
         share=share,
         postal_address=settings.postal_address,
         links=links,
@@ -176,6 +177,7 @@ def index_page(
         "web/archive_index.html.j2",
         settings.lang,
         brand=templates.Brand.of(settings),
+        name=settings.name,  # what templates overridden before `brand` existed use
         share=share,
         postal_address=settings.postal_address,
         links=links,
