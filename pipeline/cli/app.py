@@ -74,6 +74,7 @@ def _register() -> None:
         imports,
         issue,
         lists,
+        new,
         schedule,
         send,
         serve,
@@ -81,6 +82,7 @@ def _register() -> None:
         subscribers,
     )
 
+    new.register(app)
     issue.register(app)
     lists.register(app)
     imports.register(subscribers.subscribers_app)  # `subscribers import`
