@@ -14,37 +14,32 @@ from pipeline.db import Store
 from pipeline.errors import InputError
 
 MAX_DESCRIPTION = 500  # characters: a line or two under the list's checkbox
-
-
-def _description(text: str | None) -> str | None:
-    """A list's description as the signup form shows it: one paragraph of visible text."""
-    if text is None:
-        return None
-    cleaned = " ".join(text.split())
-    if len(cleaned) > MAX_DESCRIPTION or not cleaned.isprintable():
-        raise InputError(
-            "the description must be printable text of at most "
-            f"{MAX_DESCRIPTION} characters (it has {len(cleaned)})",
-            hint="write a sentence or two; the signup page shows it under the list's name",
-        )
-    return cleaned or None
-
-
 MAX_TITLE = 100  # characters: a label beside a checkbox
 
 
-def _title(text: str | None) -> str | None:
-    """A list's title as readers see it: one line of visible text."""
+def _shown_text(text: str | None, what: str, limit: int, hint: str) -> str | None:
+    """A list's title or description as readers see it: one line of visible text (an
+    empty one removes it)."""
     if text is None:
         return None
     cleaned = " ".join(text.split())
-    if len(cleaned) > MAX_TITLE or not cleaned.isprintable():
+    if len(cleaned) > limit or not cleaned.isprintable():
         raise InputError(
-            f"the title must be printable text of at most {MAX_TITLE} characters "
+            f"the {what} must be printable text of at most {limit} characters "
             f"(it has {len(cleaned)})",
-            hint="a few words readers recognise, like 'Weekly digest'",
+            hint=hint,
         )
     return cleaned or None
+
+
+def _description(text: str | None) -> str | None:
+    hint = "write a sentence or two; the signup page shows it under the list's name"
+    return _shown_text(text, "description", MAX_DESCRIPTION, hint)
+
+
+def _title(text: str | None) -> str | None:
+    hint = "a few words readers recognise, like 'Weekly digest'"
+    return _shown_text(text, "title", MAX_TITLE, hint)
 
 
 def titles(store: Store) -> dict[str, str]:
