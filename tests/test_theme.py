@@ -41,7 +41,7 @@ def test_the_environment_sets_a_theme_key_and_config_shows_it(
     rows = json.loads(ok(cli("config", "--format", "json")).stdout)
     values = {row["key"]: row["value"] for row in rows}
     assert values["theme.accent"] == "#a50e0e"
-    assert values["theme.logo"] == "https://weekly.example.com/logo.png"  # from the file
+    assert values["theme.description"] == "매주 토요일, 엔지니어링 아티클 요약"  # the file's
 
 
 def test_a_bad_theme_value_from_the_environment_names_the_variable(

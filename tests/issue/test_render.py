@@ -68,8 +68,7 @@ def test_css_is_inlined_and_media_queries_survive() -> None:
 
 def test_header_shows_the_name_once_then_number_and_period_in_korean() -> None:
     html = build(SAMPLE_ISSUE, load_settings()).rendered.html.source
-    # The sample's theme has a logo: it is the name (its alt text), not repeated beside it.
-    assert 'alt="Article Weekly"' in html
+    # The sample's title holds the name already: the line above it does not repeat it.
     assert ">제25호 · 2024년 6월 16일 ~ 22일<" in html
     assert "Article Weekly · 제25호" not in html
 

@@ -35,6 +35,13 @@ client = archive_fixtures.client
 pytestmark = pytest.mark.single_backend  # the pages read the store as the archive does
 
 
+@pytest.fixture(autouse=True)
+def logo(project: Path) -> None:
+    """A logo in the theme (before the app is made): the sample's settings have none."""
+    toml = project / "newsletter.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + f'logo = "{LOGO}"\n', encoding="utf-8")
+
+
 class Page(HTMLParser):
     """What a page declares in its head and which forms and links it has."""
 

@@ -51,6 +51,8 @@ ACCENT_USED = """
 def site(
     sent: SentIssues, project: Path, cli, serve_app, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SignupSite]:
+    toml = project / "newsletter.toml"  # a logo in the theme: the sample's has none
+    toml.write_text(toml.read_text(encoding="utf-8") + f'logo = "{LOGO}"\n', encoding="utf-8")
     ok(cli("lists", "update", "weekly", "--public", "--description", "매주 토요일 아침"))
     ok(cli("lists", "create", "announcements", "--public"))
     with SesStub() as stub:
@@ -60,7 +62,7 @@ def site(
         running.store.close()
 
 
-def looks_right(page: Any, what: str) -> None:
+def looks_right(page: Any, what: str, *, logo: bool = True) -> None:
     """The page as it stands: accessible in every size and scheme, no sideways scroll on
     the narrowest phone, the theme's logo and accent on it."""
     for width in (375, 1000):
@@ -73,7 +75,8 @@ def looks_right(page: Any, what: str) -> None:
     page.set_viewport_size({"width": 320, "height": 700})
     scroll = page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= 320, f"{what} scrolls sideways at 320 px ({scroll} px wide)"
-    assert page.locator(f'img[src="{LOGO}"]').count() >= 1, f"{what}: no logo"
+    if logo:
+        assert page.locator(f'img[src="{LOGO}"]').count() >= 1, f"{what}: no logo"
 
 
 def test_every_reader_page_in_every_size_and_scheme(site: SignupSite, browser, cli) -> None:
@@ -90,7 +93,8 @@ def test_every_reader_page_in_every_size_and_scheme(site: SignupSite, browser, c
         looks_right(page, "the archive's index")
         page.get_by_role("link", name=TITLE_26).click()
         page.wait_for_url("**/issues/26")
-        looks_right(page, "an issue's page")
+        # The issue as it was sent, before this test gave the theme a logo.
+        looks_right(page, "an issue's page", logo=False)
 
         page.goto(base + "/subscribe")
         looks_right(page, "the signup form")
