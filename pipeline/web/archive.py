@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from pipeline.delivery.archive import Archive
 from pipeline.issue.archive import WEB_APP_LINKS
-from pipeline.web.pages import Site
+from pipeline.web.pages import Site, not_found
 
 # An issue number in a URL: 18 digits stay below 2**63, the database's integer limit.
 _ISSUE_NUMBER = re.compile(r"[0-9]{1,18}")
@@ -62,10 +62,10 @@ def routes(site: Site) -> list[Route]:
         raw = request.path_params["number"]
         # ASCII digits only ("²".isdigit() is true), and few enough for the database.
         if not _ISSUE_NUMBER.fullmatch(raw):
-            return PlainTextResponse("not found\n", status_code=404)
+            return not_found(site.settings)
         document = await run_in_threadpool(archive.page, int(raw), WEB_APP_LINKS)
         if document is None:
-            return PlainTextResponse("no such issue\n", status_code=404)
+            return not_found(site.settings)
         return HTMLResponse(document, headers=headers)
 
     async def feed(request: Request) -> Response:

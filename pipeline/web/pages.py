@@ -156,6 +156,11 @@ def notice(
     )  # fmt: skip
 
 
+def not_found(settings: Settings) -> HTMLResponse:
+    """404 for an address that names no page: the way home, in the site's language."""
+    return render("web/not_found.html.j2", settings, 404)
+
+
 def page(title: str, body: str, settings: Settings, status: int = 200) -> HTMLResponse:
     """A page around a body of markup the code built (values in it escaped already)."""
     return render("web/page.html.j2", settings, status, title=title, body=Markup(body))

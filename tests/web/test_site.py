@@ -205,3 +205,15 @@ def test_readers_see_a_list_s_title_and_the_name_stays_its_identifier(
     ok(cli("lists", "update", "weekly", "--title", ""))
     rows = json.loads(ok(cli("lists", "--format", "json")).stdout)
     assert {r["name"]: r["title"] for r in rows}["weekly"] is None
+
+
+@pytest.mark.parametrize("path", ["/nowhere", "/issues/99", "/issues/x", "/nowhere/"])
+def test_an_address_without_a_page_answers_in_the_site_s_language(
+    client: httpx.Client, path: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    page = Page(response.text)
+    assert "<title>페이지를 찾을 수 없습니다</title>" in response.text
+    assert any(a.get("href") == f"{PUBLIC_URL}/" for a in page.links)
