@@ -1,5 +1,5 @@
 """Every reader page in Debian's chromium, as one reader meets them: the home page, the
-archive's index and an issue, the signup form, the check-your-inbox page, the
+archive's index and an issue, the page for an address without one, the signup form, the check-your-inbox page, the
 confirmation page (scripts held back, as with scripts off) and the confirmed page, the
 preference page and the page after leaving a list. Each at 375 and 1000 px, light and
 dark, through axe-core's WCAG 2 A and AA rules (color-contrast included), with no
@@ -100,6 +100,9 @@ def test_every_reader_page_in_every_size_and_scheme(site: SignupSite, browser, c
         page.wait_for_url("**/issues/26")
         # The issue as it was sent, before this test gave the theme a logo.
         looks_right(page, "an issue's page", logo=False)
+
+        page.goto(base + "/nowhere")
+        looks_right(page, "the page for an address without one")
 
         page.goto(base + "/subscribe")
         looks_right(page, "the signup form")
