@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.issue.build import build
-from pipeline.settings import load_settings
+from pipeline.issue.transactional import confirmation
+from pipeline.settings import Settings, load_settings
+from pipeline.settings.theme import Theme
 from tests.support.cli import ok
 
 pytestmark = pytest.mark.single_backend
@@ -77,3 +79,15 @@ def test_code_never_breaks_inside_a_word(project: Path) -> None:
     style = pre.group(2).replace(" ", "")
     assert "word-break:normal" in style and "overflow-wrap:normal" in style
     assert "break-all" not in html and "anywhere" not in style
+
+
+def test_the_confirmation_email_wears_the_theme_too() -> None:
+    theme = Theme(logo="https://cdn.example.com/brand.png", accent="#a50e0e")
+    settings = Settings(lang="en", public_url="https://weekly.example.com", theme=theme)
+    message = confirmation(
+        settings, email="reader@example.com", name=None, lists=["weekly"],
+        confirm_url="https://weekly.example.com/confirm/" + "A" * 48,
+    )  # fmt: skip
+    assert '<img src="https://cdn.example.com/brand.png" alt="Article Weekly"' in message.html
+    button = re.search(r'<a href="https://weekly.example.com/confirm/[^"]*"[^>]*>', message.html)
+    assert button and "background:#a50e0e" in button.group(0).replace(" ", "")
