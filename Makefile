@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 SAMPLE_ISSUE := issues/2024-06-22-article-weekly-25.md
 DEMO_OUT := build/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests use: a real browser, SpamAssassin and a PostgreSQL server.
-SYSTEM_PACKAGES := chromium spamassassin postgresql
+# Debian packages the tests use: a real browser, SpamAssassin, a PostgreSQL server, and
+# what deploy/ is checked with (nginx run in front of serve, caddy and systemd-analyze).
+SYSTEM_PACKAGES := chromium spamassassin postgresql nginx caddy systemd
 
 WHEELHOUSE := build/wheelhouse
 LOCK := requirements.lock
@@ -29,10 +30,16 @@ system-deps:
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v spamassassin >/dev/null 2>&1 || missing="$$missing spamassassin"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v caddy >/dev/null 2>&1 || missing="$$missing caddy"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+		: "Debian starts nginx and caddy on port 80 of every address: the tests run their own."; \
+		! command -v systemctl >/dev/null 2>&1 || \
+			$(SUDO) systemctl disable --now nginx caddy >/dev/null 2>&1 || true; \
 	fi
 
 demo: install
@@ -61,9 +68,10 @@ wheelhouse: $(WHEELHOUSE)/.stamp
 test: install system-deps wheelhouse lint
 	$(BIN)/pytest -q -n 3 --dist loadgroup --durations=20
 
-# The edit loop: SQLite only, no browser, no subprocess, nothing marked slow.
+# The edit loop: SQLite only, no browser, no subprocess, nothing marked slow, and the
+# property tests trying a fifth of their examples (tests/support/properties.py).
 test-fast: install
-	NEWSLETTER_TEST_BACKENDS=sqlite $(BIN)/pytest -q -n 3 --dist loadgroup -m "not browser and not slow and not subprocess and not spam"
+	NEWSLETTER_TEST_BACKENDS=sqlite PYTEST_NEWSLETTER_QUICK_PROPERTIES=1 $(BIN)/pytest -q -n 3 --dist loadgroup -m "not browser and not slow and not subprocess and not spam"
 
 lock: install
 	$(BIN)/pip freeze --exclude-editable > $(LOCK)
@@ -101,6 +109,7 @@ bench: install
 	$(BIN)/python bench/bench_send.py
 	$(BIN)/python bench/bench_senders.py
 	$(BIN)/python bench/bench_events.py
+	$(BIN)/python bench/bench_copy.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

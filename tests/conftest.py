@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import properties
 from tests.support.cli import ROOT, TEST_SECRET, Result, run_cli
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -39,6 +40,12 @@ STORE_FOLDERS = {"audience", "db", "delivery", "feedback", "web", "cli"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if properties.QUICK:  # the property tests that keep Hypothesis's default, as the rest
+        from hypothesis import settings
+
+        quick = properties.examples(properties.DEFAULT_EXAMPLES)
+        settings.register_profile("quick", max_examples=quick)
+        settings.load_profile("quick")
     for line in (
         "single_backend: run on SQLite only (touches no store, or tests SQLite's own)",
         "postgres: runs on the PostgreSQL server the test run starts (set from the backend)",
@@ -58,6 +65,9 @@ PROCESS_MODULES = {
     "tests/web/test_serve_process.py",
     "tests/web/test_serve_scheduler.py",
     "tests/web/test_worker_killed.py",
+    "tests/web/test_behind_nginx.py",
+    "tests/cli/test_container.py",
+    "tests/web/test_upgrade_while_running.py",
     "tests/test_package.py",
 }
 PROCESS_TESTS = {

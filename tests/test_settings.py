@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pipeline.errors import ConfigError
 from pipeline.settings import load_settings
 from tests.support.cli import SAMPLE_ISSUE, Result, run_cli
+from tests.support.properties import examples
 
 # Each setting that ends up in a header or an SES parameter, with a good value for it.
 HEADER_SETTINGS = {
@@ -57,7 +58,9 @@ def _dotenv_string(value: str) -> str:
 
 
 @hypothesis_settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     key=st.sampled_from(sorted(HEADER_SETTINGS)),
@@ -349,3 +352,34 @@ def test_config_table_shows_control_characters_as_escapes(
     assert not any(c in result.stdout for c in "\x1b\x9b") and "/etc/ca\n" not in result.stdout
     assert value.encode("unicode_escape").decode("ascii") in result.stdout
     assert config_json()["sns_ca_bundle"] == value  # scripts get the value exact
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("mail_from_domain", "bounce example.com", "must be a domain name"),
+        ("mail_from_domain", "bounce.example.com>", "must be a domain name"),
+        ("dns_servers", '["resolver.example"]', "is not an IP address"),
+        ("dns_servers", '["127.0.0.1:70000"]', "is not an IP address"),
+        ("events_queue_url", "my-queue", "must be an SQS queue URL"),
+    ],
+)
+def test_the_aws_setup_settings_are_checked_where_they_enter(
+    project: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(f"NEWSLETTER_{key.upper()}", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert f"environment variable NEWSLETTER_{key.upper()}: {key}: " in caught.value.message
+    assert words in caught.value.message
+
+
+def test_the_mail_from_domain_defaults_to_bounce_under_the_sender_domain(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings().mail_from == "bounce.example.com"
+    monkeypatch.setenv("NEWSLETTER_MAIL_FROM_DOMAIN", "Mail.Example.com.")
+    monkeypatch.setenv("NEWSLETTER_DNS_SERVERS", '["::1", "[::1]:5353", "127.0.0.1:5353"]')
+    settings = load_settings()
+    assert settings.mail_from == "mail.example.com"
+    assert settings.dns_servers == ["::1", "[::1]:5353", "127.0.0.1:5353"]

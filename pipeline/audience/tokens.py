@@ -4,7 +4,12 @@ An unsubscribe token is a signed (subscriber id, list id) pair. The payload hold
 database ids, never the address, so a token cannot be guessed from an email address; the
 HMAC-SHA256 tag (keyed with NEWSLETTER_SECRET_KEY) means it cannot be forged or altered
 either. The ids are readable, not secret: a token proves the right to unsubscribe, nothing
-more. Changing the secret key invalidates old links.
+more.
+
+Keys can change without breaking links already in mailboxes: the secret given to `sign`
+and `verify` is the settings' `SecretKey`, the key in force (which signs) carrying the
+`old_secret_keys` it replaced (which still verify every kind, and sign nothing). Dropping
+an old key from the settings invalidates the links it signed.
 
 Test copies (`send-test`) carry a test token instead: a signed issue number, for a link that
 works for the tester and unsubscribes nobody. It can never pass for a subscriber's token,
@@ -34,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pipeline.errors import InputError
+from pipeline.settings import SecretKey
 
 
 @dataclass(frozen=True)
@@ -87,14 +93,19 @@ class Signer:
         return digest[: self.kind.tag_bytes]
 
     def _signed_with(self, secret: bytes, payload: bytes, tag: bytes) -> bool:
-        return hmac.compare_digest(tag, self._tag(secret, payload))
+        """The tag is the key in force's, or one of the old keys' it carries (rotation)."""
+        keys = (secret, *secret.old) if isinstance(secret, SecretKey) else (secret,)
+        # Every key is tried, whichever matched: the time says nothing about which one.
+        matches = [hmac.compare_digest(tag, self._tag(key, payload)) for key in keys]
+        return any(matches)
 
     def looks_like(self, token: object) -> bool:
         """True for a string of this kind's shape (not proof it is one: see verify)."""
         return isinstance(token, str) and self.kind.shape.fullmatch(token) is not None
 
     def sign(self, secret: bytes, *fields: int) -> str:
-        """The token of these fields (the marker byte goes first by itself)."""
+        """The token of these fields (the marker byte goes first by itself), signed with
+        the key in force only (never one of a `SecretKey`'s old keys)."""
         if not secret:
             raise ValueError("an empty secret cannot sign tokens")
         if not self.kind.holds(fields):

@@ -60,6 +60,9 @@ def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
     values = settings.model_dump()
     if settings.secret_key is not None:
         values["secret_key"] = "********"
+    # How many, never what: each still verifies the links it signed (see the README).
+    count = len(settings.old_secret_keys)
+    values["old_secret_keys"] = f"{count} in force" if count else "none"
     values["database_url"] = hide_password(settings.database_url)
     theme = values.pop("theme")
     rows = [{"key": key, "value": value} for key, value in values.items()]
@@ -70,6 +73,8 @@ def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
 def _register() -> None:
     from pipeline.cli import (
         archive,
+        aws,
+        database,
         events,
         imports,
         issue,
@@ -93,6 +98,8 @@ def _register() -> None:
     serve.register(app)
     events.register(app)
     archive.register(app)
+    aws.register(app)
+    database.register(app)
 
 
 _register()

@@ -54,7 +54,10 @@ def ingest(
 @events_app.command("poll")
 def poll(
     ctx: typer.Context,
-    queue: Annotated[str, typer.Option("--queue", help="The SQS queue URL.")],
+    queue: Annotated[
+        str | None,
+        typer.Option("--queue", help="The SQS queue URL (default: the events_queue_url setting)."),
+    ] = None,
     once: Annotated[
         bool, typer.Option("--once", help="Stop when the queue is empty instead of waiting.")
     ] = False,
@@ -67,6 +70,12 @@ def poll(
     if not 0 <= wait <= 20:
         raise InputError("--wait must be between 0 and 20 seconds")
     settings = kit.settings(ctx)
+    queue = queue or settings.events_queue_url
+    if not queue:
+        raise InputError(
+            "no queue to poll",
+            hint="give --queue URL, or set events_queue_url (`newsletter aws setup --queue` does)",
+        )
     stop = {"now": False}
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -3,6 +3,7 @@ an issue named by its file or its number."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -54,6 +55,16 @@ FormatOption = Annotated[
 def say(message: str) -> None:
     """A progress or result line for people (stderr, so scripts can read stdout)."""
     err.print(message, highlight=False)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask on the terminal (`--yes` skips it); with no terminal, refuse rather than guess."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError("not confirmed: no terminal to ask on", hint="pass --yes to go ahead")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(1)
 
 
 def issue_number(value: str) -> int:

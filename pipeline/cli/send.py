@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -96,15 +95,6 @@ def _progress_display(total_hint: int) -> Iterator[Callable[[Progress], None]]:
     yield log_line
 
 
-def _confirm(question: str, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise InputError("not confirmed: no terminal to ask on", hint="pass --yes to go ahead")
-    if not typer.confirm(question, default=False, err=True):
-        raise typer.Exit(1)
-
-
 def send(
     ctx: typer.Context,
     issue: IssueArg,
@@ -169,7 +159,7 @@ def send(
             )
         _show_plan(the_plan, settings.from_address, prepared.transport)
         verb = "Log" if dry_run else "Send"
-        _confirm(f"{verb} {the_plan.to_send:,} message(s)?", yes or dry_run)
+        kit.confirm(f"{verb} {the_plan.to_send:,} message(s)?", yes or dry_run)
         try:
             with _progress_display(the_plan.to_send) as on_progress:
                 report = service.run_campaign(

@@ -30,7 +30,7 @@ def serve(
     Put it behind your HTTPS proxy at `public_url`.
     """
     from pipeline.web import server
-    from pipeline.web.app import create_app
+    from pipeline.web.app import SERVE_CONNECTIONS, create_app
 
     if workers < 1:
         raise InputError("--workers must be at least 1")
@@ -45,7 +45,7 @@ def serve(
     if workers > 1:
         _serve_workers(ctx, settings.database_url, host, port, issues, workers)
         return
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, connections=SERVE_CONNECTIONS)
     app = create_app(settings, store, issues=issues)
     if not settings.sns_topic_arns:
         kit.say(

@@ -199,7 +199,7 @@ def resubscribe(
 def show(ctx: typer.Context, email: EmailArg, fmt: kit.FormatOption = Format.table) -> None:
     """Everything about one person: status, attributes, lists and their unsubscribe links."""
     settings = kit.settings(ctx)
-    secret = settings.secret_key.get_secret_value().encode() if settings.secret_key else None
+    secret = settings.signing_key()
     with _store(ctx) as store:
         record = lib.show(store, email, secret=secret, public_url=settings.public_url)
     if fmt is not Format.table:

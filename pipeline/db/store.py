@@ -11,8 +11,9 @@ are methods of its own transaction class asks for it: `store.begin(AudienceTx)`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Self, TypeVar, overload
 
@@ -64,9 +65,21 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time. Threads of one process take turns here, at once,
+        # rather than in SQLite's busy handler, which polls with growing sleeps (a quarter of
+        # `serve`'s time under a burst of SES events); other processes still wait there.
+        self._writer: AbstractContextManager[Any] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @classmethod
-    def open(cls, database_url: str, *, migrate: bool = True) -> Self:
+    def open(
+        cls, database_url: str, *, migrate: bool = True, connections: int | None = None
+    ) -> Self:
+        """`connections`: the connections the pool keeps open, for a process that uses that
+        many threads at once (`serve`); SQLAlchemy's default (5) otherwise. Beyond them the
+        pool opens overflow connections and closes them again as soon as they are returned:
+        cheap for an occasional burst, costly under sustained load."""
         shown = hide_password(database_url)  # never a password in a message
         hint = "check database_url (NEWSLETTER_DATABASE_URL)"
         try:
@@ -82,7 +95,7 @@ class Store:
             if path.is_dir():
                 raise StoreError(f"{path}: the database is a folder, not a file", hint=hint)
         try:
-            engine = sa.create_engine(url)
+            engine = sa.create_engine(url, **({"pool_size": connections} if connections else {}))
         except (ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot use database {shown!r}: {exc}", hint=hint) from None
         if engine.dialect.name == "sqlite":
@@ -105,6 +118,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def connections(self) -> int:
+        """The connections the pool keeps open (see `open`)."""
+        pool = self.engine.pool
+        return pool.size() if isinstance(pool, sa.pool.QueuePool) else 1
 
     def __enter__(self) -> Self:
         return self
@@ -130,7 +149,7 @@ class Store:
     @contextmanager
     def _transaction(self, tx_class: type[TxT], write: bool) -> Iterator[TxT]:
         try:
-            with self.engine.connect() as conn:
+            with self._writer if write else nullcontext(), self.engine.connect() as conn:
                 conn.execution_options(newsletter_write=write)
                 with conn.begin() as trans:
                     tx = tx_class(conn)

@@ -10,6 +10,7 @@ and never more of them than the messages in flight.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import queue
@@ -88,6 +89,17 @@ class RunResult:
     stopped_by_user: bool = False
     pause_reason: str | None = None
     progress: Progress | None = None
+
+
+@functools.cache
+def _freeze_long_lived() -> None:
+    """Everything loaded by the first send of a process (botocore's service models are
+    large) is long-lived: keep it out of the collector, whose full passes over it stalled
+    every worker for tens of milliseconds, bunching requests up into bursts above the
+    rate. Once per process: a full collection costs a quarter of a second in a process
+    that has run many sends (a scheduler, the tests)."""
+    gc.collect()
+    gc.freeze()
 
 
 @contextmanager
@@ -288,11 +300,7 @@ class CampaignRunner:
             threading.Thread(target=self._worker, name=f"send-{n}", daemon=True)
             for n in range(self.options.concurrency)
         ]
-        # Everything loaded so far (botocore's service models are large) is long-lived: keep
-        # it out of the collector, whose full passes over it stalled every worker for tens
-        # of milliseconds, bunching requests up into bursts above the rate.
-        gc.collect()
-        gc.freeze()
+        _freeze_long_lived()
         for worker in workers:
             worker.start()
         in_flight = 0

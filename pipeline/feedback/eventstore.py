@@ -15,6 +15,28 @@ from pipeline.db.schema import campaigns, deliveries, events, memberships, subsc
 from pipeline.delivery import settling
 
 SOFT_BOUNCE_LIMIT = 3  # transient bounces on this many campaigns in a row -> bounced
+# Only these change a person's status; every other event is recorded and nothing more.
+_STATUS_EVENTS = frozenset({"Bounce", "Complaint"})
+
+# The statements of `record`, built once: SNS delivers events in bursts of thousands, and
+# building and keying a statement costs more than running it (SQLAlchemy caches the
+# compiled form per statement object).
+_SEEN = sa.select(events.c.id).where(events.c.event_key == sa.bindparam("key"))
+_DELIVERY = sa.select(deliveries.c.id, deliveries.c.subscriber_id).where(
+    deliveries.c.message_id == sa.bindparam("message_id")
+)
+_PEOPLE = sa.select(subscribers.c.id).where(
+    subscribers.c.email_key.in_(sa.bindparam("keys", expanding=True))
+)
+_INSERT = sa.insert(events)
+
+# SES's mailbox simulator (`doctor --round-trip` mails it): its addresses are nobody's, so
+# their bounces and complaints suppress no one.
+SIMULATOR_DOMAIN = "simulator.amazonses.com"
+
+
+def simulated(address: str) -> bool:
+    return address.strip().lower().rpartition("@")[2] == SIMULATOR_DOMAIN
 
 
 @dataclass(frozen=True)
@@ -47,17 +69,12 @@ class EventStore:
         result = RecordedEvent(event)
         with self.store.begin() as tx:
             conn = tx.conn
-            seen = conn.execute(sa.select(events.c.id).where(events.c.event_key == event.key))
-            if seen.first() is not None:
+            if conn.execute(_SEEN, {"key": event.key}).first() is not None:
                 result.duplicate = True
                 return result
             delivery = None
             if event.message_id:
-                delivery = conn.execute(
-                    sa.select(deliveries.c.id, deliveries.c.subscriber_id).where(
-                        deliveries.c.message_id == event.message_id
-                    )
-                ).first()
+                delivery = conn.execute(_DELIVERY, {"message_id": event.message_id}).first()
             by_tag = delivery is None and settling.DELIVERY_TAG in event.tags
             if by_tag:  # a message whose sender died before recording its id
                 delivery = settling.tagged_delivery(conn, event.tags, event.recipients)
@@ -67,26 +84,23 @@ class EventStore:
                 people = [delivery.subscriber_id]
             elif delivery is None and event.recipients:
                 # Not one of our campaign messages (a test copy, an older tool): a bounce
-                # or complaint still tells us about the address.
-                keys = [r.strip().lower() for r in event.recipients]
-                people = list(
-                    conn.scalars(
-                        sa.select(subscribers.c.id).where(subscribers.c.email_key.in_(keys))
-                    )
-                )
+                # or complaint still tells us about the address (never a simulator's).
+                keys = [r.strip().lower() for r in event.recipients if not simulated(r)]
+                people = list(conn.scalars(_PEOPLE, {"keys": keys}))
             conn.execute(
-                sa.insert(events).values(
-                    event_key=event.key,
-                    message_id=event.message_id,
-                    delivery_id=delivery.id if delivery is not None else None,
-                    subscriber_id=people[0] if people else None,
-                    event_type=event.event_type,
-                    bounce_type=event.bounce_type,
-                    bounce_subtype=event.bounce_subtype,
-                    detail=event.detail,
-                    occurred_at=event.occurred_at,
-                    received_at=utcnow(),
-                )
+                _INSERT,
+                {
+                    "event_key": event.key,
+                    "message_id": event.message_id,
+                    "delivery_id": delivery.id if delivery is not None else None,
+                    "subscriber_id": people[0] if people else None,
+                    "event_type": event.event_type,
+                    "bounce_type": event.bounce_type,
+                    "bounce_subtype": event.bounce_subtype,
+                    "detail": event.detail,
+                    "occurred_at": event.occurred_at,
+                    "received_at": utcnow(),
+                },
             )
             if by_tag and delivery is not None:
                 at = event.occurred_at
@@ -94,7 +108,7 @@ class EventStore:
                     result.changes.append(
                         f"delivery {delivery.id}: unknown -> sent (a {event.event_type} event)"
                     )
-            for person in people:
+            for person in people if event.event_type in _STATUS_EVENTS else ():
                 change = self._apply(conn, event, person)
                 if change:
                     result.changes.append(change)
@@ -106,7 +120,7 @@ class EventStore:
                 subscribers.c.id == subscriber_id
             )
         ).first()
-        if row is None:
+        if row is None or simulated(row.email):
             return None
         new_status = None
         if event.event_type == "Complaint" and row.status != "complained":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import re
 import ssl
@@ -89,6 +90,13 @@ def _trusted_url(url: str, hosts: re.Pattern[str], *, what: str, pem: bool) -> s
     return None
 
 
+@functools.cache
+def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """One verifying context per bundle and process (reading a bundle takes 25-50 ms; a
+    context is safe to share between threads). A bundle that fails is not remembered."""
+    return ssl.create_default_context(cafile=ca_bundle)
+
+
 def https_fetcher(
     ca_bundle: str | None = None,
     *,
@@ -102,7 +110,7 @@ def https_fetcher(
     cannot be reached (network, TLS, timeout, 5xx): SNS retries those.
     """
     try:
-        context = ssl.create_default_context(cafile=ca_bundle)
+        context = _tls_context(ca_bundle)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"sns_ca_bundle {ca_bundle}: cannot load it ({exc})") from None
     opener = urllib.request.build_opener(

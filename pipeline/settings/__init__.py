@@ -7,6 +7,13 @@ secrets). Every bad value is reported at once, naming the key and where it came 
 """
 
 from pipeline.settings.loading import hide_password, load_settings
-from pipeline.settings.schema import DEFAULT_CONFIG, ENV_PREFIX, Settings
+from pipeline.settings.schema import DEFAULT_CONFIG, ENV_PREFIX, SecretKey, Settings
 
-__all__ = ["DEFAULT_CONFIG", "ENV_PREFIX", "Settings", "hide_password", "load_settings"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ENV_PREFIX",
+    "SecretKey",
+    "Settings",
+    "hide_password",
+    "load_settings",
+]

@@ -131,6 +131,9 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     env_file = Path(".env")
     env_text = _read_text(env_file, ".env file")
     lines = _unknown_keys(toml_data, toml_path, env_file, env_text)
+    inputs = _inputs(toml_path, toml_text, env_text) if not overrides else None
+    if not lines and inputs is not None and inputs in _LOADED:
+        return _LOADED[inputs].model_copy(deep=True)
     token = _toml_path.set(toml_path)
     try:
         settings = Settings(**overrides)
@@ -152,4 +155,23 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
             "bad configuration:\n  " + "\n  ".join(lines),
             hint="fix the values above; `newsletter config` shows the settings in force",
         )
+    if inputs is not None:
+        if len(_LOADED) >= _REMEMBERED:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[inputs] = settings.model_copy(deep=True)
     return settings
+
+
+# Settings already read in this process, by everything they are read from: the same files
+# and environment give the same settings, and pydantic-settings takes about 13 ms to
+# read them (a process that runs commands in turn, such as the tests, reads them often).
+_LOADED: dict[tuple[str, ...], Settings] = {}
+_REMEMBERED = 16
+
+
+def _inputs(toml_path: Path, toml_text: str | None, env_text: str | None) -> tuple[str, ...]:
+    environment = sorted(
+        f"{name}={value}" for name, value in os.environ.items()
+        if name.upper().startswith(ENV_PREFIX)
+    )  # fmt: skip
+    return (str(toml_path), toml_text or "", env_text or "", *environment)

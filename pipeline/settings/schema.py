@@ -10,7 +10,7 @@ from email.headerregistry import Address
 from email.policy import SMTP
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -38,6 +38,7 @@ _PUBLIC_URL = re.compile(
     r"https?://[A-Za-z0-9.\-_~:@!$&'()*+,;=%\[\]]+"  # host (and port, user info)
     r"(/[A-Za-z0-9.\-_~:@!$&'()*+,;=%/]*)?"  # path
 )
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 # SES: up to 64 letters, digits, hyphens and underscores.
 _CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # What the From header parser reads (the same machinery that writes the header).
@@ -53,9 +54,41 @@ _ONE_LINE = (
     "list_id",
     "unsubscribe_mailto",
     "configuration_set",
+    "mail_from_domain",
+    "events_queue_url",
     "database_url",
     "timezone",
 )
+
+
+def dns_server(value: str) -> tuple[str, int] | None:
+    """`1.1.1.1`, `127.0.0.1:5353`, `::1` or `[::1]:5353` as (address, port); None if not."""
+    value = value.strip()
+    host, port = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
+
+
+class SecretKey(bytes):
+    """The key that signs links (these bytes), carrying the keys it replaced (`old`):
+    those still verify links already sent, and sign nothing (audience/tokens.py)."""
+
+    old: tuple[bytes, ...]
+
+    def __new__(cls, current: bytes, old: tuple[bytes, ...] = ()) -> Self:
+        key = super().__new__(cls, current)
+        key.old = old
+        return key
 
 
 def _control_problem(value: str) -> str | None:
@@ -93,8 +126,19 @@ class Settings(BaseSettings):
     postal_address: str = "123 Example Street, Seoul 04524, Republic of Korea"
     unsubscribe_mailto: str | None = None
     configuration_set: str | None = None
+    # The custom MAIL FROM domain `aws setup` gives the sending identity (default
+    # `bounce.<domain of from_address>`): bounces go there, and SPF aligns for DMARC.
+    mail_from_domain: str | None = None
+    # The SQS queue `aws setup --queue` made for SES events, which `events poll` reads.
+    events_queue_url: str | None = None
+    # The DNS servers `doctor` asks (addresses, `host:port` for another port); default:
+    # the system's resolver.
+    dns_servers: list[str] = []
     database_url: str = "sqlite:///subscribers/newsletter.db"
     secret_key: SecretStr | None = None
+    # Keys that signed links in the past (a JSON list in the environment): still accepted
+    # to verify unsubscribe, confirmation and test-copy links, never used to sign.
+    old_secret_keys: list[SecretStr] = []
     sns_topic_arns: list[str] = []
     # The hosts SNS signing certificates and subscription URLs may come from (a full match
     # on the host name); tests point it at loopback.
@@ -239,6 +283,39 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("mail_from_domain")
+    @classmethod
+    def _mail_from_domain(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        value = value.strip().rstrip(".").lower()
+        if not _DOMAIN.fullmatch(value):
+            raise ValueError("must be a domain name, like 'bounce.example.com'")
+        return value
+
+    @field_validator("events_queue_url")
+    @classmethod
+    def _events_queue_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.fullmatch(r"https?://[^\s/]+/[^\s]+", value):
+            raise ValueError(
+                "must be an SQS queue URL, like "
+                "'https://sqs.us-east-1.amazonaws.com/123456789012/newsletter-events'"
+            )
+        return value
+
+    @field_validator("dns_servers")
+    @classmethod
+    def _dns_servers(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if dns_server(item) is None:
+                raise ValueError(
+                    f"{item[:80]!r} is not an IP address with an optional :port; "
+                    'give resolvers like ["1.1.1.1", "127.0.0.1:5353"]'
+                )
+        return [item.strip() for item in value]
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -276,6 +353,18 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters (use `openssl rand -hex 32`)")
         return value
 
+    @field_validator("old_secret_keys")
+    @classmethod
+    def _old_secret_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for position, key in enumerate(value, 1):
+            if len(key.get_secret_value()) < 16:
+                # Never the key itself in the message: it may be a real one, cut short.
+                raise ValueError(
+                    f"key {position} of {len(value)} is shorter than 16 characters; "
+                    "give the old keys exactly as secret_key held them"
+                )
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -296,11 +385,30 @@ class Settings(BaseSettings):
     def sender_domain(self) -> str:
         return self.sender_address.rpartition("@")[2]
 
-    def require_secret_key(self) -> bytes:
-        if self.secret_key is None:
+    @property
+    def mail_from(self) -> str:
+        """The custom MAIL FROM domain: the setting, else `bounce.<sender domain>`."""
+        return self.mail_from_domain or f"bounce.{self.sender_domain.lower()}"
+
+    def require_secret_key(self) -> SecretKey:
+        """The key that signs links, with the old keys that still verify them."""
+        key = self.signing_key()
+        if key is None:
             raise ConfigError(
                 "secret_key is not set; it signs every unsubscribe link",
                 hint="set NEWSLETTER_SECRET_KEY in the environment or in .env "
                 "(for example: echo NEWSLETTER_SECRET_KEY=$(openssl rand -hex 32) >> .env)",
             )
-        return self.secret_key.get_secret_value().encode()
+        return key
+
+    def signing_key(self) -> SecretKey | None:
+        """As `require_secret_key`, or None where links are optional (`subscribers show`)."""
+        if self.secret_key is None:
+            return None
+        current = self.secret_key.get_secret_value().encode()
+        old = tuple(
+            key.get_secret_value().encode()
+            for key in self.old_secret_keys
+            if key.get_secret_value().encode() != current
+        )
+        return SecretKey(current, old)

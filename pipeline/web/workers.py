@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 
 from pipeline.db import Store
 from pipeline.settings import load_settings
-from pipeline.web.app import create_app
+from pipeline.web.app import SERVE_CONNECTIONS, create_app
 from pipeline.web.server import BoundedRequests, Limits, RedactTokens
 
 # The --issues folder of the command (not a setting: settings refuse unknown NEWSLETTER_ names).
@@ -23,6 +23,6 @@ def create() -> ASGIApp:
     """uvicorn's factory in each worker."""
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     settings = load_settings()
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, connections=SERVE_CONNECTIONS)
     app = create_app(settings, store, issues=Path(os.environ.get(ISSUES_ENV, "issues")))
     return BoundedRequests(app, Limits())

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from pipeline.db import Store
+from tests.support.properties import examples
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 LINE_BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"]
@@ -21,7 +22,9 @@ HOSTILE_TEXT = st.text(
     max_size=60,
 )
 # A Hypothesis test makes its own folder: pytest's tmp_path is one per test, not per example.
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def write(tmp_path: Path, content: str | bytes, name: str = "list.csv") -> Path:

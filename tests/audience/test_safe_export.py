@@ -24,6 +24,7 @@ from tests.audience.hostile_input import SETTINGS as _SETTINGS
 from tests.audience.hostile_input import names as _names
 from tests.audience.hostile_input import write as _write
 from tests.support import db
+from tests.support.properties import examples
 
 
 @pytest.fixture
@@ -113,7 +114,9 @@ _VALUES = st.text(
 ).map(str.strip)
 # The databases are made once per test (not per example): a function-scoped fixture is fine.
 _SHARED = settings(
-    _SETTINGS, max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    _SETTINGS,
+    max_examples=examples(100),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 

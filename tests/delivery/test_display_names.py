@@ -27,6 +27,7 @@ from pipeline.issue.message import Addressee, personalise, to_mime
 from pipeline.issue.render import Rendered
 from pipeline.issue.transactional import confirmation
 from pipeline.settings import Settings, load_settings
+from tests.support.properties import examples
 from tests.support.sending import ISSUE, Cli, make_list, ok, received, send
 from tests.support.ses_stub import SesStub
 
@@ -81,7 +82,9 @@ fragments = st.one_of(
 
 
 @hypothesis_settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(raw=st.lists(fragments, max_size=8).map("".join))
 @pytest.mark.single_backend  # never opens the store

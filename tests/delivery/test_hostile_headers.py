@@ -35,6 +35,7 @@ from pipeline.issue.message import (
 from pipeline.issue.render import Rendered
 from pipeline.settings import load_settings
 from tests.support import db
+from tests.support.properties import examples
 from tests.support.sending import (
     ISSUE,
     Cli,
@@ -194,7 +195,9 @@ def _rendered() -> Rendered:
 
 
 @hypothesis_settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     name=st.lists(
@@ -267,7 +270,7 @@ def test_the_plan_prints_a_subject_with_brackets_literally(
     assert f"subject:    {subject}" in result.stderr
 
 
-@hypothesis_settings(max_examples=500, deadline=None)
+@hypothesis_settings(max_examples=examples(500), deadline=None)
 @given(
     name=st.sampled_from(["List-Id", "List-Unsubscribe", "Subject"]),
     value=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1),

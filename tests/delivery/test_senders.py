@@ -36,9 +36,14 @@ MEMBERS = people(200)
 EVERYONE = {m[0] for m in MEMBERS}
 
 
+# SES answers slowly until both senders have claimed rows, so that neither can finish
+# alone; then quickly, so that the rest of the campaign takes a second, not ten.
+SLOW, QUICK = 0.1, 0.005
+
+
 @pytest.fixture
 def ses_stub_options() -> dict[str, Any]:
-    return {"account": default_account(max_send_rate=10_000), "delay": 0.1}
+    return {"account": default_account(max_send_rate=10_000), "delay": SLOW}
 
 
 def start(processes: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
@@ -47,16 +52,21 @@ def start(processes: list[subprocess.Popen[str]], *args: str) -> subprocess.Pope
     return process
 
 
-def wait_for_senders(n: int, timeout: float = 30) -> None:
+RUNNING = "SELECT COUNT(*) FROM senders WHERE state = 'running'"
+CLAIMING = "SELECT COUNT(DISTINCT sender_id) FROM deliveries WHERE sender_id IS NOT NULL"
+
+
+def wait_for_senders(n: int, timeout: float = 30, query: str = RUNNING) -> None:
+    """Until `n` senders are running (or, with CLAIMING, have claimed rows)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if db.one("SELECT COUNT(*) FROM senders WHERE state = 'running'") >= n:
+            if db.one(query) >= n:
                 return
         except Exception:  # the tables are not there yet
             pass
         time.sleep(0.02)
-    raise AssertionError(f"fewer than {n} senders started")
+    raise AssertionError(f"fewer than {n} senders: {query}")
 
 
 def test_two_senders_share_a_campaign_and_nobody_gets_two_copies(
@@ -67,6 +77,8 @@ def test_two_senders_share_a_campaign_and_nobody_gets_two_copies(
     wait_until_sent(first, at_least=10, targeted=200)
     second = start(processes)  # the same campaign: it joins
     wait_for_senders(2)
+    wait_for_senders(2, query=CLAIMING)
+    stub.delay = QUICK
     shown = cli("log")
     assert shown.code == 0, shown.output
     assert "Senders" in shown.stdout
@@ -98,10 +110,10 @@ def test_a_sender_killed_mid_campaign_leaves_only_its_rows_unknown(
     doomed = start(processes)
     wait_until_sent(doomed, at_least=10, targeted=200)
     survivor = start(processes)
-    wait_for_senders(2)
-    time.sleep(0.3)
+    wait_for_senders(2, query=CLAIMING)
     doomed.send_signal(signal.SIGKILL)
     doomed.communicate()
+    stub.delay = QUICK
     _, err = survivor.communicate(timeout=120)
     assert survivor.returncode == 0, err
     assert "stopped answering" in err

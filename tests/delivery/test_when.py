@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pipeline.delivery import when
 from pipeline.errors import InputError
+from tests.support.properties import examples
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ZONES = ["UTC", "Asia/Seoul", "America/New_York", "Pacific/Kiritimati", "Etc/GMT+12"]
@@ -28,7 +29,7 @@ MOMENTS = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(moment=MOMENTS, offset=OFFSETS, zone=st.sampled_from(ZONES))
 def test_any_datetime_is_scheduled_in_range_or_refused_clearly(
     moment: datetime, offset: timezone | None, zone: str

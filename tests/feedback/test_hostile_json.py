@@ -15,6 +15,7 @@ from pipeline.errors import InputError
 from pipeline.feedback import jsondoc
 from pipeline.feedback.ingest import parse, unwrap
 from pipeline.feedback.sns import SnsError, parse_envelope, ses_events
+from tests.support.properties import examples
 
 EVENT_TYPES = ["Bounce", "Complaint", "Delivery", "Open", "Click", "Reject", "DeliveryDelay"]
 FIELDS = ["eventType", "notificationType", "mail", "bounce", "complaint", "click", "delivery",
@@ -38,7 +39,9 @@ values = st.recursive(
     max_leaves=30,
 )
 documents = st.dictionaries(st.sampled_from(FIELDS), values, max_size=8)
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def as_text(document: Any) -> str:

@@ -26,6 +26,7 @@ from tests.issue.hostile import (
     sibling,
     write_issue,
 )
+from tests.support.properties import examples
 
 # -- 1. nothing from the front matter reaches a mail header with a line break ---------------
 
@@ -75,7 +76,9 @@ _SAFE = st.characters(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     before=st.text(_SAFE, min_size=1, max_size=20), bad=_UNSAFE, after=st.text(_SAFE, max_size=20)
@@ -92,7 +95,9 @@ def test_property_no_title_with_a_control_character_passes(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(title=st.text(_SAFE, min_size=1, max_size=40).filter(lambda t: t.strip()))
 def test_property_a_title_without_control_characters_is_accepted(project: Path, title: str) -> None:

@@ -3,6 +3,9 @@
 `stub` is the SES stub as the project's mail service: boto3 is pointed at it over real
 HTTP. A module that needs another account or a slower stub overrides `ses_stub_options`.
 
+`aws` is the whole AWS account as `aws setup` and `doctor` see it (SES v2, SNS and SQS, a
+stateful stub on loopback); `dns_stub` a DNS server on loopback that `dns_servers` names.
+
 `store` is the test's database (its backend's, from `database_url`), opened and migrated
 as the library opens it. A module whose tests start with lists overrides `store_lists`;
 one that needs more set-up overrides `store` itself, taking this one as its argument.
@@ -49,3 +52,39 @@ def store(database_url: str, store_lists: tuple[str, ...]) -> Iterator[Store]:
         for name in store_lists:
             lib.create_list(opened, name)
         yield opened
+
+
+@pytest.fixture(scope="session")
+def sns_signing_key() -> Any:
+    """The key the stubbed SNS signs with (an RSA key costs ~50 ms: one per run)."""
+    from tests.support.sns_fixtures import new_signing_key
+
+    return new_signing_key()
+
+
+@pytest.fixture
+def aws(project: Path, monkeypatch: pytest.MonkeyPatch, sns_signing_key: Any) -> Iterator[Any]:
+    """The stateful AWS account stub (SES v2, SNS, SQS; tests/support/aws_stub.py) with
+    boto3 pointed at it, and the project set to trust its SNS signing certificates."""
+    from tests.support.aws_stub import AwsStub, use_aws
+    from tests.support.sns_fixtures import LOOPBACK_HOSTS
+
+    for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with AwsStub(
+        signing_key=sns_signing_key, account=default_account(max_send_rate=1000)
+    ) as running:
+        use_aws(monkeypatch, running.endpoint_url)
+        monkeypatch.setenv("NEWSLETTER_SNS_CERT_HOST_PATTERN", LOOPBACK_HOSTS)
+        monkeypatch.setenv("NEWSLETTER_SNS_CA_BUNDLE", running.sns.ca_bundle)
+        yield running
+
+
+@pytest.fixture
+def dns_stub(monkeypatch: pytest.MonkeyPatch, project: Path) -> Iterator[Any]:
+    """A DNS server on loopback (tests/support/dns_stub.py), named by `dns_servers`."""
+    from tests.support.dns_stub import DnsStub
+
+    with DnsStub() as running:
+        monkeypatch.setenv("NEWSLETTER_DNS_SERVERS", f'["{running.address}"]')
+        yield running

@@ -18,7 +18,9 @@ Routes
     ``GET  /_stub/stats``               (stub control) counts, requests, per-recipient counts.
     ``POST /_stub/config``              (stub control) JSON object of fault attributes to set;
                                         lets a test retune a stub running as a subprocess.
-    anything else                       404 ``UnknownOperationException`` (JSON body).
+    anything else                       404 ``UnknownOperationException`` (JSON body), unless a
+                                        subclass's ``_route`` answers it (``aws_stub.AwsStub``:
+                                        the rest of SES v2, SNS and SQS).
 
 Errors are sent the way AWS REST-JSON services send them: HTTP status, header
 ``x-amzn-ErrorType: <Code>`` and body ``{"message": "..."}``; botocore turns that into a
@@ -525,6 +527,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.respond(200, json.dumps(stub.stats(), ensure_ascii=False).encode())
         elif self.command == "POST" and path == CONFIG_PATH:
             stub._handle_config(self, body)
+        elif stub._route(self, path, body):
+            pass
         else:
             stub._count("not_found")
             self.respond_error(
@@ -860,7 +864,16 @@ class SesStub:
         if fault is not None:
             handler.respond_error(fault.status, fault.code, text or fault.message)
             return
+        self._sent(message)
         handler.respond(200, b'{"MessageId":"' + message.message_id.encode() + b'"}')
+
+    def _route(self, handler: _Handler, path: str, body: bytes) -> bool:
+        """Other operations (a subclass's: tests/support/aws_stub.py); False: 404."""
+        return False
+
+    def _sent(self, message: AcceptedMessage) -> None:
+        """Called once a message is accepted, before the answer (a subclass publishes its
+        events here, so they have arrived when the client's call returns)."""
 
     def _handle_account(self, handler: _Handler) -> None:
         self._count("get_account")

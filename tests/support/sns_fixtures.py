@@ -424,7 +424,7 @@ SES_EVENTS: dict[str, Callable[..., Json]] = {
 # --- a loopback HTTPS server playing sns.<region>.amazonaws.com ---------------------------
 
 
-def _tls_files(directory: Path) -> tuple[Path, Path, Path]:
+def tls_files(directory: Path) -> tuple[Path, Path, Path]:
     """A test CA and a server certificate it issued for 127.0.0.1 and localhost.
 
     EC keys (fast to make). Returns (ca.pem, server.pem, server-key.pem)."""
@@ -565,7 +565,7 @@ class SnsTestServer:
 
     # lifecycle
     def __enter__(self) -> SnsTestServer:
-        ca_file, cert_file, key_file = _tls_files(self.directory)
+        ca_file, cert_file, key_file = tls_files(self.directory)
         self.ca_bundle = str(ca_file)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
@@ -573,7 +573,10 @@ class SnsTestServer:
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
         self.port = httpd.server_address[1]
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for it (0.5 s by default, at every test's end).
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

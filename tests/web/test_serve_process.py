@@ -82,6 +82,25 @@ def wait_healthy(client: httpx.Client, process: subprocess.Popen[bytes], log: Pa
         time.sleep(0.1)
 
 
+def serve_environment(url: str, sns: SnsTestServer, **settings: str) -> dict[str, str]:
+    """`serve`'s whole environment: this run's without its settings and proxies, the
+    database, the test key, SNS on loopback, and `settings` (NEWSLETTER_<KEY>=value)."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("NEWSLETTER_") and "proxy" not in name.lower()
+    }
+    return env | {
+        "NEWSLETTER_DATABASE_URL": url,
+        "NEWSLETTER_SECRET_KEY": TEST_SECRET,
+        "NEWSLETTER_SNS_TOPIC_ARNS": json.dumps([TOPIC_ARN]),
+        "NEWSLETTER_SNS_CERT_HOST_PATTERN": LOOPBACK_HOSTS,
+        "NEWSLETTER_SNS_CA_BUNDLE": sns.ca_bundle,
+        "PYTHONPATH": str(ROOT),
+        **{f"NEWSLETTER_{key.upper()}": value for key, value in settings.items()},
+    }
+
+
 @pytest.fixture(params=[1, 2], ids=["one-worker", "two-workers"])
 def served(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Iterator[Served]:
     key = new_signing_key()
@@ -96,19 +115,7 @@ def served(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) ->
             assert reader is not None and weekly is not None
             token = make_token(TEST_SECRET.encode(), reader.id, weekly.id)
     with SnsTestServer(certificate=self_signed_certificate(key)) as sns:
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("NEWSLETTER_") and "proxy" not in name.lower()
-        }
-        env |= {
-            "NEWSLETTER_DATABASE_URL": url,
-            "NEWSLETTER_SECRET_KEY": TEST_SECRET,
-            "NEWSLETTER_SNS_TOPIC_ARNS": json.dumps([TOPIC_ARN]),
-            "NEWSLETTER_SNS_CERT_HOST_PATTERN": LOOPBACK_HOSTS,
-            "NEWSLETTER_SNS_CA_BUNDLE": sns.ca_bundle,
-            "PYTHONPATH": str(ROOT),
-        }
+        env = serve_environment(url, sns)
         port = free_port()
         log = tmp_path / "serve.log"
         with log.open("wb") as out:

@@ -23,6 +23,7 @@ from pipeline.db import Store
 from pipeline.settings import load_settings
 from pipeline.web.app import create_app
 from tests.support.cli import TEST_SECRET
+from tests.support.properties import examples
 
 U64 = 2**64 - 1
 LAST_SECOND = 253402300799  # 9999-12-31 23:59:59 UTC
@@ -65,7 +66,9 @@ def answers(client: httpx.Client, path: str) -> list[tuple[int, str]]:
 
 
 SETTINGS = hypothesis_settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
