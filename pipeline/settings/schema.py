@@ -1,5 +1,10 @@
 """Every setting, its default and its check, in one class: a bad value is refused where it
-enters, with a message that says what a good one looks like."""
+enters, with a message that says what a good one looks like.
+
+Longer than 400 lines because every setting and its check stand in one class, to be read
+as one list beside the README's table; the theme's table and its contrast checks have a
+module of their own (`theme.py`).
+"""
 
 from __future__ import annotations
 
