@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CLIENTS = 32
+WARM_UP = 200  # notifications posted before the clock starts
 
 
 def free_port() -> int:
@@ -159,7 +160,11 @@ def main() -> None:
                     process, base = serve(url, workers, sns, folder)
                     try:
                         wait_healthy(base, process)
-                        seconds, latencies, failed = load(base, bodies)
+                        # Untimed: each worker's first requests fetch the certificate and
+                        # open its connections. Counted in "lost" all the same.
+                        _, _, failed_warm = load(base, bodies[:WARM_UP])
+                        seconds, latencies, failed = load(base, bodies[WARM_UP:])
+                        failed += failed_warm
                     finally:
                         process.terminate()
                         process.wait(timeout=30)
@@ -167,13 +172,12 @@ def main() -> None:
                     lost = max(failed, n - int(stored))
                     latencies.sort()
                     p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1000
-                    rows.append(
-                        f"| {backend} | {workers} | {n / seconds:,.0f} | {lost} | {p99:,.0f} ms |"
-                    )
+                    rate = (n - WARM_UP) / seconds
+                    rows.append(f"| {backend} | {workers} | {rate:,.0f} | {lost} | {p99:,.0f} ms |")
     finally:
         server.stop()
-    print(f"POST /ses/events, {n:,} signed notifications from {CLIENTS} clients, "
-          f"{os.cpu_count()} cores\n")  # fmt: skip
+    print(f"POST /ses/events, {n:,} signed notifications from {CLIENTS} clients "
+          f"(the first {WARM_UP} untimed), {os.cpu_count()} cores\n")  # fmt: skip
     print("| backend | workers | notifications/s | lost | p99 |")
     print("|---|---:|---:|---:|---:|")
     for row in rows:

@@ -86,7 +86,12 @@ def main() -> None:
     rendered, issue = result.rendered, result.issue
     rows: list[tuple[str, str, str, str]] = []
 
-    full = median_ms(lambda: build(SAMPLE, settings), runs=50)
+    def fresh_build() -> object:
+        """A build of a document not rendered before (an edited issue): inlining included."""
+        inline_css.cache_clear()
+        return build(SAMPLE, settings)
+
+    full = median_ms(fresh_build, runs=50)
     rows.append(
         (
             "source -> final email HTML (read, check, render, inline)",
@@ -95,8 +100,10 @@ def main() -> None:
             "ok" if full < 30 else "MISSED",
         )
     )
+    again = median_ms(lambda: build(SAMPLE, settings), runs=50)
+    rows.append(("  the same issue again (its inlined HTML remembered)", f"{again:.1f} ms", "", ""))
 
-    rows += lint_rows(rendered.html.source, lambda: build(SAMPLE, settings))
+    rows += lint_rows(rendered.html.source, fresh_build)
 
     recipients = [
         Addressee(f"reader{i}@example.com", f"독자 {i}", f"https://w.example/unsubscribe/{i:032x}")
@@ -132,7 +139,7 @@ def main() -> None:
     mjml_source = env.get_template("issue.mjml.j2").render(_context(issue, settings, web=False))
     html = mjml2html(mjml_source, disable_comments=False, fonts={})
     mrml = median_ms(lambda: mjml2html(mjml_source, disable_comments=False, fonts={}), runs=100)
-    premailer_ms = median_ms(lambda: inline_css(html), runs=30)
+    premailer_ms = median_ms(lambda: inline_css.__wrapped__(html), runs=30)
     inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
     css_inline_ms = median_ms(lambda: inliner.inline(html), runs=100)
     rows.append(("MJML -> HTML (mjml-python / MRML)", f"{mrml:.2f} ms", "", ""))
@@ -145,7 +152,12 @@ def main() -> None:
             f"{premailer_ms / css_inline_ms:.0f}x faster",
         )
     )
-    web_ms = median_ms(lambda: render_document(issue, settings, web=True), runs=30)
+
+    def fresh_web() -> str:
+        inline_css.cache_clear()
+        return render_document(issue, settings, web=True)
+
+    web_ms = median_ms(fresh_web, runs=30)
     rows.append(("web version (render once per issue)", f"{web_ms:.1f} ms", "", ""))
 
     print_table(f"Sample issue: {SAMPLE.name}, {rendered.html_bytes / 1024:.1f} KB of HTML", rows)

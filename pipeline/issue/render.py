@@ -6,6 +6,7 @@ split out once, so each recipient's copy is a cheap join instead of a re-render.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -98,6 +99,14 @@ class Rendered:
 
 
 def _environment(templates: Path) -> jinja2.Environment:
+    return _environment_at(templates.resolve())
+
+
+@functools.lru_cache(maxsize=8)
+def _environment_at(templates: Path) -> jinja2.Environment:
+    """One environment per templates folder and process, so that each template is compiled
+    once (a third of a render), not at every render; Jinja looks at the template's file
+    each time it is asked for it and compiles it again when it has changed."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(templates), str(REPO_TEMPLATES)]),
         autoescape=True,
@@ -212,10 +221,14 @@ def _mjml_error(exc: Exception, source: str) -> RenderError:
     )
 
 
+@functools.lru_cache(maxsize=16)
 def inline_css(document: str) -> str:
     """Inline the <style> rules into style attributes, keeping media queries and !important.
 
     premailer drops a lowercase doctype, so MRML's `<!doctype html>` is rewritten first.
+    Remembered by the whole document (the same input gives the same output): half of a
+    render's time, and a process that sends, previews or schedules the same issue again
+    renders the same document again.
     """
     if document[:15].lower() == "<!doctype html>":
         document = "<!DOCTYPE html>" + document[15:]
