@@ -14,20 +14,38 @@ from pipeline.db import Store
 from pipeline.errors import InputError
 
 MAX_DESCRIPTION = 500  # characters: a line or two under the list's checkbox
+MAX_TITLE = 100  # characters: a label beside a checkbox
 
 
-def _description(text: str | None) -> str | None:
-    """A list's description as the signup form shows it: one paragraph of visible text."""
+def _shown_text(text: str | None, what: str, limit: int, hint: str) -> str | None:
+    """A list's title or description as readers see it: one line of visible text (an
+    empty one removes it)."""
     if text is None:
         return None
     cleaned = " ".join(text.split())
-    if len(cleaned) > MAX_DESCRIPTION or not cleaned.isprintable():
+    if len(cleaned) > limit or not cleaned.isprintable():
         raise InputError(
-            "the description must be printable text of at most "
-            f"{MAX_DESCRIPTION} characters (it has {len(cleaned)})",
-            hint="write a sentence or two; the signup page shows it under the list's name",
+            f"the {what} must be printable text of at most {limit} characters "
+            f"(it has {len(cleaned)})",
+            hint=hint,
         )
     return cleaned or None
+
+
+def _description(text: str | None) -> str | None:
+    hint = "write a sentence or two; the signup page shows it under the list's name"
+    return _shown_text(text, "description", MAX_DESCRIPTION, hint)
+
+
+def _title(text: str | None) -> str | None:
+    hint = "a few words readers recognise, like 'Weekly digest'"
+    return _shown_text(text, "title", MAX_TITLE, hint)
+
+
+def titles(store: Store) -> dict[str, str]:
+    """Every list's name and what readers see of it (its title, else its name)."""
+    with store.begin(AudienceTx, write=False) as tx:
+        return {mlist.name: mlist.shown for mlist, *_ in tx.list_counts()}
 
 
 def require_list(store: Store, name: str) -> MailingList:
@@ -49,12 +67,15 @@ def create_list(
     exist_ok: bool = False,
     public: bool = False,
     description: str | None = None,
+    title: str | None = None,
 ) -> Outcome:
-    """Make a list; a public one is offered on the signup form, with its description."""
+    """Make a list; a public one is offered on the signup form, with its title and
+    description."""
     clean = name.strip()
     if not clean or len(clean) > 200 or not clean.isprintable():
         raise InputError(f"{name!r} is not a usable list name", hint="use up to 200 characters")
     description = _description(description)
+    title = _title(title)
     with store.begin(AudienceTx) as tx:
         if tx.list_by_name(clean) is not None:
             if exist_ok:
@@ -62,13 +83,18 @@ def create_list(
             raise InputError(
                 f"list {clean!r} already exists", hint="add --exist-ok to accept an existing list"
             )
-        tx.create_list(clean, utcnow(), public=public, description=description)
+        tx.create_list(clean, utcnow(), public=public, description=description, title=title)
     kind = "public list (offered on the signup form)" if public else "list"
     return Outcome(True, f"created {kind} {clean!r}")
 
 
 def update_list(
-    store: Store, name: str, *, public: bool | None = None, description: str | None = None
+    store: Store,
+    name: str,
+    *,
+    public: bool | None = None,
+    description: str | None = None,
+    title: str | None = None,
 ) -> Outcome:
     """Offer a list on the signup form or take it off (`public`), or change its description
     (an empty one removes it)."""
@@ -77,11 +103,15 @@ def update_list(
         values["public"] = public
     if description is not None:
         values["description"] = _description(description)
+    if title is not None:
+        values["title"] = _title(title)
     if not values:
-        raise InputError("nothing to change", hint="pass --public, --private or --description TEXT")
+        raise InputError(
+            "nothing to change", hint="pass --public, --private, --title TEXT or --description TEXT"
+        )
     with store.begin(AudienceTx) as tx:
         mlist = tx.require_list(name)
-        current = {"public": mlist.public, "description": mlist.description}
+        current = {"public": mlist.public, "description": mlist.description, "title": mlist.title}
         changes = {k: v for k, v in values.items() if current[k] != v}
         if not changes:
             return Outcome(False, f"list {mlist.name!r} is already so; nothing changed")
@@ -91,6 +121,8 @@ def update_list(
         said.append("now public (offered on the signup form)" if public else "now private")
     if "description" in changes:
         said.append("description set" if changes["description"] else "description removed")
+    if "title" in changes:
+        said.append(f"title {changes['title']!r}" if changes["title"] else "title removed")
     return Outcome(True, f"list {mlist.name!r}: {', '.join(said)}")
 
 
@@ -146,6 +178,7 @@ def list_summaries(store: Store) -> list[dict[str, Any]]:
                 "total": 0,
                 "created_at": mlist.created_at,
                 "description": mlist.description,
+                "title": mlist.title,
             },
         )
         if membership is None:

@@ -62,6 +62,11 @@ class ListState:
     description: str | None
     status: str | None
     public: bool = False
+    title: str | None = None  # what the reader sees, else the name
+
+    @property
+    def shown(self) -> str:
+        return self.title or self.name
 
     @property
     def leavable(self) -> bool:
@@ -245,15 +250,20 @@ def _read(tx: AudienceTx, person: Subscriber, link_list_id: int) -> Preferences:
         raise NotFoundError(f"list #{link_list_id} no longer exists")
     query = (
         sa.select(
-            lists.c.id, lists.c.name, lists.c.description, memberships.c.status, lists.c.public
+            lists.c.id,
+            lists.c.name,
+            lists.c.description,
+            memberships.c.status,
+            lists.c.public,
+            lists.c.title,
         )
         .join(lists, lists.c.id == memberships.c.list_id)
         .where(memberships.c.subscriber_id == person.id)
         .order_by(lists.c.name, lists.c.id)
     )
-    found = [ListState(*row[:4], bool(row[4])) for row in tx.conn.execute(query)]
+    found = [ListState(*row[:4], bool(row[4]), row[5]) for row in tx.conn.execute(query)]
     own = next((s for s in found if s.list_id == link.id), None)
-    first = own or ListState(link.id, link.name, link.description, None, link.public)
+    first = own or ListState(link.id, link.name, link.description, None, link.public, link.title)
     others = tuple(s for s in found if s.list_id != link.id)
     return Preferences(person.id, person.email, person.status, link.id, (first, *others))
 

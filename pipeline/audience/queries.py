@@ -92,17 +92,23 @@ class AudienceTx(Transaction):
         return found
 
     def create_list(
-        self, name: str, now: datetime, *, public: bool = False, description: str | None = None
+        self,
+        name: str,
+        now: datetime,
+        *,
+        public: bool = False,
+        description: str | None = None,
+        title: str | None = None,
     ) -> MailingList:
         new_id = self.conn.execute(
             sa.insert(lists)
-            .values(name=name, created_at=now, public=public, description=description)
+            .values(name=name, created_at=now, public=public, description=description, title=title)
             .returning(lists.c.id)
         ).scalar_one()
-        return MailingList(new_id, name, now, public, description)
+        return MailingList(new_id, name, now, public, description, title)
 
     def update_list(self, list_id: int, **values: object) -> None:
-        """Set `public` and/or `description` of one list."""
+        """Set `public`, `description` and/or `title` of one list."""
         self.conn.execute(sa.update(lists).where(lists.c.id == list_id).values(**values))
 
     def public_lists(self) -> list[MailingList]:
@@ -145,6 +151,7 @@ class AudienceTx(Transaction):
                 sa.func.count(subscribers.c.id),
                 lists.c.public,
                 lists.c.description,
+                lists.c.title,
             )
             .select_from(lists)
             .outerjoin(memberships, memberships.c.list_id == lists.c.id)
@@ -157,11 +164,12 @@ class AudienceTx(Transaction):
                 subscribers.c.status,
                 lists.c.public,
                 lists.c.description,
+                lists.c.title,
             )
             .order_by(lists.c.name)
         )
         return [
-            (MailingList(r[0], r[1], r[2], bool(r[6]), r[7]), r[3], r[4], r[5])
+            (MailingList(r[0], r[1], r[2], bool(r[6]), r[7], r[8]), r[3], r[4], r[5])
             for r in self.conn.execute(query).all()
         ]
 

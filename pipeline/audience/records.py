@@ -17,6 +17,12 @@ class MailingList:
     created_at: datetime
     public: bool = False  # offered on the signup form
     description: str | None = None
+    title: str | None = None  # what readers see; the name stays the identifier
+
+    @property
+    def shown(self) -> str:
+        """The list as readers see it: its title, else its name."""
+        return self.title or self.name
 
 
 @dataclass(frozen=True)
@@ -87,4 +93,6 @@ def subscriber_from_row(row: sa.Row[Any]) -> Subscriber:
 
 def mailing_list_from_row(row: sa.Row[Any]) -> MailingList:
     m = row._mapping
-    return MailingList(m["id"], m["name"], m["created_at"], bool(m["public"]), m["description"])
+    return MailingList(
+        m["id"], m["name"], m["created_at"], bool(m["public"]), m["description"], m["title"]
+    )

@@ -38,6 +38,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipeline import words
 from pipeline.audience import consents, ratelimits
 from pipeline.audience.addresses import email_hash, normalise_email
 from pipeline.audience.cleaning import clean_name
@@ -82,33 +83,36 @@ class Client:
     user_agent: str | None = None
 
 
-def parse_form(fields: Mapping[str, Sequence[str]], public: list[MailingList]) -> SignupForm:
-    """The form's fields checked for shape only (nothing about the address's state)."""
+def parse_form(
+    fields: Mapping[str, Sequence[str]], public: list[MailingList], lang: str = "en"
+) -> SignupForm:
+    """The form's fields checked for shape only (nothing about the address's state); each
+    problem in the reader's language (`lang`), from the catalogue."""
     problems: dict[str, str] = {}
     email = (fields.get("email") or [""])[0]
     address = None
     try:
         address = normalise_email(email)
-    except InputError as exc:
-        problems["email"] = exc.message
+    except InputError:
+        problems["email"] = words.text(lang, "signup.problem_email")
     name = None
     try:
         name = clean_name((fields.get("name") or [""])[0].strip() or None).name
-    except InputError as exc:
-        problems["name"] = exc.message
+    except InputError:
+        problems["name"] = words.text(lang, "signup.problem_name")
     asked = [n.strip() for n in fields.get("list", []) if n.strip()]
     offered = {m.name for m in public}
     if not offered:
-        problems["list"] = "no list is open for signup"
+        problems["list"] = words.text(lang, "signup.problem_closed")
     elif not asked and len(offered) == 1:
         asked = sorted(offered)  # a form for the one public list need not name it
     elif not asked:
-        problems["list"] = "choose at least one list"
+        problems["list"] = words.text(lang, "signup.problem_choose")
     unknown = [n for n in asked if n not in offered]
     if unknown:
-        problems["list"] = f"no public list named {unknown[0][:60]!r}"
+        problems["list"] = words.text(lang, "signup.problem_unknown", name=unknown[0][:60])
     if len(asked) > MAX_LISTS:
-        problems["list"] = f"at most {MAX_LISTS} lists"
+        problems["list"] = words.text(lang, "signup.problem_too_many", count=MAX_LISTS)
     if problems or address is None:
         raise FormProblems(problems)
     return SignupForm(address.email, name, tuple(dict.fromkeys(asked)))
@@ -152,7 +156,7 @@ def receive(
                      settings.signup_ip_limit, window)  # fmt: skip
             return Received.limited
         try:
-            form = parse_form(fields, tx.public_lists())
+            form = parse_form(fields, tx.public_lists(), settings.lang)
         except FormProblems as exc:
             problem = exc
         else:

@@ -64,7 +64,9 @@ def config_cmd(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
     count = len(settings.old_secret_keys)
     values["old_secret_keys"] = f"{count} in force" if count else "none"
     values["database_url"] = hide_password(settings.database_url)
+    theme = values.pop("theme")
     rows = [{"key": key, "value": value} for key, value in values.items()]
+    rows += [{"key": f"theme.{key}", "value": value} for key, value in theme.items()]
     emit_rows(rows, ["key", "value"], fmt, title="Settings")
 
 
@@ -77,6 +79,7 @@ def _register() -> None:
         imports,
         issue,
         lists,
+        new,
         schedule,
         send,
         serve,
@@ -84,6 +87,7 @@ def _register() -> None:
         subscribers,
     )
 
+    new.register(app)
     issue.register(app)
     lists.register(app)
     imports.register(subscribers.subscribers_app)  # `subscribers import`

@@ -129,7 +129,8 @@ def main() -> None:
     print(
         f"\nDone. Output in {OUT}/: email.html (open it in a browser), email.txt, web.html,\n"
         f"message.eml (open it in a mail client), demo.db (the send log), report.html\n"
-        f"(the campaign report) and archive/ (the archive of sent issues, with its feed).\n"
+        f"(the campaign report) and archive/ (the public site: its home page, the sent\n"
+        f"issues and their feed).\n"
         f"Live preview: .venv/bin/newsletter preview {SAMPLE_ISSUE}\n"
         f"The web app on the demo data (with the same two variables, `newsletter subscribers\n"
         f"show seoyeon.lee@example.com` gives a reader's unsubscribe link; use its path):\n"

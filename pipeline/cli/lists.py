@@ -43,7 +43,7 @@ def lists_show(ctx: typer.Context, fmt: kit.FormatOption = Format.table) -> None
             return
         emit_rows(rows, LIST_COLUMNS, fmt, title="Lists")  # fits 80 columns
         return
-    emit_rows(rows, [*LIST_COLUMNS, "description", "created_at"], fmt)
+    emit_rows(rows, [*LIST_COLUMNS, "title", "description", "created_at"], fmt)
 
 
 @lists_app.command("create")
@@ -60,11 +60,17 @@ def lists_create(
         str | None,
         typer.Option("--description", help="What the signup form says under its name."),
     ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option("--title", help="What readers see instead of the name, e.g. 'Weekly digest'."),
+    ] = None,
 ) -> None:
     """Create an empty list (--public: readers may join it on the signup form)."""
     with _store(ctx) as store:
         _report(
-            lib.create_list(store, name, exist_ok=exist_ok, public=public, description=description)
+            lib.create_list(
+                store, name, exist_ok=exist_ok, public=public, description=description, title=title
+            )
         )
 
 
@@ -86,10 +92,14 @@ def lists_update(
             "--description", help="What the signup form says under its name ('' removes it)."
         ),
     ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option("--title", help="What readers see instead of the name ('' removes it)."),
+    ] = None,
 ) -> None:
-    """Offer a list on the signup form or not, or change its description."""
+    """Offer a list on the signup form or not, or change its title or description."""
     with _store(ctx) as store:
-        _report(lib.update_list(store, name, public=public, description=description))
+        _report(lib.update_list(store, name, public=public, description=description, title=title))
 
 
 @lists_app.command("delete")

@@ -9,6 +9,7 @@ import typer
 
 from pipeline.audience import lists
 from pipeline.audience import signup as lib
+from pipeline.audience.signup_form import form_html
 from pipeline.cli import kit
 from pipeline.db import Store
 from pipeline.delivery import outbox, outbox_preview
@@ -17,7 +18,6 @@ from pipeline.delivery.pacing import Pace
 from pipeline.delivery.transports import make_transport
 from pipeline.errors import InputError
 from pipeline.output import Format, emit_rows
-from pipeline.web.signup import form_html
 
 SHOWN = 10  # addresses named in a summary, then "and N more"
 
@@ -161,7 +161,7 @@ def form(ctx: typer.Context) -> None:
             "no list is public, so the form would offer nothing",
             hint="`newsletter lists update NAME --public` offers one on the form",
         )
-    print(form_html(settings.lang, public, action=f"{settings.public_url}/subscribe"))
+    print(form_html(settings, public, action=f"{settings.public_url}/subscribe"))
 
 
 def register(app: typer.Typer) -> None:

@@ -79,6 +79,7 @@ lists = sa.table(
     sa.column("created_at", ts),
     sa.column("public", sa.Boolean()),
     sa.column("description"),
+    sa.column("title"),
 )
 memberships = sa.table(
     "memberships",

@@ -20,7 +20,11 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from markupsafe import Markup
 
+from pipeline.audience import lists
+from pipeline.audience.records import MailingList
+from pipeline.audience.signup_form import form_html, subscribe_box
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.db.schema import campaigns, web_versions
@@ -32,6 +36,7 @@ from pipeline.issue.archive import (
     ArchivedIssue,
     Links,
     atom_feed,
+    home_page,
     index_page,
     issue_page,
 )
@@ -215,12 +220,41 @@ class Archive:
             return self._from_file(sent, first, last)
         return None
 
+    def public_lists(self) -> list[MailingList]:
+        return lists.public_lists(self.store)
+
+    def subscribe_box(self, links_home: str) -> Markup:
+        """The short signup form of the archive's pages; `links_home` leads to the whole
+        form on the home page."""
+        return subscribe_box(self.settings, self.public_lists(), form_url=links_home)
+
+    def home(self, links: Links) -> str:
+        public = self.public_lists()
+        signup = (
+            Markup(form_html(self.settings, public, action=f"{self.settings.public_url}/subscribe"))
+            if public
+            else Markup("")
+        )
+        return home_page(self.issues(), self.settings, links, signup)
+
     def index(self, links: Links) -> str:
-        return index_page(self.issues(), self.settings, links)
+        box = self.subscribe_box(f"{self.settings.public_url}/#subscribe")
+        return index_page(self.issues(), self.settings, links, box)
 
     def page(self, number: int, links: Links) -> str | None:
         entry = self.issue(number)
-        return issue_page(entry, self.settings, links) if entry else None
+        if entry is None:
+            return None
+        listed = self.issues()  # newest first
+        numbers = [e.number for e in listed]
+        at = numbers.index(number) if number in numbers else None
+        older = listed[at + 1] if at is not None and at + 1 < len(listed) else None
+        newer = listed[at - 1] if at is not None and at > 0 else None
+        return issue_page(
+            entry, self.settings, links,
+            subscribe=self.subscribe_box(f"{self.settings.public_url}/#subscribe"),
+            previous=older, following=newer,
+        )  # fmt: skip
 
     def feed(self, *, now: datetime | None = None) -> str:
         # Only the entries the feed carries are loaded whole: a long archive's pages stay
@@ -267,9 +301,10 @@ def _write(folder: Path, relative: str, text: str, written: list[Path]) -> None:
 
 
 def write_site(archive: Archive, out: Path, *, now: datetime | None = None) -> WrittenSite:
-    """Write the archive as files into `out`: `index.html` (and `issues/index.html`, which
-    a static host serves at `<public_url>/issues`), `issues/N/index.html` (served at
-    `<public_url>/issues/N`, the email's "view in browser" link), and `feed.xml`.
+    """Write the archive as files into `out`: `index.html` (the home page),
+    `issues/index.html` (the list of issues, which a static host serves at
+    `<public_url>/issues`), `issues/N/index.html` (served at `<public_url>/issues/N`, the
+    email's "view in browser" link), and `feed.xml`.
 
     Everything is written into a temporary folder beside `out` first and renamed into
     place: a failure leaves `out` as it was. A symlink is followed: the folder it points
@@ -289,14 +324,18 @@ def write_site(archive: Archive, out: Path, *, now: datetime | None = None) -> W
         umask = os.umask(0)
         os.umask(umask)
         staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a site is for the web
-        _write(
-            staging, "index.html", index_page(entries, archive.settings, STATIC_ROOT_LINKS), written
-        )
+        settings = archive.settings
+        _write(staging, "index.html", archive.home(STATIC_ROOT_LINKS), written)
+        box = archive.subscribe_box("../index.html#subscribe")
         _write(staging, "issues/index.html",
-               index_page(entries, archive.settings, STATIC_ISSUES_LINKS), written)  # fmt: skip
-        for entry in entries:
-            _write(staging, f"issues/{entry.number}/index.html",
-                   issue_page(entry, archive.settings, STATIC_ROOT_LINKS), written)  # fmt: skip
+               index_page(entries, settings, STATIC_ISSUES_LINKS, box), written)  # fmt: skip
+        box = archive.subscribe_box("../../index.html#subscribe")
+        for at, entry in enumerate(entries):  # newest first
+            older = entries[at + 1] if at + 1 < len(entries) else None
+            newer = entries[at - 1] if at > 0 else None
+            page = issue_page(entry, settings, STATIC_ROOT_LINKS, subscribe=box,
+                              previous=older, following=newer)  # fmt: skip
+            _write(staging, f"issues/{entry.number}/index.html", page, written)
         feed = atom_feed(entries, archive.settings, now=now or utcnow())
         _write(staging, "feed.xml", feed, written)
         _swap(staging, out)

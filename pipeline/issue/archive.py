@@ -60,23 +60,58 @@ class ArchivedIssue:
 @dataclass(frozen=True)
 class Links:
     """Where a page's links point, relative to the page itself: the same pages work under
-    the web app's URLs (`/issues`, `/issues/N`, `/feed.xml`, below any path prefix of
-    `public_url`) and as files (`index.html`, `issues/N/index.html`, `feed.xml`)."""
+    the web app's URLs (`/`, `/issues`, `/issues/N`, `/feed.xml`, below any path prefix of
+    `public_url`) and as files (`index.html`, `issues/index.html`, `issues/N/index.html`,
+    `feed.xml`)."""
 
-    issue: Callable[[int], str]  # from the index to an issue
+    issue: Callable[[int], str]  # from the index (or the home page) to an issue
     feed: str  # from the index to the feed
     feed_from_issue: str  # from an issue's page to the feed
     index_from_issue: str | None = None  # replaces the web version's absolute archive link
+    archive: str = "issues"  # from the home page to the index
+    issue_from_issue: Callable[[int], str] = str  # from an issue's page to another
 
 
-# The web app: the index is `/issues`, so `issues/25` resolves to `/issues/25`.
+# The web app: the index is `/issues`, so `issues/25` resolves to `/issues/25`, from `/`
+# as from `/issues`; from `/issues/25`, `24` is `/issues/24`.
 WEB_APP_LINKS = Links(lambda n: f"issues/{n}", "feed.xml", "../feed.xml")
 # Files: every link names its file, so they work from file:// as from any static host.
+# `index.html` is the home page; an issue's archive link leads to `issues/index.html`.
 STATIC_ROOT_LINKS = Links(
-    lambda n: f"issues/{n}/index.html", "feed.xml", "../../feed.xml", "../../index.html"
+    lambda n: f"issues/{n}/index.html",
+    "feed.xml",
+    "../../feed.xml",
+    "../index.html",
+    "issues/index.html",
+    lambda n: f"../{n}/index.html",
 )
 # `issues/index.html` answers `<public_url>/issues` on a static host.
 STATIC_ISSUES_LINKS = Links(lambda n: f"{n}/index.html", "../feed.xml", "../../feed.xml")
+
+
+@dataclass(frozen=True)
+class Share:
+    """What a shared link to a page shows (Open Graph, Twitter cards), and its canonical
+    URL (`templates/web/share.html.j2`)."""
+
+    title: str
+    description: str
+    url: str
+    image: str | None
+    kind: str = "website"
+
+
+_FIRST_IMAGE = re.compile(r'<img\b[^>]*?\bsrc="(https://[^"]+)"')
+
+
+def first_image(document: str, settings: Settings) -> str | None:
+    """An issue's first image for its share preview, else the logo."""
+    for found in _FIRST_IMAGE.finditer(document):
+        src = html.unescape(found.group(1))
+        if src != settings.theme.logo:
+            return src
+    return settings.theme.logo
+
 
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 
@@ -96,27 +131,77 @@ class _Listed:
     day_text: str  # that day in the issue's language
 
 
-def index_page(entries: list[ArchivedIssue], settings: Settings, links: Links) -> str:
-    """The list of every sent issue, newest first, as one HTML document
-    (`templates/web/archive_index.html.j2`)."""
+def _listed(entries: list[ArchivedIssue], settings: Settings) -> list[_Listed]:
     listed = []
     for entry in entries:
         sent = local_day(entry.published, settings).date()
         listed.append(_Listed(entry, sent.isoformat(), format_date(sent, entry.lang)))
+    return listed
+
+
+def home_page(
+    entries: list[ArchivedIssue], settings: Settings, links: Links, signup: Markup
+) -> str:
+    """The home page: name, logo, description, the signup form (`signup`, empty when no
+    list is open) and the newest issues (`templates/web/home.html.j2`)."""
+    brand = templates.Brand.of(settings)
+    share = Share(settings.name, settings.theme.description, brand.home_url, settings.theme.logo)
     return templates.render(
-        "web/archive_index.html.j2",
+        "web/home.html.j2",
         settings.lang,
+        brand=brand,
         name=settings.name,
+        share=share,
         postal_address=settings.postal_address,
         links=links,
-        listed=listed,
+        listed=_listed(entries[:HOME_ENTRIES], settings),
+        signup=signup,
     )
 
 
-def issue_page(entry: ArchivedIssue, settings: Settings, links: Links) -> str:
-    """The web version as it was sent, with the feed's autodiscovery link in its head
-    (`templates/web/archive_issue.html.j2`); for files, its link to the archive points at
-    the file next to it."""
+HOME_ENTRIES = 5  # the newest issues on the home page; the rest are on /issues
+
+
+def index_page(
+    entries: list[ArchivedIssue],
+    settings: Settings,
+    links: Links,
+    subscribe: Markup = Markup(""),
+) -> str:
+    """The list of every sent issue, newest first, as one HTML document
+    (`templates/web/archive_index.html.j2`), with the short signup form (`subscribe`)."""
+    title = words.text(settings.lang, "archive.index_title", name=settings.name)
+    description = settings.theme.description or title
+    share = Share(title, description, archive_url(settings), settings.theme.logo)
+    return templates.render(
+        "web/archive_index.html.j2",
+        settings.lang,
+        brand=templates.Brand.of(settings),
+        name=settings.name,  # what templates overridden before `brand` existed use
+        share=share,
+        postal_address=settings.postal_address,
+        links=links,
+        listed=_listed(entries, settings),
+        subscribe=subscribe,
+    )
+
+
+_MAIN_END = re.compile(r"</main\s*>|</body\s*>", re.IGNORECASE)
+
+
+def issue_page(
+    entry: ArchivedIssue,
+    settings: Settings,
+    links: Links,
+    *,
+    subscribe: Markup = Markup(""),
+    previous: ArchivedIssue | None = None,
+    following: ArchivedIssue | None = None,
+) -> str:
+    """The web version as it was sent, with its share tags and the feed's autodiscovery
+    link in its head, and after the issue the short signup form and the links to the
+    issues sent before and after it (`templates/web/archive_issue.html.j2`); for files,
+    its link to the archive points at the file next to it."""
     document = entry.html
     if links.index_from_issue is not None:
         archive = html.escape(archive_url(settings))
@@ -126,14 +211,32 @@ def issue_page(entry: ArchivedIssue, settings: Settings, links: Links) -> str:
     head_end = _HEAD_END.search(document)
     if head_end is None:  # not a document render_web made; served as it is
         return document
+    main_end = _MAIN_END.search(document, head_end.end())
+    split = main_end.start() if main_end else len(document)
+    share = Share(
+        entry.title,
+        entry.preheader or settings.theme.description,
+        issue_url(entry.number, settings),
+        first_image(document, settings),
+        "article",
+    )
+
+    def neighbour(other: ArchivedIssue | None) -> tuple[str, str] | None:
+        return (links.issue_from_issue(other.number), other.title) if other else None
+
     return templates.render(
         "web/archive_issue.html.j2",
         entry.lang,
-        name=settings.name,
+        brand=templates.Brand.of(settings),
+        share=share,
         links=links,
         # The document is markup already (render_web escaped its values).
         head=Markup(document[: head_end.start()]),
-        rest=Markup(document[head_end.start() :]),
+        body=Markup(document[head_end.start() : split]),
+        rest=Markup(document[split:]),
+        subscribe=subscribe,
+        previous=neighbour(previous),
+        next=neighbour(following),
     )
 
 

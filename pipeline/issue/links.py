@@ -25,9 +25,10 @@ import concurrent.futures
 import logging
 import socket
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
@@ -37,6 +38,7 @@ from pipeline.issue.problems import Problem, Severity
 from pipeline.issue.source import Issue
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 DEFAULT_TIMEOUT = 10.0  # seconds per request, connect to last byte of the headers
 DEFAULT_CONCURRENCY = 8  # requests in flight: quick, and gentle with any one site
@@ -269,15 +271,7 @@ async def fetch_all(
     """Each distinct URL fetched once, `concurrency` at a time."""
     distinct = list(dict.fromkeys(urls))
     gate = asyncio.Semaphore(max(concurrency, 1))
-    limits = httpx.Limits(max_connections=max(concurrency, 1))
-
-    async with httpx.AsyncClient(
-        follow_redirects=True,
-        timeout=httpx.Timeout(timeout),
-        headers={"User-Agent": USER_AGENT},
-        limits=limits,
-        verify=verify,
-    ) as client:
+    async with client_for(timeout, concurrency, verify) as client:
 
         async def one(url: str) -> LinkResult:
             async with gate:
@@ -286,6 +280,83 @@ async def fetch_all(
         results = await asyncio.gather(*(one(url) for url in distinct))
     log.info("checked %d distinct link(s)", len(distinct))
     return dict(zip(distinct, results, strict=True))
+
+
+def client_for(
+    timeout: float, concurrency: int, verify: ssl.SSLContext | bool
+) -> httpx.AsyncClient:
+    """The one HTTP client of the links: redirects followed, our User-Agent, at most
+    `concurrency` connections."""
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        timeout=httpx.Timeout(timeout),
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=max(concurrency, 1)),
+        verify=verify,
+    )
+
+
+PAGE_START_BYTES = 256 * 1024  # the head of a page, where its title is
+
+
+@dataclass(frozen=True, slots=True)
+class PageStart:
+    """The beginning of a page (`PAGE_START_BYTES` at most), or why there is none."""
+
+    url: str
+    text: str | None  # decoded as the server says, else UTF-8; None: not fetched
+    problem: str | None = None  # for people: "HTTP 404", "timed out after 10 s"
+
+
+async def _page_start(client: httpx.AsyncClient, url: str, timeout: float) -> PageStart:
+    try:
+        async with asyncio.timeout(timeout), client.stream("GET", url) as response:
+            if response.status_code >= 400:
+                return PageStart(url, None, f"HTTP {response.status_code}")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) >= PAGE_START_BYTES:
+                    break
+            encoding = response.charset_encoding or "utf-8"
+            try:
+                return PageStart(url, bytes(body[:PAGE_START_BYTES]).decode(encoding, "replace"))
+            except LookupError:  # a charset Python does not know
+                return PageStart(url, bytes(body[:PAGE_START_BYTES]).decode("utf-8", "replace"))
+    except (httpx.HTTPError, OSError, TimeoutError, httpx.InvalidURL) as exc:
+        return PageStart(url, None, _failure(url, exc).detail)
+
+
+def fetch_page_starts(
+    urls: Iterable[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    verify: ssl.SSLContext | bool = True,
+) -> dict[str, PageStart]:
+    """The beginning of each page (for its title), with the link check's client and
+    limits: `timeout` seconds for each page in all, `concurrency` at a time."""
+    distinct = list(dict.fromkeys(urls))
+
+    async def run() -> list[PageStart]:
+        gate = asyncio.Semaphore(max(concurrency, 1))
+        async with client_for(timeout, concurrency, verify) as client:
+
+            async def one(url: str) -> PageStart:
+                async with gate:
+                    return await _page_start(client, url, timeout)
+
+            return await asyncio.gather(*(one(url) for url in distinct))
+
+    return dict(zip(distinct, _apart(run()), strict=True))
+
+
+def _apart(work: Coroutine[Any, Any, _T]) -> _T:
+    """Run `work` in a thread with an event loop of its own, so that it works even where
+    the calling thread already has a loop running (a caller inside another async
+    framework)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 async def check_issues(
@@ -312,18 +383,5 @@ def check_links(
     concurrency: int = DEFAULT_CONCURRENCY,
     verify: ssl.SSLContext | bool = True,
 ) -> list[LinkCheck]:
-    """`check_issues` for synchronous code. It runs its own event loop in a thread of its
-    own, so that it works even where the calling thread already has a loop running (a
-    caller inside another async framework)."""
-    found: list[list[LinkCheck]] = []
-
-    def run() -> None:
-        found.append(
-            asyncio.run(
-                check_issues(issues, timeout=timeout, concurrency=concurrency, verify=verify)
-            )
-        )
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(run).result()
-    return found[0]
+    """`check_issues` for synchronous code (in an event loop of its own)."""
+    return _apart(check_issues(issues, timeout=timeout, concurrency=concurrency, verify=verify))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 import nh3
+from markdown_it.token import Token
 from markupsafe import Markup
 from mjml import mjml2html
 from premailer import Premailer
@@ -131,13 +132,35 @@ def sanitise(fragment: str) -> str:
     )
 
 
-def markdown_html(issue: Issue) -> tuple[str, list[tuple[str, str, str]]]:
+# An image as nh3 writes it: `<img src="..." alt="...">`, attributes escaped.
+_IMAGE = re.compile(r"<img ([^>]*)>")
+# The column is 640 px less 24 px each side; Outlook on Windows draws an image at this width.
+OUTLOOK_IMAGE_WIDTH = 592
+
+
+def _images(fragment: str, *, email: bool) -> str:
+    """Every image no wider than the column. Outlook on Windows ignores `max-width` on an
+    image and would draw a large one at its full size, past the column: it gets its own
+    copy with a `width` attribute (inside `<!--[if mso]>`), and every other client the
+    flexible one, which Outlook skips (`<!--[if !mso]>`)."""
+    flexible = r'<img \1 style="max-width:100%;height:auto;border:0;">'
+    if not email:
+        return _IMAGE.sub(flexible, fragment)
+    outlook = (
+        r'<!--[if mso]><table role="presentation" cellpadding="0" cellspacing="0"><tr><td>'
+        rf'<img \1 width="{OUTLOOK_IMAGE_WIDTH}" style="border:0;"></td></tr></table><![endif]-->'
+    )
+    return _IMAGE.sub(outlook + "<!--[if !mso]><!-->" + flexible + "<!--<![endif]-->", fragment)
+
+
+def markdown_html(issue: Issue, *, email: bool = True) -> tuple[str, list[tuple[str, str, str]]]:
     md = markdown()
-    intro = sanitise(md.renderer.render(issue.intro, md.options, {})) if issue.intro else ""
-    articles = [
-        (a.title, a.url, sanitise(md.renderer.render(a.tokens, md.options, {})))
-        for a in issue.articles
-    ]
+
+    def html_of(tokens: list[Token]) -> str:
+        return _images(sanitise(md.renderer.render(tokens, md.options, {})), email=email)
+
+    intro = html_of(issue.intro) if issue.intro else ""
+    articles = [(a.title, a.url, html_of(a.tokens)) for a in issue.articles]
     return intro, articles
 
 
@@ -145,7 +168,7 @@ def _context(issue: Issue, settings: Settings, *, web: bool) -> dict[str, object
     t = strings(issue.lang)
     esc = html.escape
     reason = t["reason"].format(name=esc(settings.name), email=placeholder("email"))
-    intro, articles = markdown_html(issue)
+    intro, articles = markdown_html(issue, email=not web)
     return {
         "lang": issue.lang,
         "web": web,
@@ -153,6 +176,11 @@ def _context(issue: Issue, settings: Settings, *, web: bool) -> dict[str, object
         "title": issue.title,
         "preheader": issue.preheader,
         "name": settings.name,
+        "theme": settings.theme,
+        "logo": settings.theme.logo_for(settings.name),
+        # The name once at the top: the logo says it, or a title that holds it already.
+        "show_name": not settings.theme.logo and settings.name not in issue.title,
+        "home_url": f"{settings.public_url}/",
         "issue_label": t["issue_label"].format(number=issue.number),
         "period": format_period(issue.period, issue.lang) if issue.period else None,
         "intro_html": Markup(intro),

@@ -75,6 +75,8 @@ def _confirmation_document(settings: Settings, lists: tuple[str, ...]) -> tuple[
         "lang": settings.lang,
         "subject": subject,
         "name": settings.name,
+        "theme": settings.theme,
+        "logo": settings.theme.logo_for(settings.name),
         "heading": t["heading"],
         "intro": t["intro"].format(email=_EMAIL, name=settings.name),
         "lists": list(lists),

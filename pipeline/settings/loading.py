@@ -7,6 +7,7 @@ import difflib
 import os
 import stat
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from pipeline.errors import ConfigError
 from pipeline.settings.schema import DEFAULT_CONFIG, ENV_PREFIX, Settings, _toml_path
+from pipeline.settings.theme import Theme
 
 
 def hide_password(url: str) -> str:
@@ -60,6 +62,7 @@ def _env_lines(env_text: str | None) -> list[str]:
 
 
 def _source_of(key: str, toml_path: Path, env_file: Path, env_text: str | None) -> str:
+    """Where `key` (`theme__accent` for a key of a table) came from."""
     env_name = f"{ENV_PREFIX}{key.upper()}"
     if env_name in os.environ:
         return f"environment variable {env_name}"
@@ -77,14 +80,24 @@ def _unknown_keys(
 ) -> list[str]:
     """Keys that name no setting, with where they are and the likely intended one."""
     known = set(Settings.model_fields)
+    # Keys of a table, as the environment names them: `theme__accent`.
+    known |= {f"theme__{key}" for key in Theme.model_fields}
 
-    def report(where: str, key: str) -> str:
-        close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.6)
+    def report(where: str, key: str, among: Iterable[str] = known) -> str:
+        close = difflib.get_close_matches(key.lower(), among, n=1, cutoff=0.6)
         return f"{where}: {key}: unknown setting" + (
             f"; did you mean {close[0]!r}?" if close else ""
         )
 
     found = [report(str(toml_path), key) for key in toml_data if key not in known]
+    theme = toml_data.get("theme")
+    if isinstance(theme, dict):  # else the schema says what [theme] must be
+        theme_keys = [f"theme.{key}" for key in Theme.model_fields]
+        found += [
+            report(str(toml_path), f"theme.{key}", theme_keys)
+            for key in theme
+            if key not in Theme.model_fields
+        ]
     names = [(f"environment variable {n}", n) for n in os.environ]
     for line in _env_lines(env_text):
         name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
@@ -128,6 +141,10 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         for err in exc.errors():
             key = ".".join(str(part) for part in err["loc"]) or "?"
             top = str(err["loc"][0]) if err["loc"] else key
+            if err["type"] == "extra_forbidden":
+                continue  # reported above, with a suggestion
+            if top == "theme" and len(err["loc"]) > 1:
+                top = f"theme__{err['loc'][1]}"
             source = _source_of(top, toml_path, env_file, env_text)
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"{source}: {key}: {message}")

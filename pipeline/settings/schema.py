@@ -1,5 +1,9 @@
 """Every setting, its default and its check, in one class: a bad value is refused where it
-enters, with a message that says what a good one looks like."""
+enters, with a message that says what a good one looks like.
+
+The theme's table and its contrast checks have a module of their own (`theme.py`), and so
+do the values settings hold that are more than a string (`values.py`).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from pydantic_settings import (
 
 from pipeline import zones
 from pipeline.errors import ConfigError
+from pipeline.settings.theme import Theme
 from pipeline.settings.values import SecretKey, control_problem, dns_server
 
 ENV_PREFIX = "NEWSLETTER_"
@@ -71,6 +76,8 @@ class Settings(BaseSettings):
         # a .env file may also hold other tools' variables, such as AWS_REGION.
         extra="ignore",
         case_sensitive=False,
+        # NEWSLETTER_THEME__ACCENT sets `accent` in the `[theme]` table.
+        env_nested_delimiter="__",
     )
 
     name: str = "Article Weekly"
@@ -134,6 +141,8 @@ class Settings(BaseSettings):
     pause_bounce_rate: float = Field(0.025, gt=0, le=1)
     pause_complaint_rate: float = Field(0.0005, gt=0, le=1)
     pause_min_sent: int = Field(500, ge=1)
+    # The brand: logo, colours, font, description (pipeline/settings/theme.py).
+    theme: Theme = Theme()
 
     @field_validator(*_ONE_LINE, mode="before")
     @classmethod

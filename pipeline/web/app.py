@@ -26,7 +26,7 @@ from pipeline.feedback import sns, sns_verify
 from pipeline.feedback.eventstore import RecordedEvent
 from pipeline.settings import Settings
 from pipeline.web import archive, signup, unsubscribe
-from pipeline.web.pages import Site, TooLarge, mask, read_body
+from pipeline.web.pages import Site, TooLarge, mask, not_found, read_body
 
 __all__ = ["create_app", "mask"]
 
@@ -101,10 +101,13 @@ def create_app(
         path = "/" + request.path_params["path"]
         scope = {**request.scope, "path": path}
         if not any(route.matches(scope)[0] is not Match.NONE for route in routes):
-            return PlainTextResponse("Not Found", status_code=404)
+            return not_found(settings)
         query = request.url.query
         target = settings.public_url.rstrip("/") + path + (f"?{query}" if query else "")
         return RedirectResponse(target, status_code=307)
+
+    async def nowhere(request: Request, exc: Exception) -> Response:
+        return not_found(settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -115,7 +118,9 @@ def create_app(
         yield
 
     app = Starlette(
-        routes=[*routes, Route("/{path:path}/", without_slash, methods=_ANY)], lifespan=lifespan
+        routes=[*routes, Route("/{path:path}/", without_slash, methods=_ANY)],
+        exception_handlers={404: nowhere},
+        lifespan=lifespan,
     )
     app.router.redirect_slashes = False
     return app

@@ -126,18 +126,20 @@ def mask(address: str) -> str:
 
 def render(
     template: str,
-    lang: str,
+    settings: Settings,
     status: int = 200,
     headers: Mapping[str, str] = SECURITY_HEADERS,
     **context: object,
 ) -> HTMLResponse:
-    """The page `template` (under templates/, which a project may override) in `lang`."""
-    text = templates.render(template, lang, **context)
+    """The page `template` (under templates/, which a project may override) in the
+    newsletter's language, with its brand."""
+    brand = templates.Brand.of(settings)
+    text = templates.render(template, settings.lang, brand=brand, **context)
     return HTMLResponse(text, status_code=status, headers=dict(headers))
 
 
 def notice(
-    lang: str,
+    settings: Settings,
     title: str,
     text: str,
     status: int = 200,
@@ -149,14 +151,19 @@ def notice(
     """A page that says one thing: `title`, `text` and `hint` are message ids, `values`
     fill the text (escaped), `again` links back to the signup form."""
     return render(
-        "web/notice.html.j2", lang, status, title=title, text=text, values=values, hint=hint,
+        "web/notice.html.j2", settings, status, title=title, text=text, values=values, hint=hint,
         again=again,
     )  # fmt: skip
 
 
-def page(title: str, body: str, lang: str, status: int = 200) -> HTMLResponse:
+def not_found(settings: Settings) -> HTMLResponse:
+    """404 for an address that names no page: the way home, in the site's language."""
+    return render("web/not_found.html.j2", settings, 404)
+
+
+def page(title: str, body: str, settings: Settings, status: int = 200) -> HTMLResponse:
     """A page around a body of markup the code built (values in it escaped already)."""
-    return render("web/page.html.j2", lang, status, title=title, body=Markup(body))
+    return render("web/page.html.j2", settings, status, title=title, body=Markup(body))
 
 
 def button(action: str, label: str, secondary: bool = False) -> str:

@@ -11,6 +11,7 @@ from typing import Literal
 from starlette.responses import HTMLResponse
 
 from pipeline.audience.preferences import Preferences
+from pipeline.settings import Settings
 from pipeline.web.pages import mask, notice, render
 
 Outcome = Literal["left_one", "left_all", "rejoined"]
@@ -19,8 +20,7 @@ Outcome = Literal["left_one", "left_all", "rejoined"]
 def preference_page(
     prefs: Preferences,
     *,
-    newsletter: str,
-    lang: str,
+    settings: Settings,
     outcome: Outcome | None = None,
     list_name: str = "",
 ) -> HTMLResponse:
@@ -28,35 +28,36 @@ def preference_page(
     after a change, it says what was done (to `list_name`, for one list)."""
     return render(
         "web/preferences.html.j2",
-        lang,
+        settings,
         prefs=prefs,
         who=mask(prefs.email),
-        newsletter=newsletter,
+        newsletter=settings.name,
         outcome=outcome,
-        list_name=list_name,
+        # The list as the reader knows it: its title, where it has one.
+        list_name=next((s.shown for s in prefs.lists if s.name == list_name), list_name),
     )
 
 
-def refusal(email: str, reason: str, list_name: str, lang: str) -> HTMLResponse:
+def refusal(email: str, reason: str, list_name: str, settings: Settings) -> HTMLResponse:
     """409: a rejoin this page may not do. No button: there is nothing to press."""
     if reason == "unconfirmed":
         return notice(
-            lang, "preferences.not_confirmed", "preferences.unconfirmed_cannot", 409,
+            settings, "preferences.not_confirmed", "preferences.unconfirmed_cannot", 409,
             name=list_name,
         )  # fmt: skip
     if reason == "removed":
         return notice(
-            lang, "preferences.not_rejoined", "preferences.removed_cannot", 409,
+            settings, "preferences.not_rejoined", "preferences.removed_cannot", 409,
             who=mask(email), name=list_name,
         )  # fmt: skip
     return notice(
-        lang, "preferences.not_rejoined", "preferences.bounced_cannot", 409, who=mask(email)
+        settings, "preferences.not_rejoined", "preferences.bounced_cannot", 409, who=mask(email)
     )
 
 
-def bad_request(lang: str) -> HTMLResponse:
+def bad_request(settings: Settings) -> HTMLResponse:
     """400: a form value that is not one of this reader's (a forged or stale form)."""
     return notice(
-        lang, "preferences.bad_request", "preferences.nothing_changed", 400,
+        settings, "preferences.bad_request", "preferences.nothing_changed", 400,
         hint="preferences.open_again",
     )  # fmt: skip

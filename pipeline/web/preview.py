@@ -134,7 +134,8 @@ class PreviewState:
                 return
             self.signature = signature
             self.version += 1
-            self.error, self.message, self.web = None, None, None
+            # Nothing of the last good build stays on show once a save breaks.
+            self.error, self.message, self.web, self.result = None, None, None, None
             try:
                 self.result = build(self.path, self.settings)
                 if self.result.rendered is not None and self.result.issue is not None:
@@ -156,6 +157,12 @@ class PreviewState:
     def as_json(self) -> dict[str, object]:
         result = self.result
         rendered = result.rendered if result else None
+        # What the editor must see first: problems with the content (in file order), then
+        # what may break in an email client; what only looks plainer is a count to open.
+        found = result.problems if result else []
+        problems = sorted(
+            (p for p in found if not p.plainer), key=lambda p: p.rule == "compat"
+        )  # a stable sort: each group keeps its order
         return {
             "version": self.version,
             "ok": bool(self.message) and not (result and result.errors) and not self.error,
@@ -164,7 +171,8 @@ class PreviewState:
             "preheader": rendered.preheader if rendered else None,
             "from": self.settings.from_address,
             "html_bytes": rendered.html_bytes if rendered else None,
-            "problems": [p.as_dict() for p in result.problems] if result else [],
+            "problems": [p.as_dict() for p in problems],
+            "notes": [p.as_dict() for p in found if p.plainer],
         }
 
 

@@ -14,12 +14,20 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Preview: {title}</title>
 <style>
- body {{ font-family: system-ui, sans-serif; margin: 0; background: #e9ebef; color: #1f2328; }}
- header {{ padding: 12px 20px; background: #fff; border-bottom: 1px solid #d0d7de; }}
- .inbox {{ font-size: 14px; }} .inbox b {{ font-size: 15px; }} .muted {{ color: #57606a; }}
- .controls {{ display: flex; gap: 18px; align-items: center; flex-wrap: wrap; margin: 8px 0;
-              font-size: 14px; }}
+ [hidden] {{ display: none !important; }}
+ body {{ font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0;
+         background: #eceef1; color: #1f2328; font-size: 14px; }}
+ header {{ padding: 10px 20px; background: #fff; border-bottom: 1px solid #d0d7de;
+           position: sticky; top: 0; z-index: 2; }}
+ .bar {{ display: flex; gap: 16px; align-items: center; flex-wrap: wrap; }}
+ .inbox {{ font-size: 14px; flex: 1 1 30em; }} .inbox b {{ font-size: 15px; }}
+ .muted {{ color: #57606a; }}
+ .status {{ font-weight: 600; padding: 2px 10px; border-radius: 999px; background: #dafbe1;
+            color: #116329; }}
+ .status.broken {{ background: #ffebe9; color: #a40e26; }}
+ .controls {{ display: flex; gap: 18px; align-items: center; flex-wrap: wrap; margin: 8px 0; }}
  .controls input[type=text] {{ width: 16em; }}
+ button {{ font: inherit; padding: 3px 10px; }}
  main {{ display: flex; gap: 20px; padding: 20px; align-items: flex-start; flex-wrap: wrap; }}
  figure {{ margin: 0; }} figcaption {{ font-size: 12px; color: #57606a; margin-bottom: 6px; }}
  iframe {{ border: 1px solid #c4c9d0; background: #fff; height: 760px; }}
@@ -27,20 +35,36 @@ _PAGE = """<!DOCTYPE html>
  #phone {{ width: {phone}px; border-radius: 18px; }} #desktop {{ width: {desktop}px; }}
  pre {{ white-space: pre-wrap; background: #fff; padding: 12px; border: 1px solid #d0d7de;
         max-width: 760px; max-height: 760px; overflow: auto; font-size: 13px; }}
- #problems li.error, #links li.error {{ color: #b42318; }}
- #problems li.warning, #links li.warning {{ color: #8a5a00; }}
- #error, #reader-error {{ background: #fde7e9; color: #b42318; padding: 10px 20px;
-                          white-space: pre-wrap; }}
+ #problems li.error, #links li.error {{ color: #a40e26; }}
+ #problems li.warning, #links li.warning {{ color: #7a4d00; }}
+ #reader-error {{ background: #ffebe9; color: #a40e26; padding: 10px 20px; white-space: pre-wrap; }}
  #reader {{ font-size: 13px; }}
  /* Many warnings must not push the frames off the screen: the lists scroll (and take
     the keyboard's focus, to be scrolled without a mouse). */
- #problems, #links {{ max-height: 12em; overflow: auto; margin: 6px 0; font-size: 13px; }}
+ #problems, #links, #notes ul {{ max-height: 12em; overflow: auto; margin: 6px 0;
+                                font-size: 13px; }}
+ #notes summary {{ cursor: pointer; color: #57606a; }}
+ /* A save that does not build: the error in place of the frames, as a dev server shows it. */
+ #overlay {{ margin: 20px; padding: 20px 24px; background: #1f2328; color: #f6f8fa;
+             border-left: 6px solid #ff8182; border-radius: 6px; max-width: 1200px; }}
+ #overlay h2 {{ margin: 0 0 12px; font-size: 18px; color: #ffaba8; }}
+ #overlay ol {{ margin: 0; padding-left: 1.2em; font-family: ui-monospace, SFMono-Regular,
+                Menlo, Consolas, monospace; font-size: 14px; line-height: 1.6; }}
+ #overlay .where {{ color: #79c0ff; }}
+ #overlay pre {{ background: transparent; color: inherit; border: 0; padding: 0;
+                 margin: 12px 0 0; }}
 </style></head>
 <body>
 <header>
- <div class="inbox" id="inbox"><b id="from"></b> · <span id="subject"></span>
-  <span class="muted" id="preheader"></span></div>
- <div class="muted" id="size"></div>
+ <div class="bar">
+  <span class="status" id="status" role="status">Builds</span>
+  <div class="inbox" id="inbox"><b id="from"></b> · <span id="subject"></span>
+   <span class="muted" id="preheader"></span></div>
+  <div class="muted" id="size"></div>
+ </div>
+ <ul id="problems" tabindex="0" aria-label="Problems"></ul>
+ <details id="notes" hidden><summary id="notes-count"></summary>
+  <ul id="notes-list" tabindex="0" aria-label="Email-client notes"></ul></details>
  <div class="controls">
   <label><input type="checkbox" id="dark"> Dark mode (as Apple Mail, iOS Mail and Outlook
    for Mac show it: the email's own dark styles)</label>
@@ -59,12 +83,16 @@ _PAGE = """<!DOCTYPE html>
  <p class="muted" style="font-size:12px;margin:4px 0">This page can show subscribers' names,
   addresses and unsubscribe links from the store: it is served on this machine only
   (127.0.0.1).</p>
- <ul id="problems" tabindex="0" aria-label="Problems"></ul>
  <div id="links-status" class="muted" role="status"></div>
  <ul id="links" tabindex="0" aria-label="Link problems"></ul>
 </header>
-<div id="error" hidden></div>
-<main>
+<section id="overlay" role="alert" hidden>
+ <h2>This save does not build</h2>
+ <ol id="overlay-list"></ol>
+ <pre id="error" hidden></pre>
+ <p class="muted" style="color:#c9d1d9">Fix it and save: the preview comes back by itself.</p>
+</section>
+<main id="frames">
  <figure><figcaption>Phone ({phone} px)</figcaption>
   <iframe id="phone" title="Phone width"></iframe></figure>
  <figure><figcaption>Desktop ({desktop} px)</figcaption>
@@ -119,6 +147,16 @@ function load() {{
   fetch('/email.txt?' + query()).then(r => r.text()).then(t => $('text').textContent = t);
   askReader().then(showReader);
 }}
+function overlay(errors, error) {{
+  const list = $('overlay-list'); list.replaceChildren();
+  for (const p of errors) {{
+    const li = document.createElement('li');
+    const where = document.createElement('span'); where.className = 'where';
+    where.textContent = p.path + ':' + p.line + ':' + p.col;
+    li.append(where, ' ' + p.message); list.appendChild(li);
+  }}
+  $('error').hidden = !error; $('error').textContent = error || '';
+}}
 function show(state) {{
   $('from').textContent = state.from || '';
   $('subject').textContent = state.subject || '';
@@ -126,7 +164,18 @@ function show(state) {{
   $('size').textContent = state.html_bytes === null ? '' :
     'HTML size: ' + (state.html_bytes / 1024).toFixed(1) + ' KB (Gmail clips at 102 KB)';
   fill($('problems'), state.problems);
-  $('error').hidden = !state.error; $('error').textContent = state.error || '';
+  const notes = state.notes || [];
+  $('notes').hidden = !notes.length;
+  $('notes-count').textContent = notes.length + ' email-client note(s): features that ' +
+    'only look plainer in some clients';
+  fill($('notes-list'), notes);
+  // A broken save: its errors replace the frames until a save builds again.
+  const errors = state.problems.filter(p => p.severity === 'error');
+  const broken = Boolean(state.error) || errors.length > 0;
+  overlay(errors, state.error);
+  $('overlay').hidden = !broken; $('frames').hidden = broken;
+  $('status').textContent = broken ? 'Does not build' : 'Builds';
+  $('status').classList.toggle('broken', broken);
 }}
 async function poll() {{
   try {{

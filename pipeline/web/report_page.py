@@ -37,13 +37,12 @@ _HEADERS = {
 def routes(store: Store | Callable[[], Store], settings: Settings) -> list[Route]:
     """`GET /report/{number}`. `store` may be a function that opens it when first asked
     (the preview server opens the database only when a page needs it)."""
-    lang = settings.lang  # the pages' words are the catalogue's report.page_*
     opened = store if callable(store) else (lambda: store)
 
     def choose(number: int) -> Response:
         names = [str(r["list"]) for r in reports(opened(), issue_number=number)]
         lists = [(f"/report/{number}?list={quote(name, safe='')}", name) for name in names]
-        return render("web/report_lists.html.j2", lang, number=number, lists=lists)
+        return render("web/report_lists.html.j2", settings, number=number, lists=lists)
 
     def build(number: int, list_name: str | None) -> Response:
         try:
@@ -52,7 +51,7 @@ def routes(store: Store | Callable[[], Store], settings: Settings) -> list[Route
             )
         except NotFoundError as exc:
             hint = f" ({exc.hint})" if exc.hint else ""
-            return render("web/report_missing.html.j2", lang, 404, reason=exc.message + hint)
+            return render("web/report_missing.html.j2", settings, 404, reason=exc.message + hint)
         except InputError:
             return choose(number)  # several lists and none named
         return HTMLResponse(document, headers=_HEADERS)
@@ -61,7 +60,7 @@ def routes(store: Store | Callable[[], Store], settings: Settings) -> list[Route
         raw = request.path_params["number"]
         # ASCII digits only ("²".isdigit() is true), and few enough for the database.
         if not _ISSUE_NUMBER.fullmatch(raw):
-            return notice(lang, "report.page_not_found", "report.page_bad_number", 404)
+            return notice(settings, "report.page_not_found", "report.page_bad_number", 404)
         list_name = request.query_params.get("list") or None
         return await run_in_threadpool(build, int(raw), list_name)
 

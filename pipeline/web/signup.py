@@ -25,8 +25,11 @@ from starlette.routing import Route
 from pipeline import words as catalogue
 from pipeline.audience import confirmation, lists, signup
 from pipeline.audience.records import MailingList
+from pipeline.audience.signup_form import form_html
 from pipeline.audience.tokens import ExpiredLink
+from pipeline.delivery.archive import Archive
 from pipeline.errors import NewsletterError
+from pipeline.issue.archive import archive_url, issue_url
 from pipeline.web.pages import (
     FORM_LIMIT,
     SECURITY_HEADERS,
@@ -41,11 +44,9 @@ from pipeline.web.pages import (
     readable,
     render,
 )
-from pipeline.words import templates
 
 log = logging.getLogger(__name__)
 
-HONEYPOT = "website"  # a field people never see; bots fill every field they find
 _AUTO_SUBMIT = 'document.getElementById("confirm-form").submit();'
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(_AUTO_SUBMIT.encode()).digest()).decode()
 CONFIRM_HEADERS = {
@@ -53,31 +54,6 @@ CONFIRM_HEADERS = {
     "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"]
     + f"; script-src 'sha256-{_SCRIPT_HASH}'",
 }
-
-
-def form_html(
-    lang: str,
-    public: list[MailingList],
-    *,
-    action: str = "/subscribe",
-    values: Mapping[str, Sequence[str]] | None = None,
-    problems: Mapping[str, str] | None = None,
-) -> str:
-    """The signup form (`templates/web/signup_form.html.j2`), with what the reader typed
-    and what is wrong with it. Also what `newsletter form` prints."""
-    values, problems = values or {}, problems or {}
-    chosen = set(values.get("list", [])) or ({public[0].name} if len(public) == 1 else set())
-    return templates.render(
-        "web/signup_form.html.j2",
-        lang,
-        action=action,
-        lists=public,
-        chosen=chosen,
-        email=(values.get("email") or [""])[0],
-        name=(values.get("name") or [""])[0],
-        problems=problems,
-        honeypot=HONEYPOT,
-    )
 
 
 # The fields the form shows back, with a problem at each (the honeypot is never shown).
@@ -106,8 +82,8 @@ def routes(site: Site) -> list[Route]:
     async def signup_page(request: Request) -> Response:
         public = await run_in_threadpool(public_lists)
         if not public:
-            return page(title, f"<p>{catalogue.text(lang, 'signup.none')}</p>", lang)
-        return page(title, form_html(lang, public), lang)
+            return page(title, f"<p>{catalogue.text(lang, 'signup.none')}</p>", settings)
+        return page(title, form_html(settings, public), settings)
 
     async def signup_post(request: Request) -> Response:
         try:
@@ -117,8 +93,8 @@ def routes(site: Site) -> list[Route]:
         fields = form_values(request.headers.get("content-type", ""), body)
         if problems := _not_utf8(fields, lang):
             public = await run_in_threadpool(public_lists)
-            form = form_html(lang, public, values=_readable(fields), problems=problems)
-            return page(catalogue.text(lang, "signup.problem"), form, lang, status=400)
+            form = form_html(settings, public, values=_readable(fields), problems=problems)
+            return page(catalogue.text(lang, "signup.problem"), form, settings, status=400)
         client = signup.Client(
             ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
@@ -127,29 +103,29 @@ def routes(site: Site) -> list[Route]:
             received = await run_in_threadpool(signup.receive, store, settings, fields, client)
         except signup.FormProblems as exc:
             public = await run_in_threadpool(public_lists)
-            form = form_html(lang, public, values=fields, problems=exc.problems)
-            return page(catalogue.text(lang, "signup.problem"), form, lang, status=400)
+            form = form_html(settings, public, values=fields, problems=exc.problems)
+            return page(catalogue.text(lang, "signup.problem"), form, settings, status=400)
         if received is signup.Received.limited:
-            response = notice(lang, "signup.limited_title", "signup.limited", 429)
+            response = notice(settings, "signup.limited_title", "signup.limited", 429)
             response.headers["Retry-After"] = str(settings.signup_ip_window)
             return response
         # The same answer whatever became of it (accepted or honeypot): no enumeration.
-        return notice(lang, "signup.sent_title", "signup.sent")
+        return notice(settings, "signup.sent_title", "signup.sent")
 
     def link_problem(exc: NewsletterError) -> Response:
         log.info("refused a confirmation link: %s", exc.message)
         if isinstance(exc, ExpiredLink):
-            return notice(lang, "signup.expired_title", "signup.expired", 410, again=True)
-        return notice(lang, "signup.bad_title", "signup.bad", 400, again=True)
+            return notice(settings, "signup.expired_title", "signup.expired", 410, again=True)
+        return notice(settings, "signup.bad_title", "signup.bad", 400, again=True)
 
     def nothing_waiting(who: str, subscribed: list[str]) -> Response:
         """Confirmed before (harmless: say so), or the signup expired unconfirmed."""
         if subscribed:
-            return notice(lang, "signup.already_title", "signup.already", who=who)
-        return notice(lang, "signup.expired_title", "signup.expired", 410, again=True)
+            return notice(settings, "signup.already_title", "signup.already", who=who)
+        return notice(settings, "signup.expired_title", "signup.expired", 410, again=True)
 
     def refused(email: str) -> Response:
-        return notice(lang, "signup.refused_title", "signup.refused", 409, who=mask(email))
+        return notice(settings, "signup.refused_title", "signup.refused", 409, who=mask(email))
 
     async def confirm_page(request: Request) -> Response:
         token = request.path_params["token"]
@@ -161,9 +137,10 @@ def routes(site: Site) -> list[Route]:
             return refused(found.email)
         if not found.lists:
             return nothing_waiting(mask(found.email), found.subscribed)
+        shown = await run_in_threadpool(lists.titles, store)
         return render(
-            "web/confirm.html.j2", lang, headers=CONFIRM_HEADERS, who=mask(found.email),
-            lists=found.lists, script=Markup(_AUTO_SUBMIT),
+            "web/confirm.html.j2", settings, headers=CONFIRM_HEADERS, who=mask(found.email),
+            lists=[shown.get(n, n) for n in found.lists], script=Markup(_AUTO_SUBMIT),
         )  # fmt: skip
 
     async def confirm_post(request: Request) -> Response:
@@ -180,7 +157,14 @@ def routes(site: Site) -> list[Route]:
             return link_problem(exc)
         if not done.lists:
             return nothing_waiting(mask(done.email), done.subscribed)
-        return render("web/confirmed.html.j2", lang, who=mask(done.email), lists=done.lists)
+        sent = await run_in_threadpool(Archive(store, settings, site.issues).issues)
+        latest = (issue_url(sent[0].number, settings), sent[0].title) if sent else None
+        shown = await run_in_threadpool(lists.titles, store)
+        return render(
+            "web/confirmed.html.j2", settings, who=mask(done.email),
+            lists=[shown.get(n, n) for n in done.lists],
+            latest=latest, archive=archive_url(settings),
+        )  # fmt: skip
 
     return [
         Route("/subscribe", signup_page, methods=["GET"]),

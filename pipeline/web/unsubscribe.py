@@ -33,14 +33,14 @@ ONE_CLICK_DONE = {"Cache-Control": "no-store"}
 
 
 def routes(site: Site) -> list[Route]:
-    settings, store, secret, lang = site.settings, site.store, site.secret, site.lang
+    settings, store, secret = site.settings, site.store, site.secret
 
     def bad_link(reason: str) -> Response:
         # The reason ("token ... signed with another key") is for the log, not the reader,
         # and it is English on a page that may not be.
         log.info("refused an unsubscribe link: %s", reason)
         return notice(
-            lang, "unsubscribe.bad_title", "unsubscribe.bad", 400, hint="unsubscribe.bad_hint"
+            settings, "unsubscribe.bad_title", "unsubscribe.bad", 400, hint="unsubscribe.bad_hint"
         )
 
     def test_copy(token: str, *, one_click: bool = False) -> Response:
@@ -54,7 +54,7 @@ def routes(site: Site) -> list[Route]:
         if one_click:
             return PlainTextResponse("test copy: nobody was unsubscribed\n", headers=ONE_CLICK_DONE)
         return notice(
-            lang,
+            settings,
             "unsubscribe.test_title",
             "unsubscribe.test_copy",
             hint="unsubscribe.test_copy_hint",
@@ -64,9 +64,7 @@ def routes(site: Site) -> list[Route]:
     def show(
         prefs: library.Preferences, outcome: pages.Outcome | None = None, list_name: str = ""
     ) -> Response:
-        return pages.preference_page(
-            prefs, newsletter=settings.name, lang=lang, outcome=outcome, list_name=list_name
-        )
+        return pages.preference_page(prefs, settings=settings, outcome=outcome, list_name=list_name)
 
     async def preference_get(request: Request) -> Response:
         token = request.path_params["token"]
@@ -120,7 +118,7 @@ def routes(site: Site) -> list[Route]:
             log.info(
                 "refused a preference form: action %.40r, list %.40r", action, fields.get("list")
             )
-            return pages.bad_request(lang)
+            return pages.bad_request(settings)
         ip = request.client.host if request.client else None
         return await run_in_threadpool(
             change,
@@ -157,11 +155,11 @@ def routes(site: Site) -> list[Route]:
             return show(done.preferences, "rejoined", done.list_name or "")
         except library.NotTheirs as exc:
             log.info("refused a preference form: %s", exc.message)
-            return pages.bad_request(lang)
+            return pages.bad_request(settings)
         except library.RejoinRefused as exc:
             # exc.message is for the publisher (ids, CLI options); the page says it plainly.
             log.info("rejoin refused: %s", exc.message)
-            return pages.refusal(exc.email, exc.reason, exc.list_name, lang)
+            return pages.refusal(exc.email, exc.reason, exc.list_name, settings)
         except NewsletterError as exc:  # forgotten, or the link's list deleted
             return bad_link(exc.message)
 

@@ -13,6 +13,7 @@ it fills in (markupsafe's `Markup.format`), so a list name cannot add markup.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ import jinja2
 from markupsafe import Markup
 
 from pipeline import words
+from pipeline.settings import Settings
+from pipeline.settings.theme import Logo, Theme
 
 # The default templates: the repository's `templates/`, which `pipeline/templates` links to
 # so that the wheel ships them (package data) and an installed package finds them here.
@@ -81,6 +84,35 @@ def text_in(lang: str, message_id: str) -> Markup:
     return _Html(words.catalogue(words.language(lang)).gettext(message_id))
 
 
-def render(template: str, lang: str, **context: object) -> str:
-    """The page `template` (a name under templates/) in the language `lang`."""
-    return environment(lang).get_template(template).render(lang=lang, **context)
+@dataclass(frozen=True)
+class Brand:
+    """What every page shows of the newsletter: its name, theme and logo, and the
+    addresses of its public pages (absolute: a page may be a file on another host)."""
+
+    name: str
+    description: str
+    public_url: str
+    theme: Theme
+    logo: Logo | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Brand:
+        theme = settings.theme
+        return cls(
+            settings.name, theme.description, settings.public_url, theme,
+            theme.logo_for(settings.name),
+        )  # fmt: skip
+
+    @property
+    def home_url(self) -> str:
+        return f"{self.public_url}/"
+
+    @property
+    def signup_url(self) -> str:
+        return f"{self.public_url}/subscribe"
+
+
+def render(template: str, lang: str, *, brand: Brand, **context: object) -> str:
+    """The page `template` (a name under templates/) in the language `lang`, with the
+    newsletter's `brand` (its theme: one look for every page)."""
+    return environment(lang).get_template(template).render(lang=lang, brand=brand, **context)

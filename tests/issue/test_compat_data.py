@@ -122,7 +122,7 @@ def test_a_project_template_with_a_flex_row_gets_the_breaking_warning_first(
     """A project's own template is where layout code comes from: `check` names it first."""
     template = (ROOT / "templates" / "issue.mjml.j2").read_text(encoding="utf-8")
     row = '<mj-raw><div style="display:flex"><div>one</div><div>two</div></div></mj-raw>'
-    marker = '<mj-body background-color="#f3f4f6" width="640px" css-class="nl-page">'
+    marker = '<mj-body background-color="{{ theme.background }}" width="640px" css-class="nl-page">'
     assert marker in template
     (project / "templates").mkdir()
     (project / "templates" / "issue.mjml.j2").write_text(

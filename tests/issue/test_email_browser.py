@@ -9,6 +9,7 @@ import pytest
 from pipeline.issue.build import build, sample_recipient
 from pipeline.issue.message import personalise
 from pipeline.settings import load_settings
+from pipeline.settings.theme import contrast
 from tests.support.cli import SAMPLE_ISSUE
 
 pytestmark = pytest.mark.browser
@@ -38,13 +39,36 @@ CONTRAST = """
 """
 
 
+EXTRA = """
+## [Quoted](https://example.com/quoted)
+> a quote from the article, which dark mode must keep readable
+
+```
+result = a_function_with_a_very_long_name_that_no_phone_can_fit(argument_one, argument_two)
+```
+"""
+# Every kind of text in the email.
+TEXTS = ".nl-body li, .nl-body blockquote, .nl-body pre, .nl-title a, .nl-title div, .nl-muted div"
+# A divider's line against the card behind it: quiet, in both modes.
+DIVIDERS = """
+() => [...document.querySelectorAll('.nl-divider p')].map((p) => {
+  const card = p.closest('.nl-card');
+  return [getComputedStyle(p).borderTopColor, getComputedStyle(card).backgroundColor];
+})
+"""
+
+
 @pytest.fixture(scope="module")
 def email_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = load_settings(SAMPLE_ISSUE.parent.parent / "newsletter.toml")
-    result = build(SAMPLE_ISSUE, settings)
-    assert result.rendered is not None
+    folder = tmp_path_factory.mktemp("email")
+    # The sample, with a quote and a line of code too long for a phone.
+    issue = folder / SAMPLE_ISSUE.name
+    issue.write_text(SAMPLE_ISSUE.read_text(encoding="utf-8") + EXTRA, encoding="utf-8")
+    result = build(issue, settings)
+    assert result.rendered is not None, result.problems
     message = personalise(result.rendered, sample_recipient(settings), settings)
-    path = tmp_path_factory.mktemp("email") / "email.html"
+    path = folder / "email.html"
     path.write_text(message.html, encoding="utf-8")
     return path
 
@@ -54,10 +78,23 @@ def test_text_is_readable_in_both_colour_schemes(browser, email_file: Path, sche
     page = browser.new_page(viewport={"width": 375, "height": 800}, color_scheme=scheme)
     try:
         page.goto(email_file.as_uri())
-        ratios = page.evaluate(CONTRAST, ".nl-body li, .nl-title a, .nl-title div")
+        ratios = page.evaluate(CONTRAST, TEXTS)
         assert len(ratios) > 100
         assert min(ratios) >= 4.5, f"lowest contrast {min(ratios):.2f} in {scheme} mode"
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375
+        # The long line of code is kept whole and scrolls inside its block.
+        code = page.locator(".nl-body pre").last
+        assert code.evaluate("(pre) => pre.scrollWidth > pre.clientWidth")
+        for line, card in page.evaluate(DIVIDERS):
+            assert _ratio(line, card) < 1.6, f"a divider {line} on {card} shouts in {scheme}"
     finally:
         page.close()
+
+
+def _ratio(first: str, second: str) -> float:
+    def hex_of(css: str) -> str:
+        r, g, b = (int(float(v)) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+        return f"#{r:02x}{g:02x}{b:02x}"
+
+    return contrast(hex_of(first), hex_of(second))

@@ -15,16 +15,19 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
-def violations(page: Any, *, tags: list[str] | None = None) -> list[dict[str, Any]]:
-    """axe's violations of the WCAG 2 A and AA rules on the page as it stands."""
+def violations(
+    page: Any, *, tags: list[str] | None = None, rules: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """axe's violations of the WCAG 2 A and AA rules (or of `tags`, or of the named
+    `rules` alone) on the page as it stands."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         # add_script_tag would be refused by a page's Content-Security-Policy; evaluating
         # the source through the DevTools protocol is not.
         page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
-    result = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-        tags or WCAG_TAGS,
+    only = (
+        {"type": "rule", "values": rules} if rules else {"type": "tag", "values": tags or WCAG_TAGS}
     )
+    result = page.evaluate("async (only) => await axe.run(document, {runOnly: only})", only)
     return list(result["violations"])
 
 
@@ -36,6 +39,6 @@ def describe(found: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def assert_accessible(page: Any, what: str) -> None:
-    found = violations(page)
+def assert_accessible(page: Any, what: str, *, rules: list[str] | None = None) -> None:
+    found = violations(page, rules=rules)
     assert not found, f"axe-core finds WCAG 2 A/AA problems on {what}:\n{describe(found)}"

@@ -126,7 +126,9 @@ def test_an_issue_sent_before_web_versions_were_kept_is_rendered_from_its_file(
 def test_an_issue_that_was_not_sent_is_not_found(client: httpx.Client, number: str) -> None:
     response = client.get(f"/issues/{number}")
     assert response.status_code == 404
-    assert "Article Weekly" not in response.text
+    # The site's page for an address without one, and nothing of any issue.
+    assert "<h1>페이지를 찾을 수 없습니다</h1>" in response.text
+    assert "Issue 2" not in response.text and "Meta" not in response.text
 
 
 def test_the_feed_is_atom_that_feedparser_reads(client: httpx.Client, sent: SentIssues) -> None:

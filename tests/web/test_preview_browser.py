@@ -62,14 +62,28 @@ def test_preview_shows_both_widths_and_reloads_on_edit(project, serve_app, brows
         _touch_edit(issue, text.replace(title, "Edited title, live"))
         phone.get_by_text("Edited title, live").wait_for(timeout=15000)
 
-        # A broken edit shows the error in the page; the server keeps running.
+        # A broken edit: its error, at its place, replaces the frames; the server keeps
+        # running, and the next good save brings them back.
         _touch_edit(issue, text.replace("number: 25", "number: -1"))
         page.locator("#problems li.error").get_by_text("number must be positive").wait_for(
             timeout=15000
         )
+        overlay = page.get_by_role("alert").filter(has_text="This save does not build")
+        overlay.get_by_text(f"{issue}:3:").wait_for()
+        assert "number must be positive" in overlay.inner_text()
+        assert page.locator("#frames").is_hidden()
         _touch_edit(issue, text)
         phone.get_by_text(title).wait_for(timeout=15000)
-        assert page.locator("#problems li.error").count() == 0
+        page.locator("#overlay").wait_for(state="hidden")
+        assert (
+            page.locator("#problems li.error").count() == 0 and page.locator("#frames").is_visible()
+        )
+        # Email-client notes are a count, opened on demand.
+        notes = page.locator("#notes summary")
+        assert "email-client note(s)" in notes.inner_text()
+        assert page.locator("#notes-list").is_hidden()
+        notes.click()
+        assert page.locator("#notes-list li").first.is_visible()
     finally:
         page.close()
 

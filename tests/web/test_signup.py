@@ -267,11 +267,12 @@ def test_get_never_confirms(site: SignupSite) -> None:
 @pytest.mark.parametrize(
     ("fields", "problem"),
     [
-        ({"email": "not an address", "list": "weekly"}, "is not a valid email address"),
-        ({"email": NEW, "list": "staff"}, "no public list named &#x27;staff&#x27;"),
-        ({"email": NEW, "list": "nope"}, "no public list named"),
-        ({"email": NEW}, "choose at least one list"),
-        ({"email": NEW, "list": "weekly", "name": "x" * 300}, "name"),
+        # In the page's language, from the catalogue.
+        ({"email": "not an address", "list": "weekly"}, "올바른 이메일 주소가 아닙니다"),
+        ({"email": NEW, "list": "staff"}, "&#x27;staff&#x27; 목록은 구독할 수 없습니다"),
+        ({"email": NEW, "list": "nope"}, "목록은 구독할 수 없습니다"),
+        ({"email": NEW}, "받아 볼 목록을 하나 이상 골라 주세요"),
+        ({"email": NEW, "list": "weekly", "name": "x" * 300}, "이름은 200자 이내"),
     ],
 )
 def test_a_bad_form_gets_the_form_again_with_the_problem(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import words
+from pipeline.settings import load_settings
 from pipeline.words import templates
 from tests.support.cli import ROOT
 
@@ -121,9 +122,14 @@ def test_a_project_overrides_a_page_and_keeps_the_rest(
         "{% block body %}<p>ours: {{ _(text).format(**values) }}</p>{% endblock %}",
     )
     context = {"title": "signup.sent_title", "text": "signup.already", "hint": None, "again": False}
-    shipped = templates.render("web/notice.html.j2", "en", values={"who": "<a>"}, **context)
+    brand = templates.Brand.of(load_settings())
+    shipped = templates.render(
+        "web/notice.html.j2", "en", brand=brand, values={"who": "<a>"}, **context
+    )
     monkeypatch.chdir(tmp_path)  # a command runs in its project's folder
-    page = templates.render("web/notice.html.j2", "ko", values={"who": "<a>"}, **context)
+    page = templates.render(
+        "web/notice.html.j2", "ko", brand=brand, values={"who": "<a>"}, **context
+    )
     assert "<p>ours: &lt;a&gt; 주소의 구독은 이미 확인되었습니다." in page
     assert "<title>메일함을 확인해 주세요</title>" in page  # the shipped frame, in Korean
     assert "ours" not in shipped and "<p>The subscription of &lt;a&gt; is" in shipped
