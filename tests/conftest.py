@@ -88,9 +88,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Markers that follow from what a test uses, so that `-m` selects without a list.
 
     Tests that start processes are marked `subprocess` (`make test-fast` leaves them out)
-    and run one after another on one xdist worker (`--dist loadgroup`): their waits on
-    signals, heartbeats and leases are timing-sensitive, and two of them at once on two
-    cores would compete with each other and with their own child processes. Every other
+    and run one after another in two xdist groups (`--dist loadgroup`), the senders' and
+    the servers': their waits on signals, heartbeats and leases are timing-sensitive, so
+    at most two of them run at once on two cores; in one group they were the run's longest
+    pole (six minutes of a seven-minute run). Every other
     test runs on the worker of its module, so that a module's own set-up (an issue sent
     once per module and backend) is done once, not once per worker."""
     for item in items:
@@ -105,14 +106,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "processes" in fixtures or module in PROCESS_MODULES or name in PROCESS_TESTS:
             item.add_marker(pytest.mark.subprocess)
             if module != "tests/test_package.py":  # builds a venv: CPU, not timing
-                item.add_marker(pytest.mark.xdist_group("processes"))
+                item.add_marker(pytest.mark.xdist_group(_process_group(module)))
                 continue
         item.add_marker(pytest.mark.xdist_group(module))
     # The longest groups first (xdist hands groups out in this order): the processes
     # (minutes of waiting on children) and the package (a venv) must not be the last
     # ones started while the other workers sit idle.
-    first = {"processes": 0, "tests/test_package.py": 1}
+    first = {SENDERS: 0, SERVERS: 0, "tests/test_package.py": 1}
     items.sort(key=lambda item: first.get(_group(item), 2))
+
+
+SENDERS, SERVERS = "processes-senders", "processes-servers"
+
+
+def _process_group(module: str) -> str:
+    """Campaign and import processes in one group, servers and the other commands in the
+    other: about half of the process tests' time each."""
+    return SENDERS if module.startswith(("tests/delivery/", "tests/audience/")) else SERVERS
 
 
 def _group(item: pytest.Item) -> str:
