@@ -208,6 +208,7 @@ def show(ctx: typer.Context, email: EmailArg, fmt: kit.FormatOption = Format.tab
     # Lines, not a table: a support person must be able to copy the whole unsubscribe URL.
     nested = ("lists", "history", "consents")
     scalars = {k: _visible(v) for k, v in record.items() if k not in nested}
+    scalars["tags"] = _visible(", ".join(record["tags"])) if record["tags"] else "none"
     stamps = {k: _when(record[k]) for k in ("created_at", "updated_at")}
     emit_object({**scalars, **stamps}, fmt)
     print("lists:" if record["lists"] else "lists: none")
@@ -240,6 +241,23 @@ def show(ctx: typer.Context, email: EmailArg, fmt: kit.FormatOption = Format.tab
         print(f"  issue {entry['issue']} to {entry['list']}{dry}: {entry['status']} {detail}")
     if secret is None:
         _say("no unsubscribe links: NEWSLETTER_SECRET_KEY is not set")
+
+
+TagsArg = Annotated[list[str], typer.Argument(help="Tag names (case does not matter).")]
+
+
+@subscribers_app.command("tag")
+def tag(ctx: typer.Context, email: EmailArg, names: TagsArg) -> None:
+    """Give a person tags (`--where 'tag:NAME'` chooses them)."""
+    with _store(ctx) as store:
+        _report(lib.tag(store, email, names))
+
+
+@subscribers_app.command("untag")
+def untag(ctx: typer.Context, email: EmailArg, names: TagsArg) -> None:
+    """Take tags off a person."""
+    with _store(ctx) as store:
+        _report(lib.untag(store, email, names))
 
 
 @subscribers_app.command("forget")

@@ -107,6 +107,9 @@ campaigns = sa.table(
     sa.column("started_at", ts),
     sa.column("finished_at", ts),
     sa.column("updated_at", ts),
+    sa.column("audience"),  # '' for the whole list, else the filter (`segment`: its name)
+    sa.column("segment"),
+    sa.column("skipped_inactive"),
 )
 deliveries = sa.table(
     "deliveries",
@@ -179,6 +182,13 @@ web_versions = sa.table(
     *(sa.column(c) for c in ("lang", "period", "html")),
     sa.column("stored_at", ts),
 )
+tags = sa.table("tags", sa.column("subscriber_id"), sa.column("tag"))
+segments = sa.table(
+    "segments",
+    *(sa.column(c) for c in ("id", "name", "list_id", "expression")),
+    sa.column("created_at", ts),
+    sa.column("updated_at", ts),
+)
 QUERY_TABLES = (
     subscribers,
     lists,
@@ -195,4 +205,6 @@ QUERY_TABLES = (
     outbox,
     schedules,
     web_versions,
+    tags,
+    segments,
 )
