@@ -54,7 +54,8 @@ def write_rows(
     count = 0
     if fmt == "jsonl":
         for email, name, attributes, names in records:
-            record = {"email": email, "name": name, "attributes": dict(attributes)}
+            record: dict[str, Any] = {"email": email, "name": name}
+            record["attributes"] = dict(attributes)
             if names:
                 record["tags"] = names
             out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")

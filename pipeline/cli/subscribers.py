@@ -17,11 +17,12 @@ from typing import IO, Annotated
 
 import typer
 
+from pipeline.audience import selection
 from pipeline.audience import subscribers as lib
 from pipeline.cli import kit
 from pipeline.db import Store
 from pipeline.errors import InputError
-from pipeline.output import Format, emit_object
+from pipeline.output import Format, emit_object, emit_rows
 from pipeline.text import visible
 
 subscribers_app = typer.Typer(
@@ -241,6 +242,51 @@ def show(ctx: typer.Context, email: EmailArg, fmt: kit.FormatOption = Format.tab
         print(f"  issue {entry['issue']} to {entry['list']}{dry}: {entry['status']} {detail}")
     if secret is None:
         _say("no unsubscribe links: NEWSLETTER_SECRET_KEY is not set")
+
+
+WhereOption = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        "-w",
+        help="Only the people this filter matches, e.g. 'attr.city = \"Busan\" and tag:vip' "
+        '(see the README\'s "Choosing readers").',
+    ),
+]
+
+
+@subscribers_app.command("list")
+def list_people(
+    ctx: typer.Context,
+    list_name: Annotated[
+        str | None, typer.Option("--list", "-l", help="Only this list's members.")
+    ] = None,
+    where: WhereOption = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only this status: active, unconfirmed, unsubscribed, bounced, complained.",
+        ),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N people.")] = None,
+    fmt: kit.FormatOption = Format.table,
+) -> None:
+    """List people, in the order they arrived: everyone, a list's members, or those a
+    filter matches. Streamed: `--format jsonl` of a million people takes little memory."""
+    chosen = selection.parse_where(where)
+    columns = ["email", "name", "status", *(["list_status"] if list_name else []), "joined"]
+    columns += ["tags", "attributes"]
+    with _store(ctx) as store:
+        people = selection.people(
+            store, list_name=list_name, where=chosen, status=status, limit=limit
+        )
+        if fmt is Format.table:
+            shown = ({**p, "tags": ", ".join(p["tags"])} for p in people)
+            emit_rows(shown, columns[:-1], fmt)
+            return
+        with _stdout_utf8() as handle:
+            emit_rows(people, columns, fmt, out=handle)
 
 
 TagsArg = Annotated[list[str], typer.Argument(help="Tag names (case does not matter).")]
