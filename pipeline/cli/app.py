@@ -73,6 +73,7 @@ def _register() -> None:
         issue,
         lists,
         schedule,
+        segments,
         send,
         serve,
         signup,
@@ -83,6 +84,7 @@ def _register() -> None:
     lists.register(app)
     imports.register(subscribers.subscribers_app)  # `subscribers import`
     subscribers.register(app)
+    segments.register(app)
     signup.register(app)
     send.register(app)
     schedule.register(app)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from pipeline.audience.segments import Audience
 from pipeline.db import Store
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
@@ -42,6 +43,7 @@ class Request:
     retry_failed: bool = False
     lease_seconds: float = LEASE_SECONDS  # the `sender_lease_seconds` setting
     unknown_settle_seconds: float = UNKNOWN_SETTLE_SECONDS  # the setting of that name
+    audience: Audience = field(default_factory=Audience)  # the whole list
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def prepare(
             retry_failed=request.retry_failed,
             lease_seconds=request.lease_seconds,
             unknown_settle_seconds=request.unknown_settle_seconds,
+            audience=request.audience,
         )
     except NewsletterError as exc:
         if schedule is not None and by is not None:
