@@ -140,12 +140,12 @@ def send(
         raise InputError("--rate must be positive and --concurrency at least 1")
     settings = kit.settings(ctx)
     settings.require_secret_key()
-    built: Build = _checked(issue, ctx)
-    assert built.issue is not None
-    with Store.open(settings.database_url) as store:
+    with Store.open(settings.database_url) as store:  # a wrong filter is named first
         audience = segments.audience(
             store, list_name, segment=segment, where=where, skip_inactive=skip_inactive
         )
+    built: Build = _checked(issue, ctx)
+    assert built.issue is not None
     request = service.Request(
         list_name,
         dry_run=dry_run,
