@@ -25,8 +25,8 @@ from pipeline.cli.segments import (
 )
 from pipeline.db import Store
 from pipeline.delivery import campaign as campaigns
+from pipeline.delivery import overlap, service, testcopy
 from pipeline.delivery import schedule as schedules
-from pipeline.delivery import service, testcopy
 from pipeline.delivery.send import Progress
 from pipeline.delivery.sendlog import SendLog
 from pipeline.delivery.transports import make_transport
@@ -261,10 +261,30 @@ def _show_report(report: campaigns.Report, issue: Path) -> None:
 def send_test(
     ctx: typer.Context,
     issue: IssueArg,
-    to: Annotated[list[str], typer.Option("--to", help="An address for a test copy.")],
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="An address for a test copy.")
+    ] = None,
+    list_name: Annotated[
+        str | None, typer.Option("--list", "-l", help="With --where or --segment: the list.")
+    ] = None,
+    segment: SegmentOption = None,
+    where: WhereOption = None,
+    skip_inactive: SkipInactiveOption = 0,
 ) -> None:
-    """Send a test copy ([TEST] in the subject) to any address; logged apart from campaigns."""
+    """Send a test copy ([TEST] in the subject) to any address; logged apart from campaigns.
+    With --list and --where, --segment or --skip-inactive: first show who a `send` with
+    the same options would reach (how many, and the first of them)."""
     settings = kit.settings(ctx)
+    if list_name is None and (segment or where or skip_inactive):
+        raise InputError("--where, --segment and --skip-inactive need --list")
+    if not to and list_name is None:
+        raise InputError("give --to ADDRESS, or --list with --where to see who would get it")
+    if list_name is not None:
+        with Store.open(settings.database_url) as store:
+            number = kit.issue_number(str(issue))
+            _preview(store, number, list_name, segment, where, skip_inactive)
+    if not to:
+        return
     built = _checked(issue, ctx)
     assert built.rendered is not None
     testcopy.parse_test_addresses(to)  # bad addresses are named before anything about AWS
@@ -282,6 +302,31 @@ def send_test(
             )
     if failed:
         raise typer.Exit(1)
+
+
+def _preview(
+    store: Store,
+    number: int,
+    list_name: str,
+    segment: str | None,
+    where: str | None,
+    skip_inactive: int,
+) -> None:
+    """Who a send with these options would reach now, on stdout."""
+    audience = segments.audience(
+        store, list_name, segment=segment, where=where, skip_inactive=skip_inactive
+    )
+    mailing_list = SendLog(store).list_of(list_name)
+    counted = overlap.count(store, number, mailing_list.id, audience)
+    kit.say(f"issue {number} to {escape(list_name)}: {escape(audience.described())}")
+    for note in overlap.notes(audience, counted, number):
+        kit.say(f"  {escape(note)}")
+    kit.say(f"would reach {counted.to_send:,} reader(s); the first {PREVIEW}:")
+    for email in overlap.receivers(store, number, mailing_list.id, audience, limit=PREVIEW):
+        print(email)
+
+
+PREVIEW = 20
 
 
 def register(app: typer.Typer) -> None:

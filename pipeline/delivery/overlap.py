@@ -108,3 +108,22 @@ def notes(audience: Audience, counted: Counted, number: int) -> list[str]:
             "another campaign to this list"
         )
     return notes
+
+
+def receivers(
+    store: Store, issue_number: int, list_id: int, audience: Audience, *, limit: int
+) -> list[str]:
+    """The first addresses (by id) a new campaign of the issue to the list would take."""
+    with store.begin(write=False) as tx:
+        query = (
+            sa.select(subscribers.c.email)
+            .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
+            .where(
+                receiving(list_id),
+                audience.condition(tx.conn, list_id),
+                sa.not_(already_sent(tx.conn, issue_number, list_id)),
+            )
+            .order_by(subscribers.c.id)
+            .limit(limit)
+        )
+        return list(tx.conn.scalars(query))

@@ -46,6 +46,11 @@ def test_segments_and_filters_never_send_one_issue_twice(
     refused(cli("segments", "create", "vip", "-l", "weekly", "-w", "tag:x"), "exists already")
     refused(cli("segments", "create", "bad", "-l", "weekly", "-w", "tag:"), "line 1, col 5")
 
+    preview = ok(cli("send-test", ISSUE, "-l", "weekly", "-w", "tag:vip and not name ~ 'lee'"))
+    assert preview.stdout.splitlines() == ["kim@example.com"]
+    assert "would reach 1 reader(s)" in preview.stderr
+    refused(cli("send-test", ISSUE, "-w", "tag:vip"), "need --list")
+
     to_vip = ok(send(cli, "--segment", "vip"))
     assert "audience: segment 'vip' (tag:vip): 2 of the list's 4 active subscribers match" in (
         to_vip.stderr
@@ -55,6 +60,9 @@ def test_segments_and_filters_never_send_one_issue_twice(
     assert "leaving out 1 reader(s) who have issue 25 from another campaign" in busan.stderr
     assert "recipients: 1" in busan.stderr
     refused(send(cli, "--where", "attr.city = 'Busan'"), "already sent")  # the same filter
+    later = ok(cli("send-test", ISSUE, "-l", "weekly"))
+    assert later.stdout.splitlines() == ["choi@example.com"]
+    assert "leaving out 3 reader(s) who have issue 25" in later.stderr
     ok(send(cli))  # the whole list: only Choi is left
     assert received(stub) == {
         "kim@example.com": 1,
