@@ -159,9 +159,8 @@ def send(
     )
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)  # a wrong --list is named first
-        # A schedule is for the whole list: a send to a part of it leaves it alone.
         scheduled = service.take_over(
-            store, built.issue.number, mailing_list.id, dry_run=dry_run or not audience.whole_list
+            store, built.issue.number, mailing_list.id, dry_run=dry_run, audience=audience
         )
         if scheduled is not None:
             _say_take_over(scheduled)

@@ -172,6 +172,7 @@ schedules = sa.table(
     *(sa.column(c) for c in ("source_path", "source_sha256", "subject", "rendered")),
     sa.column("campaign_id"),
     sa.column("note"),
+    *(sa.column(c) for c in ("audience", "segment", "skip_inactive")),
     sa.column("send_at", ts),
     sa.column("created_at", ts),
     sa.column("updated_at", ts),

@@ -19,6 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipeline.audience.segments import Audience
+from pipeline.audience.selection import Filter
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.db.schema import campaigns, lists, schedules
@@ -56,7 +58,15 @@ class Schedule:
     updated_at: datetime
     campaign_status: str | None = None  # running | paused | finished, once it started
     pause_reason: str | None = None
+    where: str = ""  # the audience: a filter's text ('' for the whole list), of `segment`
+    segment: str | None = None
+    skip_inactive: int = 0
     sender_gone: bool = False  # `running`, but no live sender holds it (set by `listing`)
+
+    def audience(self) -> Audience:
+        """Who the campaign it starts is for."""
+        where = Filter.parse(self.where) if self.where else None
+        return Audience(where, self.segment, self.skip_inactive)
 
     def file_changed(self) -> bool:
         """The file differs from the one rendered (or is gone)."""
@@ -75,6 +85,7 @@ class Schedule:
         return {
             "issue": self.issue_number,
             "list": self.list_name,
+            "audience": self.audience().described(),
             "at": self.send_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "timezone": self.timezone,
             "state": self.current_state,
@@ -137,6 +148,9 @@ _COLUMNS = (
     schedules.c.updated_at,
     campaigns.c.status,
     campaigns.c.pause_reason,
+    schedules.c.audience,
+    schedules.c.segment,
+    schedules.c.skip_inactive,
 )
 _FROM = schedules.join(lists, lists.c.id == schedules.c.list_id).outerjoin(
     campaigns, campaigns.c.id == schedules.c.campaign_id

@@ -58,14 +58,21 @@ class Prepared:
 
 
 def take_over(
-    store: Store, issue_number: int, list_id: int, *, dry_run: bool = False
+    store: Store,
+    issue_number: int,
+    list_id: int,
+    *,
+    dry_run: bool = False,
+    audience: Audience | None = None,
 ) -> schedules.Schedule | None:
-    """The issue's schedule to this list that a `send` takes the place of: waiting,
-    missed, or running after a crash. A dry run leaves schedules alone."""
+    """The issue's schedule to this list that a `send` to the same audience takes the place
+    of: waiting, missed, or running after a crash. A dry run leaves schedules alone."""
     if dry_run:
         return None
     found = schedules.find(store, issue_number, list_id)
     if found is None or found.state in ("cancelled", "sent"):
+        return None
+    if found.audience().key != (audience or Audience()).key:
         return None
     return found
 

@@ -57,6 +57,13 @@ def upgrade() -> None:
     op.add_column(
         "campaigns", sa.Column("skipped_inactive", sa.Integer, nullable=False, server_default="0")
     )
+    # A schedule's audience, as the campaign it starts will have it (`where`: the filter's
+    # text, of the segment named, fixed when it was scheduled).
+    op.add_column("schedules", sa.Column("audience", sa.Text, nullable=False, server_default=""))
+    op.add_column("schedules", sa.Column("segment", sa.String(200)))
+    op.add_column(
+        "schedules", sa.Column("skip_inactive", sa.Integer, nullable=False, server_default="0")
+    )
     conn.execute(sa.text("DROP INDEX ux_campaigns_issue_list"))
     conn.execute(
         sa.text(
