@@ -134,7 +134,8 @@ def test_one_filter_has_one_spelling() -> None:
 
 INJECTIONS = st.sampled_from(
     ["' OR 1=1 --", '" OR ""="', "x'); DROP TABLE subscribers; --", "\x00", "%", "_", "\\",
-     "$.city", '$."city"', "a" * 10_000, "' || (SELECT email FROM subscribers) || '"]
+     "$.city", '$."city"', "a" * 10_000, "' || (SELECT email FROM subscribers) || '",
+     "(" * 5000 + "tag:x" + ")" * 5000, "not " * 3000 + "tag:x", "tag:x or " * 2000 + "tag:y"]
 )  # fmt: skip
 HOSTILE = HOSTILE_TEXT | INJECTIONS
 
