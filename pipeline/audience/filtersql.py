@@ -123,33 +123,46 @@ class _Attribute:
         if self.postgresql:
             text: sa.ColumnElement[Any] = self.json.astext
             return text
-        raw = sa.func.json_extract(subscribers.c.attributes, self.path)
+        # A simple CASE reads its operand once: SQLite parses the JSON at each call.
         return sa.case(
-            (self.kind() == "true", sa.literal("true")),
-            (self.kind() == "false", sa.literal("false")),
-            else_=sa.cast(raw, sa.Text),
+            {"true": sa.literal("true"), "false": sa.literal("false")},
+            value=self.kind(),
+            else_=sa.cast(self.raw(), sa.Text),
         )
+
+    def raw(self) -> sa.ColumnElement[Any]:
+        """SQLite: the value as SQL (text, integer, real; true and false as 1 and 0)."""
+        return sa.func.json_extract(subscribers.c.attributes, self.path)
 
     def number(self) -> sa.ColumnElement[Any]:
         """The value as a number where it is one, or text that is one; else NULL."""
+        if not self.postgresql:
+            return self._sqlite_number()
         text = self.text()
-        if self.postgresql:
-            numeric = text.regexp_match(sa.literal(r"^[+-]?[0-9]+(\.[0-9]+)?$"))
-            return sa.case(
-                (self.kind() == "number", sa.cast(text, sa.Numeric)),
-                ((self.kind() == "string") & numeric, sa.cast(text, sa.Numeric)),
-            )
-        glob = sa.func.glob
-        numeric = (
-            (glob(sa.literal("[0-9]*"), text) | glob(sa.literal("[+-][0-9]*"), text))
-            & sa.not_(glob(sa.literal("*[^0-9.]*"), sa.func.substr(text, 2)))
-            & sa.not_(glob(sa.literal("*.*.*"), text))
-            & sa.not_(glob(sa.literal("*."), text))
-        )
-        raw = sa.func.json_extract(subscribers.c.attributes, self.path)
+        numeric = text.regexp_match(sa.literal(r"^[+-]?[0-9]+(\.[0-9]+)?$"))
         return sa.case(
-            (self.kind().in_(["integer", "real"]), raw),
-            ((self.kind() == "text") & numeric, sa.cast(text, sa.Float)),
+            (self.kind() == "number", sa.cast(text, sa.Numeric)),
+            ((self.kind() == "string") & numeric, sa.cast(text, sa.Numeric)),
+        )
+
+    def _sqlite_number(self) -> sa.ColumnElement[Any]:
+        # Each use of `raw` parses the JSON again (SQLite before 3.45 keeps no cache), so
+        # the type is read once (a simple CASE) and the text's checks are few.
+        raw, glob = self.raw(), sa.func.glob
+        numeric = (
+            glob(sa.literal("[0-9+-]*"), raw)
+            & glob(sa.literal("*[0-9]"), raw)
+            & sa.not_(glob(sa.literal("*[^0-9.]*"), sa.func.substr(raw, 2)))
+            & sa.not_(glob(sa.literal("*.*.*"), raw))
+        )
+        boolean = self.kind().in_(["true", "false"])  # json_extract makes them 1 and 0
+        return sa.case(
+            {
+                "integer": sa.case((boolean, sa.null()), else_=raw),
+                "real": raw,
+                "text": sa.case((numeric, sa.cast(raw, sa.Float))),
+            },
+            value=sa.func.typeof(raw),
         )
 
     def day(self) -> sa.ColumnElement[Any]:
