@@ -124,7 +124,9 @@ def _stdout_utf8() -> Iterator[IO[str]]:
         yield sys.stdout
         return
     sys.stdout.flush()
-    handle = io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=True)
+    # Buffered (flushed at the end): a write per row to the terminal's buffer cost more
+    # than making the row (a million rows of `subscribers list`).
+    handle = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
     try:
         yield handle
     finally:
