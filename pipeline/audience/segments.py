@@ -4,6 +4,7 @@ who `--skip-inactive` leaves out)."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,17 @@ class Audience:
         if self.skip_inactive:
             what += f", leaving out readers inactive for {self.skip_inactive} issue(s)"
         return what
+
+    def options(self) -> str:
+        """The command-line options that name this audience again (to resume, retry)."""
+        found = ""
+        if self.segment:
+            found += f" --segment {shlex.quote(self.segment)}"
+        elif self.where is not None:
+            found += f" --where {shlex.quote(self.where.text)}"
+        if self.skip_inactive:
+            found += f" --skip-inactive {self.skip_inactive}"
+        return found
 
     def condition(self, conn: sa.Connection, list_id: int) -> sa.ColumnElement[bool]:
         """Who of the list's receivers this audience takes (joined as `receiving`)."""

@@ -3,7 +3,6 @@ for `send`, `schedule` and `send-test` (--segment, --where, --skip-inactive)."""
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -41,18 +40,6 @@ SkipInactiveOption = Annotated[
         "and clicked none.",
     ),
 ]
-
-
-def flags(audience: segments.Audience) -> str:
-    """The options that name an audience again (to resume or retry its campaign)."""
-    flags = ""
-    if audience.segment:
-        flags += f" --segment {shlex.quote(audience.segment)}"
-    elif audience.where is not None:
-        flags += f" --where {shlex.quote(audience.where.text)}"
-    if audience.skip_inactive:
-        flags += f" --skip-inactive {audience.skip_inactive}"
-    return flags
 
 
 def audience_of(campaign: Campaign) -> segments.Audience:

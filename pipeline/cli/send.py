@@ -21,7 +21,6 @@ from pipeline.cli.segments import (
     SkipInactiveOption,
     WhereOption,
     audience_of,
-    flags,
 )
 from pipeline.db import Store
 from pipeline.delivery import campaign as campaigns
@@ -194,7 +193,7 @@ def send(
                 "[yellow]interrupted:[/] stopped without waiting for the messages in "
                 "flight; the next `newsletter send` marks them 'unknown' (never resent "
                 f"without --retry-unknown). Resume with: newsletter send {escape(str(issue))}"
-                f" --list {escape(list_name)}{escape(flags(audience))}"
+                f" --list {escape(list_name)}{escape(audience.options())}"
             )
             raise
     _show_report(report, issue)
@@ -242,7 +241,7 @@ def _show_report(report: campaigns.Report, issue: Path) -> None:
     kit.say(f"campaign {report.campaign.status}: {summary}")
     if report.campaign.skipped_inactive:
         kit.say(f"  left out as inactive: {report.campaign.skipped_inactive:,}")
-    again = flags(audience_of(report.campaign))
+    again = audience_of(report.campaign).options()
     where = escape(f"{issue} --list {report.campaign.list_name}{again}")
     for status, flag in (("failed", "--retry-failed"), ("unknown", "--retry-unknown")):
         if counts[status]:

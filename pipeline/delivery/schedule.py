@@ -100,29 +100,26 @@ class Schedule:
     def status_note(self, changed: bool | None = None) -> str | None:
         """What a person should know: the campaign paused, the file changed, why missed."""
         notes = []
+        send = f"newsletter send {self.source_path} --list {self.list_name}"
+        send += self.audience().options()
         if self.state == "running" and self.pause_reason == STOPPED_AT_SHUTDOWN:
             notes.append(
                 "campaign paused by a shutdown: the scheduler resumes it when `serve` or "
                 "`worker` runs again within the grace period; or resume it with "
-                f"`newsletter send {self.source_path} --list {self.list_name}`"
+                f"`{send}`"
             )
         elif self.state == "running" and self.sender_gone:
             notes.append(
                 "its sender is gone (killed, or its machine lost): the next scheduler pass "
-                "of `serve` or `worker` takes over, or `newsletter send "
-                f"{self.source_path} --list {self.list_name}` resumes it now"
+                f"of `serve` or `worker` takes over, or `{send}` resumes it now"
             )
         elif self.state == "running" and self.campaign_status == "paused":
             why = f": {self.pause_reason}" if self.pause_reason else ""
-            notes.append(
-                f"campaign paused{why}; resume with `newsletter send {self.source_path} "
-                f"--list {self.list_name}`"
-            )
+            notes.append(f"campaign paused{why}; resume with `{send}`")
         elif self.state == "running" and self.campaign_id is None:
             notes.append(
                 f"{self.note or 'claimed'}, but its campaign never started (the scheduler "
-                f"stopped?): `newsletter send {self.source_path} --list {self.list_name}` "
-                "starts it from the stored rendering"
+                f"stopped?): `{send}` starts it from the stored rendering"
             )
         elif self.note:
             notes.append(self.note)

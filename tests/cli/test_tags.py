@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import db
 from tests.support.cli import Result, ok, refused
 
 Cli = Callable[..., Result]
@@ -50,6 +51,8 @@ def test_tags_from_a_file_and_from_the_command_line(cli: Cli, weekly: None, proj
     assert "editor" in ok(cli("subscribers", "show", "lee@example.com")).stdout
     refused(cli("subscribers", "tag", "lee@example.com", "a,b"), "separate tags")
     refused(cli("subscribers", "tag", "nobody@example.com", "x"), "no subscriber")
+    ok(cli("subscribers", "forget", "kim@example.com"))
+    assert db.one("SELECT COUNT(*) FROM tags WHERE tag = 'seoul'") == 0  # gone with them
 
 
 def test_export_round_trips_tags_in_csv_and_json_lines(
