@@ -3,8 +3,8 @@ they joined and what they did with the last issues.
 
     attr.city = "Busan"  and  (tag:vip or attr.orders >= 3)  and  not opened in last 8 issues
 
-A hand-written recursive-descent parser turns the text into a tree of the dataclasses
-below; `filtersql.py` turns the tree into a SQLAlchemy expression. Values never become
+A hand-written recursive-descent parser turns the text into a tree (`filtertree.py`);
+`filtersql.py` turns the tree into a SQLAlchemy expression. Values never become
 syntax: each one is a bound parameter. Every mistake is an `InputError` that points at
 the column (`line 1, col 13: a text value needs quotes: "Busan"`). Keywords ignore case.
 
@@ -31,6 +31,24 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from pipeline.audience.filtertree import (
+    NAME,
+    AllOf,
+    AnyOf,
+    Compare,
+    Contains,
+    Engaged,
+    Exists,
+    Joined,
+    JoinedWithin,
+    Node,
+    Not,
+    Op,
+    Status,
+    Tagged,
+    Value,
+)
+from pipeline.audience.filtertree import text_of as text_of  # the other half of `parse`
 from pipeline.audience.tags import clean_tag
 from pipeline.errors import InputError
 
@@ -42,83 +60,6 @@ MAX_DAYS = 36_500  # `within 100y` at most
 STATUSES = ("active", "unconfirmed", "unsubscribed", "bounced", "complained")
 KEYWORDS = ("and", "or", "not", "attr", "email", "name", "tag", "status", "joined")
 ENGAGEMENT = ("opened", "clicked", "received")
-
-Op = Literal["=", "!=", "<", "<=", ">", ">="]
-Value = str | Decimal | date
-
-
-# --- the tree ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AnyOf:
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class AllOf:
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Not:
-    item: Node
-
-
-@dataclass(frozen=True)
-class Compare:
-    """`attr.NAME OP value`: a Decimal compares numbers, a date compares dates, a str text."""
-
-    name: str
-    op: Op
-    value: Value
-
-
-@dataclass(frozen=True)
-class Exists:
-    name: str
-
-
-@dataclass(frozen=True)
-class Contains:
-    field: Literal["email", "name"]
-    text: str
-    exact: bool = False  # `=` rather than `~`
-
-
-@dataclass(frozen=True)
-class Tagged:
-    tag: str
-
-
-@dataclass(frozen=True)
-class Status:
-    value: str
-    negated: bool = False
-
-
-@dataclass(frozen=True)
-class Joined:
-    op: Op
-    day: date
-
-
-@dataclass(frozen=True)
-class JoinedWithin:
-    days: int
-
-
-@dataclass(frozen=True)
-class Engaged:
-    """Opened, clicked or received one of the list's last `issues` issues."""
-
-    what: Literal["opened", "clicked", "received"]
-    issues: int
-
-
-Node = (
-    AnyOf | AllOf | Not | Compare | Exists | Contains | Tagged | Status | Joined | JoinedWithin
-) | Engaged
 
 
 # --- tokens -----------------------------------------------------------------------------
@@ -138,8 +79,7 @@ _DURATION = re.compile(r"(\d{1,6})([dwmy])(?!\w)")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?(?![\w.])")
 _WORD = re.compile(r"[^\W\d][\w-]*")
 _OPS = ("!=", "<=", ">=", "=", "<", ">", "~")
-# After `tag:` and `attr.`: a name runs to a space, a parenthesis, an operator or a quote.
-_NAME = re.compile(r"[^\s()=!<>~\"':]+")
+_NAME = NAME
 _DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
 
 
@@ -458,49 +398,3 @@ def _shown(token: Token) -> str:
 def parse(text: str) -> Node:
     """The tree of a filter; raises InputError naming the column of the first mistake."""
     return _Parser(text).parse()
-
-
-# --- back to text -----------------------------------------------------------------------
-
-
-def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _name(text: str) -> str:
-    return text if _NAME.fullmatch(text) else _quoted(text)
-
-
-def text_of(node: Node) -> str:
-    """The filter in one canonical spelling (lowercase keywords, single spaces, the
-    parentheses it needs): two spellings of one filter give one text, which identifies a
-    campaign's audience."""
-    match node:
-        case AnyOf(items):
-            return " or ".join(text_of(i) for i in items)
-        case AllOf(items):
-            return " and ".join(_inner(i) for i in items)
-        case Not(item):
-            return "not " + _inner(item)
-        case Compare(name, op, value):
-            shown = _quoted(value) if isinstance(value, str) else str(value)
-            return f"attr.{_name(name)} {op} {shown}"
-        case Exists(name):
-            return f"attr.{_name(name)} exists"
-        case Contains(field, text, exact):
-            return f"{field} {'=' if exact else '~'} {_quoted(text)}"
-        case Tagged(tag):
-            return f"tag:{_name(tag)}"
-        case Status(value, negated):
-            return f"status {'!=' if negated else '='} {_quoted(value)}"
-        case Joined(op, day):
-            return f"joined {op} {day.isoformat()}"
-        case JoinedWithin(days):
-            return f"joined within {days}d"
-        case Engaged(what, issues):
-            return f"{what} in last {issues} issues"
-    raise AssertionError(node)  # pragma: no cover
-
-
-def _inner(node: Node) -> str:
-    return f"({text_of(node)})" if isinstance(node, AnyOf | AllOf) else text_of(node)

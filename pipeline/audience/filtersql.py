@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from pipeline.audience import filters as f
+from pipeline.audience import filtertree as f
 from pipeline.db.schema import (
     campaigns,
     deliveries,

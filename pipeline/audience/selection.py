@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline.audience import filters, filtersql
+from pipeline.audience import filters, filtersql, filtertree
 from pipeline.audience import tags as tagging
 from pipeline.audience.queries import AudienceTx, receiving
 from pipeline.audience.records import load_attributes
@@ -27,7 +27,7 @@ PAGE = 1000
 class Filter:
     """A parsed filter and its canonical text (what a campaign and a segment store)."""
 
-    node: filters.Node
+    node: filtertree.Node
     text: str
 
     @classmethod
@@ -69,7 +69,7 @@ def _query(
         query = query.where(where.condition(conn, list_id))
     if status is not None:
         scope = filtersql.Scope("sqlite", list_id, utcnow())
-        query = query.where(filtersql.condition(filters.Status(status), scope))
+        query = query.where(filtersql.condition(filtertree.Status(status), scope))
     return query
 
 
