@@ -67,7 +67,10 @@ def condition(node: f.Node, scope: Scope) -> Condition:
         case f.Contains(field, text, exact):
             return _contains(field, text, exact)
         case f.Tagged(tag):
-            return sa.exists().where(tags.c.subscriber_id == subscribers.c.id, tags.c.tag == tag)
+            # IN, not EXISTS: the planner may then start from the tag's index and read
+            # only its people (a tenth of a list, say) instead of every row's attributes.
+            tagged = sa.select(tags.c.subscriber_id).where(tags.c.tag == sa.literal(tag))
+            return subscribers.c.id.in_(tagged.correlate(None))
         case f.Status(value, negated):
             found = _status(value, scope)
             return sa.not_(found) if negated else found
