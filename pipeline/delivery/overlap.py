@@ -71,19 +71,21 @@ def count(store: Store, issue_number: int, list_id: int, audience: Audience) -> 
         def counted(query: sa.Select[Any]) -> int:
             return int(conn.execute(query).scalar_one())
 
-        # Only the counts that can differ are made: each is a pass over the list.
-        receivers = counted(base)
+        # One pass over the list for the counts that can differ (a second pass for the
+        # filter's count alone cost a whole-list count again).
         filtered = Audience(audience.where, audience.segment)  # without --skip-inactive
-        matching = receivers
+        where = filtered.condition(conn, list_id)
+        columns: list[Any] = [sa.func.count()]
         if audience.where is not None:
-            matching = counted(base.where(filtered.condition(conn, list_id)))
-        inactive_ones = 0
+            columns.append(sa.func.count().filter(where))
         if audience.skip_inactive:
-            inactive_ones = counted(
-                base.where(
-                    filtered.condition(conn, list_id), inactive(list_id, audience.skip_inactive)
-                )
+            columns.append(
+                sa.func.count().filter(where & inactive(list_id, audience.skip_inactive))
             )
+        found = list(conn.execute(base.with_only_columns(*columns)).one())
+        receivers = int(found.pop(0))
+        matching = int(found.pop(0)) if audience.where is not None else receivers
+        inactive_ones = int(found.pop(0)) if audience.skip_inactive else 0
         chosen_count = matching - inactive_ones
         already = 0 if isinstance(had, sa.False_) else counted(chosen.where(had))
     return Counted(chosen_count - already, already, inactive_ones, matching, receivers)
