@@ -13,16 +13,17 @@ PostgreSQL at least as fast as on SQLite.
 from __future__ import annotations
 
 import json
-import os
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.fresh import each_backend  # noqa: E402
+
 SIZES = (100_000, 1_000_000)
 FIRST = ("Minjun", "Seoyeon", "Jiho", "Alice", "Bob", "Hana", "Charlie", "Yuna", "Dana")
 CITIES = ("Seoul", "Busan", "Incheon", "London", "New York", "Daejeon")
@@ -91,33 +92,7 @@ def run_one(rows: int, folder: Path, url: str) -> dict[str, float]:
 
 
 def main(sizes: list[int]) -> None:
-    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
-    results = []
-    server = None
-    if "postgresql" in backends:
-        sys.path.insert(0, str(ROOT))
-        from tests.support.postgres import PostgresServer
-
-        server = PostgresServer().start()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
-            for rows in sizes:
-                for backend in backends:
-                    url = (
-                        f"sqlite:///{folder}/bench-{rows}.db"
-                        if backend == "sqlite"
-                        else server.create_database()  # type: ignore[union-attr]
-                    )
-                    child = subprocess.run(
-                        [sys.executable, __file__, "--child", str(rows), folder, url],
-                        check=True,
-                        capture_output=True,
-                        text=True,
-                    )
-                    results.append({"backend": backend, **json.loads(child.stdout)})
-    finally:
-        if server is not None:
-            server.stop()
+    results = each_backend(__file__, sizes, "bench-import-")
     print("| backend | rows | file | seconds | rows/s | peak RSS | database | +1 campaign |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:

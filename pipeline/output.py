@@ -57,8 +57,11 @@ def emit_rows(
 ) -> None:
     """Print records in the chosen format; `table` is for people, the rest for scripts."""
     out = out or sys.stdout
-    if fmt is Format.json:
-        out.write(dumps([dict(r) for r in rows]) + "\n")
+    if fmt is Format.json:  # one array, written as it comes: a long listing stays small
+        out.write("[")
+        for index, row in enumerate(rows):
+            out.write((", " if index else "") + dumps(dict(row)))
+        out.write("]\n")
     elif fmt is Format.jsonl:
         for row in rows:
             out.write(dumps(dict(row)) + "\n")

@@ -20,13 +20,15 @@ hashes (about 70 bytes per row, 70 MB for a million rows).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from pipeline.audience import importwrites as writes
+from pipeline.audience import tags as tagging
 from pipeline.audience.addresses import Address, email_hash, normalise_email
 from pipeline.audience.cleaning import (
     attribute_name_problem,
@@ -37,10 +39,10 @@ from pipeline.audience.cleaning import (
 from pipeline.audience.importreport import CleanedRow, ImportReport, InvalidRow
 from pipeline.audience.importwrites import NewConsent, NewMembership
 from pipeline.audience.joining import Join, confirm_pending, publisher_adds
-from pipeline.audience.listexport import write_rows
+from pipeline.audience.listexport import ExportRecord, write_rows
 from pipeline.audience.listfile import BadRow, ExportFormat, Row
 from pipeline.audience.queries import AudienceTx
-from pipeline.audience.records import MailingList
+from pipeline.audience.records import MailingList, Subscriber
 from pipeline.audience.sources import Part, Skipped, ZipLimits, open_parts
 from pipeline.clock import utcnow
 from pipeline.db import Store
@@ -86,6 +88,7 @@ def import_csv(
     on_invalid: Callable[[InvalidRow], None] | None = None,
     on_cleaned: Callable[[CleanedRow], None] | None = None,
     on_skipped: Callable[[InvalidRow], None] | None = None,
+    tags: tuple[str, ...] = (),
 ) -> ImportReport:
     """Import a list file or another tool's export into an existing list; see the module
     docstring. `source` forces a format (`sources.FORMATS`); by default the header decides.
@@ -95,11 +98,13 @@ def import_csv(
 
     Nothing is written on `dry_run`, or with `strict` when any row is invalid: the work
     is done inside the transaction and rolled back, so the counts are exact either way.
+    `tags` are given to every person the file adds or updates, besides the file's own.
     `progress(bytes_read, bytes_total)` is called after each batch. A row whose name or
     attributes had to be cleaned is imported cleaned and reported (`on_cleaned`); it is
     not invalid, so --strict does not refuse it; nor is a skipped row.
     """
     path = Path(path)
+    every_row = tuple(dict.fromkeys(tagging.clean_tag(t) for t in tags))
     report = ImportReport(str(path), list_name)
     now = utcnow()
     limits = zip_limits or ZipLimits.of(Settings.model_construct())  # the defaults
@@ -110,6 +115,7 @@ def import_csv(
         importer = _Importer(
             tx, tx.require_list(list_name), report, now, on_invalid, on_cleaned, on_skipped
         )
+        importer.tags = every_row
         done = 0
         for part in parts.opened:
             importer.read(part, progress, done, parts.size)
@@ -136,6 +142,7 @@ class _Importer:
     on_cleaned: Callable[[CleanedRow], None] | None
     on_skipped: Callable[[InvalidRow], None] | None
     seen: set[int] = field(default_factory=set)  # hash() of each key: 64 bits, ~1e-8 per 1M
+    tags: tuple[str, ...] = ()  # --tag: for every row
 
     def read(self, part: Part, progress: ProgressCallback | None, done: int, total: int) -> None:
         """Import one file; `done` bytes of the `total` were in the files before it."""
@@ -164,11 +171,11 @@ class _Importer:
             self.seen.add(digest)
             batch.append((row, address))
             if len(batch) >= BATCH_SIZE:
-                _apply(self.tx, self.mlist, batch, report, self.now, origin)
+                _apply(self.tx, self.mlist, batch, report, self.now, origin, self.tags)
                 batch.clear()
                 if progress:
                     progress(done + part.listfile.bytes_read, total)
-        _apply(self.tx, self.mlist, batch, report, self.now, origin)
+        _apply(self.tx, self.mlist, batch, report, self.now, origin, self.tags)
 
     def _not_imported(self, part: Part, row: BadRow | Skipped) -> None:
         entry = InvalidRow(row.line, row.reason, part.where)
@@ -197,6 +204,8 @@ def _cleaned(row: Row) -> tuple[Row, str]:
     the source's unreadable cells were (`Row.dropped`): the suppression still applies."""
     suppresses = row.standing != "subscribed"
     changes = [f"{why}: {_DROPPED}" for why in row.dropped]
+    if tagging.TAGS_COLUMN in row.attributes:
+        row = _tags_taken(row, changes, _DROPPED if suppresses else "left out")
     try:
         name = clean_name(row.name)
     except InputError as exc:
@@ -227,6 +236,21 @@ def _cleaned(row: Row) -> tuple[Row, str]:
     return dataclasses.replace(row, name=name.name, attributes=attributes), "; ".join(changes)
 
 
+def _tags_taken(row: Row, changes: list[str], dropped: str) -> Row:
+    """The row with its `tags` cell made tags. A bad tag is left out and said, as a bad
+    character in a name is removed: the person is imported all the same."""
+    raw = row.attributes[tagging.TAGS_COLUMN]
+    items = raw.replace(";", ",").split(",") if isinstance(raw, str) else raw
+    found: dict[str, None] = {}
+    for item in items if isinstance(items, list) else [items]:
+        try:
+            found.update(dict.fromkeys(tagging.tags_of_cell([item])))
+        except InputError as exc:
+            changes.append(f"{exc.message}: {dropped}")
+    attributes = {k: v for k, v in row.attributes.items() if k != tagging.TAGS_COLUMN}
+    return dataclasses.replace(row, attributes=attributes, tags=tuple(found))
+
+
 def _apply(
     tx: AudienceTx,
     mlist: MailingList,
@@ -234,11 +258,14 @@ def _apply(
     report: ImportReport,
     now: datetime,
     origin: _Origin,
+    every_row: tuple[str, ...] = (),
 ) -> None:
     """Decide and write one batch: a handful of queries whatever its size."""
     if not batch:
         return
     existing = tx.subscribers_by_keys(a.key for _, a in batch)
+    had = tagging.of(tx.conn, (s.id for s in existing.values()))
+    tagged: list[tuple[int, str]] = []
     here = writes.memberships_since(tx.conn, mlist.id, [s.id for s in existing.values()])
     fresh = {a.key: email_hash(a.key) for _, a in batch if a.key not in existing}
     forgotten = tx.suppressed_hashes(fresh.values()) if fresh else set()
@@ -271,6 +298,7 @@ def _apply(
         # An empty cell leaves a value alone, so a file with fewer columns loses nothing.
         name = row.name or sub.name
         attributes = {**sub.attributes, **row.attributes}
+        new_tags = [t for t in (*row.tags, *every_row) if t not in had.get(sub.id, ())]
         differs = name != sub.name or attributes != sub.attributes
         if row.standing != "subscribed":
             if since is not None and row.left_at is not None and since > row.left_at:
@@ -278,6 +306,7 @@ def _apply(
                 continue
             if differs:
                 changes.append((sub.id, name, attributes))
+            tagged.extend((sub.id, t) for t in new_tags)
             left = row.left_at or now
             if membership is None:
                 joining.append(_left(sub.id, row, now))
@@ -289,6 +318,8 @@ def _apply(
             continue
         if differs:
             changes.append((sub.id, name, attributes))
+        tagged.extend((sub.id, t) for t in new_tags)
+        differs = differs or bool(new_tags)
         if join is Join.NEW:
             joining.append(NewMembership(sub.id, "subscribed", row.requested_at or now, None))
             consents.append(_consent(sub.id, row, now))
@@ -304,6 +335,7 @@ def _apply(
             report.unchanged += 1
     for key, new_id in tx.insert_subscribers(people, now).items():
         row = new_rows[key]
+        tagged.extend((new_id, t) for t in (*row.tags, *every_row))
         if row.standing == "subscribed":
             joining.append(NewMembership(new_id, "subscribed", row.requested_at or now, None))
             consents.append(_consent(new_id, row, now))
@@ -316,6 +348,7 @@ def _apply(
     writes.unsubscribe_memberships(tx.conn, mlist.id, leaving, now)
     writes.suppress_subscribers(tx.conn, statuses, now)
     tx.update_subscribers(changes, now)
+    tagging.add(tx.conn, tagged)
     report.consents += writes.insert_consents(tx.conn, mlist.id, consents, origin.consent)
 
 
@@ -345,5 +378,21 @@ def export(
         if fmt == "csv":
             for sub in tx.members(mlist.id):
                 names.update(sub.attributes)
-        records = ((s.email, s.name, s.attributes) for s in tx.members(mlist.id))
-        return write_rows(out, fmt, records, sorted(names), excel=excel)
+        names.discard(tagging.TAGS_COLUMN)  # an attribute from before tags were kept apart
+        tagged = tagging.any_member_tagged(tx.conn, mlist.id)
+        records = _with_tags(tx, mlist.id)
+        return write_rows(out, fmt, records, sorted(names), tags=tagged, excel=excel)
+
+
+def _with_tags(tx: AudienceTx, list_id: int) -> Iterator[ExportRecord]:
+    """The members of a list with their tags, read a page at a time."""
+    page: list[Subscriber] = []
+    for sub in itertools.chain(tx.members(list_id), [None]):
+        if sub is not None:
+            page.append(sub)
+            if len(page) < 1000:
+                continue
+        tags = tagging.of(tx.conn, (s.id for s in page))
+        for s in page:
+            yield s.email, s.name, s.attributes, tags.get(s.id, [])
+        page.clear()

@@ -9,6 +9,10 @@ from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
 from pipeline.audience.listfile import RESERVED, ExportFormat, escape_cell
+from pipeline.audience.tags import TAGS_COLUMN
+
+# email, name, attributes, tags
+ExportRecord = tuple[str, str | None, Mapping[str, Any], list[str]]
 
 
 def _cell(value: Any) -> str:
@@ -35,30 +39,38 @@ class _LineFeedEnds:
 def write_rows(
     out: IO[str],
     fmt: ExportFormat,
-    records: Iterable[tuple[str, str | None, Mapping[str, Any]]],
+    records: Iterable[ExportRecord],
     attribute_names: list[str],
     *,
+    tags: bool = True,
     excel: bool = False,
 ) -> int:
-    """Write (email, name, attributes) records in a form `ListFile` reads back; return how
-    many. CSV needs every attribute name up front for its header. `excel`: a UTF-8 BOM and
-    CRLF line ends, without which Excel reads UTF-8 as the local code page (mangling
-    Korean names)."""
+    """Write (email, name, attributes, tags) records in a form `ListFile` reads back;
+    return how many. CSV needs every attribute name up front for its header; its tags are
+    one cell, separated by commas, in a `tags` column if `tags` (a list without tags
+    exports as before tags existed); JSON Lines has a `tags` list where a person has tags.
+    `excel`: a UTF-8 BOM and CRLF line ends, without which Excel reads UTF-8 as the local
+    code page (mangling Korean names)."""
     count = 0
     if fmt == "jsonl":
-        for email, name, attributes in records:
-            record = {"email": email, "name": name, "attributes": dict(attributes)}
+        for email, name, attributes, names in records:
+            record: dict[str, Any] = {"email": email, "name": name}
+            record["attributes"] = dict(attributes)
+            if names:
+                record["tags"] = names
             out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
             count += 1
         return count
     if excel:
         out.write("\ufeff")
     writer = csv.writer(out if excel else _LineFeedEnds(out), lineterminator="\r\n")
-    writer.writerow([escape_cell(c) for c in (*RESERVED, *attribute_names)])
-    for email, name, attributes in records:
+    header = (*RESERVED, *((TAGS_COLUMN,) if tags else ()), *attribute_names)
+    writer.writerow([escape_cell(c) for c in header])
+    for email, name, attributes, names in records:
         cells = [
             escape_cell(email),
             _cell(name),
+            *((_cell(",".join(names)),) if tags else ()),
             *(_cell(attributes.get(a)) for a in attribute_names),
         ]
         writer.writerow(cells)

@@ -74,6 +74,8 @@ class Row:
     left_at: datetime | None = None
     # Cells of a suppressing row left out as unreadable, each with why (`OptionalCells`).
     dropped: tuple[str, ...] = ()
+    # Clean tags, taken out of the `tags` attribute by the import (`bulk._cleaned`).
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

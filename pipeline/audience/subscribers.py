@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.audience import consents
+from pipeline.audience import tags as tagging
 from pipeline.audience.addresses import Address, email_hash, normalise_email
 from pipeline.audience.bulk import ProgressCallback, export, import_csv
 from pipeline.audience.cleaning import clean_name
@@ -49,8 +50,10 @@ __all__ = [
     "remove",
     "resubscribe",
     "show",
+    "tag",
     "unsubscribe",
     "unsubscribe_by_token",
+    "untag",
     "update_list",
 ]
 
@@ -261,6 +264,7 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
         memberships = tx.memberships_of(sub.id)
         history = tx.history(sub.id)
         consent_records = consents.of(tx.conn, sub.id)
+        tags = tagging.of(tx.conn, [sub.id]).get(sub.id, [])
     lists = [
         {
             "name": m.list_name,
@@ -279,6 +283,7 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
         "name": sub.name,
         "status": sub.status,
         "attributes": sub.attributes,
+        "tags": tags,
         "created_at": sub.created_at,
         "updated_at": sub.updated_at,
         "lists": lists,
@@ -286,6 +291,36 @@ def show(store: Store, email: str, *, secret: bytes | None, public_url: str) -> 
         # The proof of consent: when, how (form, import, command), from where, confirmed when.
         "consents": consent_records,
     }
+
+
+def tag(store: Store, email: str, names: list[str]) -> Outcome:
+    """Give one person tags; those they have already are left alone."""
+    wanted = list(dict.fromkeys(tagging.clean_tag(n) for n in names))
+    with store.begin(AudienceTx) as tx:
+        sub = _require_subscriber(tx, email)
+        had = tagging.of(tx.conn, [sub.id]).get(sub.id, [])
+        new = [t for t in wanted if t not in had]
+        tagging.add(tx.conn, ((sub.id, t) for t in new))
+    if not new:
+        return Outcome(False, f"{sub.email} already has {_tag_list(wanted)}")
+    return Outcome(True, f"tagged {sub.email}: {_tag_list(new)}")
+
+
+def untag(store: Store, email: str, names: list[str]) -> Outcome:
+    """Take tags off one person."""
+    wanted = list(dict.fromkeys(tagging.clean_tag(n) for n in names))
+    with store.begin(AudienceTx) as tx:
+        sub = _require_subscriber(tx, email)
+        had = tagging.of(tx.conn, [sub.id]).get(sub.id, [])
+        gone = [t for t in wanted if t in had]
+        tagging.remove(tx.conn, sub.id, gone)
+    if not gone:
+        return Outcome(False, f"{sub.email} has none of {_tag_list(wanted)}")
+    return Outcome(True, f"untagged {sub.email}: {_tag_list(gone)}")
+
+
+def _tag_list(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
 
 
 def forget(store: Store, email: str) -> Outcome:

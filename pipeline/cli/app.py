@@ -81,6 +81,7 @@ def _register() -> None:
         lists,
         new,
         schedule,
+        segments,
         send,
         serve,
         signup,
@@ -92,6 +93,7 @@ def _register() -> None:
     lists.register(app)
     imports.register(subscribers.subscribers_app)  # `subscribers import`
     subscribers.register(app)
+    segments.register(app)
     signup.register(app)
     send.register(app)
     schedule.register(app)

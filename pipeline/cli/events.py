@@ -188,7 +188,12 @@ def _print_report(r: dict[str, Any]) -> None:
         f"{r['started_at']:%Y-%m-%d %H:%M} UTC)",
         highlight=False,
     )
+    audience = r["audience"] or "whole list"
+    if r["segment"]:
+        audience = f"segment {r['segment']}: {audience}"
     rows = [
+        ("audience", markup_escape(audience)),
+        *([("left out as inactive", r["skipped_inactive"])] if r["skipped_inactive"] else []),
         ("targeted", r["targeted"]),
         ("sent", r["sent"]),
         ("delivered", r["delivered"]),

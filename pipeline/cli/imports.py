@@ -61,6 +61,10 @@ def import_file(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")
     ] = False,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Tag every person in the file (repeat for several)."),
+    ] = None,
     fmt: kit.FormatOption = Format.table,
 ) -> None:
     """Import people into a list: a plain list file, or the export of the tool you leave.
@@ -69,15 +73,16 @@ def import_file(
     export (its subscribed, unsubscribed and cleaned CSVs, or the zip holding them),
     Substack's subscriber export, Ghost's members CSV, listmonk's subscriber export, or a
     plain file with an `email` column, an optional `name`, and attributes (comma, semicolon
-    or tab separated; or JSON Lines). Files are read as UTF-8 (or UTF-16, with its byte order
-    mark, as Excel's "Unicode text"); a file in another encoding is refused whole, naming
-    the likely one for --encoding. First and last names are
-    joined; other columns become attributes; the source's opt-in time becomes the consent
-    record. People the source marks unsubscribed, cleaned (bounced), blocklisted or
-    email-disabled arrive suppressed. People who unsubscribed, bounced, complained or were
+    or tab separated; or JSON Lines). Files are read as UTF-8 (or UTF-16, with its byte
+    order mark, as Excel's "Unicode text"); a file in another encoding is refused whole,
+    naming the likely one for --encoding. First and last names are joined; a `tags` column
+    (names separated by , or ;, or a JSON list), Mailchimp's TAGS and Ghost's labels become
+    tags; other columns become attributes; the source's opt-in time becomes the consent
+    record. People the source marks unsubscribed, cleaned (bounced), blocklisted or email-
+    disabled arrive suppressed. People who unsubscribed, bounced, complained or were
     forgotten here stay suppressed. Invalid rows (a bad address, a bad date) are listed and
-    skipped; a name with a line break or an invisible character is cleaned, and listed
-    too. Importing the same file twice changes nothing the second time.
+    skipped; a name with a line break or an invisible character is cleaned, and listed too.
+    Importing the same file twice changes nothing the second time.
     """
 
     def on_invalid(row: lib.InvalidRow) -> None:
@@ -111,6 +116,7 @@ def import_file(
             on_invalid=on_invalid,
             on_cleaned=on_cleaned,
             on_skipped=on_skipped,
+            tags=tuple(tag or ()),
         )
     if fmt is not Format.table:
         emit_object(report.as_dict(), fmt)

@@ -13,13 +13,14 @@ from rich.markup import escape
 from typer import _click
 from typer.core import TyperGroup
 
-from pipeline.audience.queries import count_recipients
+from pipeline.audience import segments
 from pipeline.cli import kit
 from pipeline.cli.issue import IssueArg, _checked
+from pipeline.cli.segments import SegmentOption, SkipInactiveOption, WhereOption
 from pipeline.clock import utcnow
 from pipeline.db import Store
+from pipeline.delivery import overlap, schedule_edits, snapshot, when
 from pipeline.delivery import schedule as schedules
-from pipeline.delivery import schedule_edits, snapshot, when
 from pipeline.delivery.sendlog import SendLog
 from pipeline.errors import InputError
 from pipeline.issue.render import render_web
@@ -73,6 +74,9 @@ def add(
             "--tz", help="Time zone of --at (default: the `timezone` setting, else this machine's)."
         ),
     ] = None,
+    segment: SegmentOption = None,
+    where: WhereOption = None,
+    skip_inactive: SkipInactiveOption = 0,
 ) -> None:
     """Check and render the issue now, and send that rendering at --at.
 
@@ -83,6 +87,10 @@ def add(
     settings.require_secret_key()
     zone_name = _zone_name(ctx, tz)
     moment = when.parse_at(at, zone_name, utcnow())
+    with Store.open(settings.database_url) as store:  # a wrong filter is named first
+        target = segments.audience(
+            store, list_name, segment=segment, where=where, skip_inactive=skip_inactive
+        )
     # Read before the build: the digest is of the bytes that were rendered, or earlier.
     digest = snapshot.sha256_of(issue)
     built = _checked(issue, ctx)
@@ -93,9 +101,16 @@ def add(
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)
         saved, replaced = schedule_edits.save(
-            store, built, mailing_list, moment.utc, zone_name, web_html, source_sha256=digest
+            store,
+            built,
+            mailing_list,
+            moment.utc,
+            zone_name,
+            web_html,
+            source_sha256=digest,
+            audience=target,
         )
-        audience = count_recipients(store, list_name)
+        counted = overlap.count(store, saved.issue_number, mailing_list.id, target)
     if replaced is not None:
         kit.say(f"replaced the {replaced.state} schedule of {replaced.send_at:%Y-%m-%d %H:%M} UTC")
     kit.say(
@@ -108,7 +123,9 @@ def add(
             "or pass --tz to choose)"
         )
     kit.say(f"  subject:    {escape(saved.subject)}")
-    kit.say(f"  recipients: {audience:,} now (counted again when it starts)")
+    for note in overlap.notes(target, counted, saved.issue_number):
+        kit.say(f"  {escape(note)}")
+    kit.say(f"  recipients: {counted.to_send:,} now (counted again when it starts)")
     kit.say(
         "  it goes out as rendered now; edit the file and it needs `newsletter schedule` again. "
         "`newsletter serve` or `newsletter worker` must be running at that time."

@@ -11,30 +11,26 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from pipeline.audience import segments
 from pipeline.cli import kit
 from pipeline.cli.issue import IssueArg, _checked
+from pipeline.cli.log import log_cmd
+from pipeline.cli.segments import (
+    SegmentOption,
+    SkipInactiveOption,
+    WhereOption,
+    audience_of,
+)
 from pipeline.db import Store
 from pipeline.delivery import campaign as campaigns
+from pipeline.delivery import overlap, service, testcopy
 from pipeline.delivery import schedule as schedules
-from pipeline.delivery import senders, service, testcopy
 from pipeline.delivery.send import Progress
-from pipeline.delivery.sendlog import Campaign, SendLog
+from pipeline.delivery.sendlog import SendLog
 from pipeline.delivery.transports import make_transport
 from pipeline.delivery.transports.base import Transport
-from pipeline.errors import InputError, NewsletterError
+from pipeline.errors import InputError
 from pipeline.issue.build import Build
-from pipeline.output import Format, emit_rows
-
-DELIVERY_COLUMNS = [
-    "email",
-    "status",
-    "message_id",
-    "error",
-    "attempts",
-    "claimed_at",
-    "sent_at",
-    "updated_at",
-]
 
 
 def _duration(seconds: float) -> str:
@@ -117,16 +113,26 @@ def send(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Retry rows that failed.")
     ] = False,
+    segment: SegmentOption = None,
+    where: WhereOption = None,
+    skip_inactive: SkipInactiveOption = 0,
 ) -> None:
-    """Send an issue to every active member of a list through Amazon SES.
+    """Send an issue to every active member of a list through Amazon SES, or to those a
+    segment or a filter chooses.
 
-    Shows what will happen and asks first. Running it again resumes an unfinished
-    campaign; a finished one sends nothing unless --retry-unknown or --retry-failed.
+    Shows what will happen and asks first. Running it again (with the same --segment or
+    --where) resumes an unfinished campaign; a finished one sends nothing unless
+    --retry-unknown or --retry-failed. A reader never gets one issue twice, whatever
+    segments of the list it goes to.
     """
     if (rate is not None and rate <= 0) or concurrency < 1:
         raise InputError("--rate must be positive and --concurrency at least 1")
     settings = kit.settings(ctx)
     settings.require_secret_key()
+    with Store.open(settings.database_url) as store:  # a wrong filter is named first
+        audience = segments.audience(
+            store, list_name, segment=segment, where=where, skip_inactive=skip_inactive
+        )
     built: Build = _checked(issue, ctx)
     assert built.issue is not None
     request = service.Request(
@@ -138,10 +144,13 @@ def send(
         retry_failed=retry_failed,
         lease_seconds=settings.sender_lease_seconds,
         unknown_settle_seconds=settings.unknown_settle_seconds,
+        audience=audience,
     )
     with Store.open(settings.database_url) as store:
         mailing_list = SendLog(store).list_of(list_name)  # a wrong --list is named first
-        scheduled = service.take_over(store, built.issue.number, mailing_list.id, dry_run=dry_run)
+        scheduled = service.take_over(
+            store, built.issue.number, mailing_list.id, dry_run=dry_run, audience=audience
+        )
         if scheduled is not None:
             _say_take_over(scheduled)
         # After the list: a typo in --list is named before anything about AWS.
@@ -174,7 +183,7 @@ def send(
                 "[yellow]interrupted:[/] stopped without waiting for the messages in "
                 "flight; the next `newsletter send` marks them 'unknown' (never resent "
                 f"without --retry-unknown). Resume with: newsletter send {escape(str(issue))}"
-                f" --list {escape(list_name)}"
+                f" --list {escape(list_name)}{escape(audience.options())}"
             )
             raise
     _show_report(report, issue)
@@ -220,7 +229,10 @@ def _show_report(report: campaigns.Report, issue: Path) -> None:
     counts = report.counts
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     kit.say(f"campaign {report.campaign.status}: {summary}")
-    where = escape(f"{issue} --list {report.campaign.list_name}")
+    if report.campaign.skipped_inactive:
+        kit.say(f"  left out as inactive: {report.campaign.skipped_inactive:,}")
+    again = audience_of(report.campaign).options()
+    where = escape(f"{issue} --list {report.campaign.list_name}{again}")
     for status, flag in (("failed", "--retry-failed"), ("unknown", "--retry-unknown")):
         if counts[status]:
             kit.say(
@@ -237,10 +249,30 @@ def _show_report(report: campaigns.Report, issue: Path) -> None:
 def send_test(
     ctx: typer.Context,
     issue: IssueArg,
-    to: Annotated[list[str], typer.Option("--to", help="An address for a test copy.")],
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="An address for a test copy.")
+    ] = None,
+    list_name: Annotated[
+        str | None, typer.Option("--list", "-l", help="With --where or --segment: the list.")
+    ] = None,
+    segment: SegmentOption = None,
+    where: WhereOption = None,
+    skip_inactive: SkipInactiveOption = 0,
 ) -> None:
-    """Send a test copy ([TEST] in the subject) to any address; logged apart from campaigns."""
+    """Send a test copy ([TEST] in the subject) to any address; logged apart from campaigns.
+    With --list and --where, --segment or --skip-inactive: first show who a `send` with
+    the same options would reach (how many, and the first of them)."""
     settings = kit.settings(ctx)
+    if list_name is None and (segment or where or skip_inactive):
+        raise InputError("--where, --segment and --skip-inactive need --list")
+    if not to and list_name is None:
+        raise InputError("give --to ADDRESS, or --list with --where to see who would get it")
+    if list_name is not None:
+        with Store.open(settings.database_url) as store:
+            number = kit.issue_number(str(issue))
+            _preview(store, number, list_name, segment, where, skip_inactive)
+    if not to:
+        return
     built = _checked(issue, ctx)
     assert built.rendered is not None
     testcopy.parse_test_addresses(to)  # bad addresses are named before anything about AWS
@@ -260,111 +292,32 @@ def send_test(
         raise typer.Exit(1)
 
 
-def log_cmd(
-    ctx: typer.Context,
-    issue: Annotated[
-        str | None, typer.Argument(help="An issue file or number: one row per recipient.")
-    ] = None,
-    list_name: Annotated[str | None, typer.Option("--list", "-l", help="Only this list.")] = None,
-    status: Annotated[
-        str | None, typer.Option(help="Only rows with this status (sent, failed, unknown, ...).")
-    ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the dry run's log.")] = False,
-    fmt: kit.FormatOption = Format.table,
+def _preview(
+    store: Store,
+    number: int,
+    list_name: str,
+    segment: str | None,
+    where: str | None,
+    skip_inactive: int,
 ) -> None:
-    """The send log: campaign summaries, or with an issue, one row per recipient."""
-    settings = kit.settings(ctx)
-    number = kit.issue_number(issue) if issue is not None else None
-    with Store.open(settings.database_url) as store:
-        sendlog = SendLog(store)
-        _say_schedules(store, number, list_name, settings.sender_lease_seconds)
-        found = sendlog.campaigns(issue_number=number, list_name=list_name)
-        if number is None:
-            rows = [
-                {
-                    "id": c.id,
-                    "issue": c.issue_number,
-                    "list": c.list_name,
-                    "status": c.status + (" (dry run)" if c.dry_run else ""),
-                    "targeted": sum(counts.values()),
-                    **counts,
-                    "started_at": c.started_at,
-                    "finished_at": c.finished_at,
-                }
-                for c, counts in found
-            ]
-            columns = ["id", "issue", "list", "status", "targeted", "sent", "failed"]
-            columns += ["skipped", "unknown", "pending", "sending", "started_at", "finished_at"]
-            emit_rows(rows, columns, fmt, title="Campaigns")
-            running = [c for c, _ in found if c.status == "running"]
-            if running and fmt == Format.table:
-                _show_senders(store, running)
-            return
-        chosen = [(c, n) for c, n in found if c.dry_run == dry_run]
-        if not chosen:
-            raise NewsletterError(
-                f"no {'dry-run ' if dry_run else ''}campaign of issue {number}"
-                + (f" to list {list_name!r}" if list_name else ""),
-                hint="`newsletter log` lists the campaigns",
-            )
-        if len(chosen) > 1:
-            names = ", ".join(str(c.list_name) for c, _ in chosen)
-            raise InputError(
-                f"issue {number} went to several lists ({names})", hint="pick one with --list"
-            )
-        campaign = chosen[0][0]
-        emit_rows(
-            sendlog.deliveries(campaign.id, status=status),
-            DELIVERY_COLUMNS,
-            fmt,
-            title=f"Issue {number} to {campaign.list_name}",
-        )
+    """Who a send with these options would reach now, on stdout."""
+    audience = segments.audience(
+        store, list_name, segment=segment, where=where, skip_inactive=skip_inactive
+    )
+    mailing_list = SendLog(store).list_of(list_name)
+    counted = overlap.count(store, number, mailing_list.id, audience)
+    kit.say(f"issue {number} to {escape(list_name)}: {escape(audience.described())}")
+    for note in overlap.notes(audience, counted, number):
+        kit.say(f"  {escape(note)}")
+    kit.say(f"would reach {counted.to_send:,} reader(s); the first {PREVIEW}:")
+    for email in overlap.receivers(store, number, mailing_list.id, audience, limit=PREVIEW):
+        print(email)
 
 
-def _say_schedules(
-    store: Store, number: int | None, list_name: str | None, lease_seconds: float
-) -> None:
-    """Missed, waiting and orphaned schedules, on stderr: a missed one, or one whose sender
-    is gone, is never left unsaid."""
-    for found in schedules.listing(store, lease_seconds):
-        if (number is not None and found.issue_number != number) or (
-            list_name is not None and found.list_name != list_name
-        ):
-            continue
-        what = f"issue {found.issue_number} to '{escape(found.list_name)}'"
-        at = f"{found.send_at:%Y-%m-%d %H:%M} UTC"
-        if found.state == "missed":
-            kit.say(f"[yellow]missed schedule:[/] {what} at {at}: {escape(found.note or '')}")
-        elif found.sender_gone:
-            gone = escape(found.status_note() or "")
-            kit.say(f"[yellow]running schedule, sender gone:[/] {what} at {at}: {gone}")
-        elif found.state == "scheduled":
-            note = found.status_note()
-            kit.say(f"scheduled: {what} at {at}" + (f" ({escape(note)})" if note else ""))
-
-
-def _show_senders(store: Store, running: list[Campaign]) -> None:
-    """Who is sending the running campaigns, from their leases."""
-    rows = [
-        {
-            "campaign": c.id,
-            "host": s.host,
-            "pid": s.pid,
-            "state": s.state,
-            "rate": f"{s.rate:.1f}/s",
-            "sent": s.sent,
-            "since": s.started_at,
-            "heartbeat": s.heartbeat_at,
-        }
-        for c in running
-        for s in senders.of_campaign(store, c.id)
-    ]
-    if rows:
-        columns = ["campaign", "host", "pid", "state", "rate", "sent", "since", "heartbeat"]
-        emit_rows(rows, columns, Format.table, title="Senders")
+PREVIEW = 20
 
 
 def register(app: typer.Typer) -> None:
     app.command("send")(send)
     app.command("send-test")(send_test)
-    app.command("log")(log_cmd)
+    app.command("log")(log_cmd)  # in cli/log.py

@@ -108,6 +108,9 @@ campaigns = sa.table(
     sa.column("started_at", ts),
     sa.column("finished_at", ts),
     sa.column("updated_at", ts),
+    sa.column("audience"),  # '' for the whole list, else the filter (`segment`: its name)
+    sa.column("segment"),
+    sa.column("skipped_inactive"),
 )
 deliveries = sa.table(
     "deliveries",
@@ -170,6 +173,7 @@ schedules = sa.table(
     *(sa.column(c) for c in ("source_path", "source_sha256", "subject", "rendered")),
     sa.column("campaign_id"),
     sa.column("note"),
+    *(sa.column(c) for c in ("audience", "segment", "skip_inactive")),
     sa.column("send_at", ts),
     sa.column("created_at", ts),
     sa.column("updated_at", ts),
@@ -179,6 +183,13 @@ web_versions = sa.table(
     *(sa.column(c) for c in ("campaign_id", "issue_number", "title", "subject", "preheader")),
     *(sa.column(c) for c in ("lang", "period", "html")),
     sa.column("stored_at", ts),
+)
+tags = sa.table("tags", sa.column("subscriber_id"), sa.column("tag"))
+segments = sa.table(
+    "segments",
+    *(sa.column(c) for c in ("id", "name", "list_id", "expression")),
+    sa.column("created_at", ts),
+    sa.column("updated_at", ts),
 )
 QUERY_TABLES = (
     subscribers,
@@ -196,4 +207,6 @@ QUERY_TABLES = (
     outbox,
     schedules,
     web_versions,
+    tags,
+    segments,
 )

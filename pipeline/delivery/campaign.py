@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from pipeline.audience.queries import count_recipients
 from pipeline.audience.records import MailingList
+from pipeline.audience.segments import Audience
 from pipeline.clock import utcnow
 from pipeline.db import Store
-from pipeline.delivery import senders
+from pipeline.delivery import overlap, senders
 from pipeline.delivery.archive import web_page
 from pipeline.delivery.send import RATE_HEADROOM, CampaignRunner, Progress, SendOptions
 from pipeline.delivery.senders import HEARTBEAT_SECONDS, LEASE_SECONDS, Lease, expire
@@ -56,6 +56,8 @@ class Plan:
     recovered: list[str] = field(default_factory=list)  # rows a crash left `sending`
     reopen: tuple[str, ...] = ()  # statuses `run` puts back to pending (--retry-...)
     unknown_before: datetime | None = None  # only `unknown` rows older than this reopen
+    audience: Audience = field(default_factory=Audience)
+    counted: overlap.Counted | None = None  # who a new campaign takes, and who it leaves out
 
     @property
     def estimated_seconds(self) -> float:
@@ -87,6 +89,7 @@ def plan(
     retry_failed: bool = False,
     lease_seconds: float = LEASE_SECONDS,
     unknown_settle_seconds: float = UNKNOWN_SETTLE_SECONDS,
+    audience: Audience | None = None,
 ) -> Plan:
     """Work out what `send` will do; recovers rows a crash left in `sending` first (of
     senders silent for `lease_seconds`). The pace is the account's MaxSendRate; `rate`
@@ -95,19 +98,29 @@ def plan(
     sendlog = SendLog(store)
     mailing_list = sendlog.list_of(list_name)
     number = built.issue.number
-    campaign = sendlog.find(number, mailing_list.id, dry_run=dry_run)
+    audience = audience or Audience()
+    campaign = sendlog.find(number, mailing_list.id, dry_run=dry_run, audience=audience.key)
     if dry_run:
         campaign = None  # a dry run always starts over
     notes: list[str] = []
     recovered: list[str] = []
     reopen: tuple[str, ...] = ()
     unknown_before = None
+    counted = None
     if campaign is None:
-        to_send = count_recipients(store, list_name)
-        if to_send == 0:
+        counted = overlap.count(store, number, mailing_list.id, audience)
+        to_send = counted.to_send
+        if counted.receiving == 0:
             raise CampaignError(
                 f"list {list_name!r} has no active subscribers",
                 hint=f"add some: newsletter subscribers import FILE.csv --list {list_name}",
+            )
+        notes.extend(overlap.notes(audience, counted, number))
+        if to_send == 0:
+            raise CampaignError(
+                f"nobody to send issue {number} to in {list_name!r} ({audience.described()})",
+                hint="see the counts above; `newsletter subscribers list --list "
+                f"{list_name} --where ...` shows whom a filter matches",
             )
     else:
         recovered = sendlog.recover(campaign.id, lease_seconds)
@@ -209,6 +222,8 @@ def plan(
         recovered=recovered,
         reopen=reopen,
         unknown_before=unknown_before,
+        audience=audience,
+        counted=counted,
     )
 
 
@@ -263,9 +278,11 @@ def run(
                 the_plan.rendered.subject,
                 dry_run=the_plan.dry_run,
                 web=web,
+                audience=the_plan.audience,
             )
         except sa.exc.IntegrityError:  # another sender started it a moment ago: join it
-            campaign = sendlog.find(issue.number, the_plan.mailing_list.id)
+            key = the_plan.audience.key
+            campaign = sendlog.find(issue.number, the_plan.mailing_list.id, audience=key)
             if campaign is None:
                 raise
             to_send = sendlog.counts(campaign.id)["pending"]

@@ -19,6 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipeline.audience.segments import Audience
+from pipeline.audience.selection import Filter
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.db.schema import campaigns, lists, schedules
@@ -56,7 +58,15 @@ class Schedule:
     updated_at: datetime
     campaign_status: str | None = None  # running | paused | finished, once it started
     pause_reason: str | None = None
+    where: str = ""  # the audience: a filter's text ('' for the whole list), of `segment`
+    segment: str | None = None
+    skip_inactive: int = 0
     sender_gone: bool = False  # `running`, but no live sender holds it (set by `listing`)
+
+    def audience(self) -> Audience:
+        """Who the campaign it starts is for."""
+        where = Filter.parse(self.where) if self.where else None
+        return Audience(where, self.segment, self.skip_inactive)
 
     def file_changed(self) -> bool:
         """The file differs from the one rendered (or is gone)."""
@@ -75,6 +85,7 @@ class Schedule:
         return {
             "issue": self.issue_number,
             "list": self.list_name,
+            "audience": self.audience().described(),
             "at": self.send_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "timezone": self.timezone,
             "state": self.current_state,
@@ -89,29 +100,26 @@ class Schedule:
     def status_note(self, changed: bool | None = None) -> str | None:
         """What a person should know: the campaign paused, the file changed, why missed."""
         notes = []
+        send = f"newsletter send {self.source_path} --list {self.list_name}"
+        send += self.audience().options()
         if self.state == "running" and self.pause_reason == STOPPED_AT_SHUTDOWN:
             notes.append(
                 "campaign paused by a shutdown: the scheduler resumes it when `serve` or "
                 "`worker` runs again within the grace period; or resume it with "
-                f"`newsletter send {self.source_path} --list {self.list_name}`"
+                f"`{send}`"
             )
         elif self.state == "running" and self.sender_gone:
             notes.append(
                 "its sender is gone (killed, or its machine lost): the next scheduler pass "
-                "of `serve` or `worker` takes over, or `newsletter send "
-                f"{self.source_path} --list {self.list_name}` resumes it now"
+                f"of `serve` or `worker` takes over, or `{send}` resumes it now"
             )
         elif self.state == "running" and self.campaign_status == "paused":
             why = f": {self.pause_reason}" if self.pause_reason else ""
-            notes.append(
-                f"campaign paused{why}; resume with `newsletter send {self.source_path} "
-                f"--list {self.list_name}`"
-            )
+            notes.append(f"campaign paused{why}; resume with `{send}`")
         elif self.state == "running" and self.campaign_id is None:
             notes.append(
                 f"{self.note or 'claimed'}, but its campaign never started (the scheduler "
-                f"stopped?): `newsletter send {self.source_path} --list {self.list_name}` "
-                "starts it from the stored rendering"
+                f"stopped?): `{send}` starts it from the stored rendering"
             )
         elif self.note:
             notes.append(self.note)
@@ -137,6 +145,9 @@ _COLUMNS = (
     schedules.c.updated_at,
     campaigns.c.status,
     campaigns.c.pause_reason,
+    schedules.c.audience,
+    schedules.c.segment,
+    schedules.c.skip_inactive,
 )
 _FROM = schedules.join(lists, lists.c.id == schedules.c.list_id).outerjoin(
     campaigns, campaigns.c.id == schedules.c.campaign_id

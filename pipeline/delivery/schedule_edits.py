@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from pipeline.audience.records import MailingList
+from pipeline.audience.segments import Audience
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.db.schema import campaigns
@@ -29,9 +30,12 @@ def save(
     *,
     source_sha256: str,
     now: datetime | None = None,
+    audience: Audience | None = None,
 ) -> tuple[schedules.Schedule, schedules.Schedule | None]:
-    """Store the schedule with the rendering, replacing the issue's schedule to this list
-    (one transaction). Returns the new schedule and the one it replaced."""
+    """Store the schedule with the rendering and its `audience` (by default the whole
+    list), replacing the issue's schedule to this list (one transaction). Returns the new
+    schedule and the one it replaced."""
+    audience = audience or Audience()
     assert built.issue is not None and built.rendered is not None
     now = now or utcnow()
     if send_at <= now:
@@ -43,6 +47,7 @@ def save(
                 campaigns.c.issue_number == number,
                 campaigns.c.list_id == mailing_list.id,
                 campaigns.c.dry_run.is_(False),
+                campaigns.c.audience == audience.key,
             )
         ).scalar()
         if started is not None:
@@ -70,6 +75,9 @@ def save(
                 rendered=snapshot.dump(built.rendered, web_html),
                 created_at=now,
                 updated_at=now,
+                audience=audience.where.text if audience.where else "",
+                segment=audience.segment,
+                skip_inactive=audience.skip_inactive,
             )
         )
         saved = schedules.find_in(tx.conn, number, mailing_list.id)

@@ -176,6 +176,7 @@ class Scheduler:
             dry_run=self.dry_run,
             concurrency=self.concurrency,
             lease_seconds=self.settings.sender_lease_seconds,
+            audience=found.audience(),
         )
         if self.dry_run:  # a dry-run campaign of the stored rendering; the schedule waits
             built = schedules.rendering(self.store, found)

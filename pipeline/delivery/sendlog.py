@@ -14,14 +14,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.audience import lists as audience_lists
+from pipeline.audience.filtersql import inactive
 from pipeline.audience.queries import receiving
 from pipeline.audience.records import MailingList
+from pipeline.audience.segments import Audience
 from pipeline.clock import utcnow
 from pipeline.db import Store
 from pipeline.db.schema import (
     DELIVERY_STATUSES,
     campaigns,
     deliveries,
+    lists,
     memberships,
     senders,
     subscribers,
@@ -30,6 +33,7 @@ from pipeline.db.schema import (
 from pipeline.delivery import settling
 from pipeline.delivery.archive import insert_web_version
 from pipeline.delivery.claims import Claimed, Outcome, record, take
+from pipeline.delivery.overlap import already_sent
 from pipeline.delivery.senders import LEASE_SECONDS, expire
 from pipeline.issue.archive import ArchivedIssue
 
@@ -49,6 +53,9 @@ class Campaign:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    audience: str = ""  # '' for the whole list, else `Audience.key`
+    segment: str | None = None
+    skipped_inactive: int = 0
 
 
 _CAMPAIGN_COLUMNS = (
@@ -63,6 +70,9 @@ _CAMPAIGN_COLUMNS = (
     campaigns.c.created_at,
     campaigns.c.started_at,
     campaigns.c.finished_at,
+    campaigns.c.audience,
+    campaigns.c.segment,
+    campaigns.c.skipped_inactive,
 )
 
 
@@ -72,11 +82,14 @@ class SendLog:
 
     # --- campaigns ----------------------------------------------------------------------
 
-    def find(self, issue_number: int, list_id: int, *, dry_run: bool = False) -> Campaign | None:
+    def find(
+        self, issue_number: int, list_id: int, *, dry_run: bool = False, audience: str = ""
+    ) -> Campaign | None:
         query = sa.select(*_CAMPAIGN_COLUMNS).where(
             campaigns.c.issue_number == issue_number,
             campaigns.c.list_id == list_id,
             campaigns.c.dry_run == dry_run,
+            campaigns.c.audience == audience,
         )
         with self.store.begin(write=False) as tx:
             row = tx.conn.execute(query).first()
@@ -95,21 +108,41 @@ class SendLog:
         *,
         dry_run: bool,
         web: ArchivedIssue | None = None,
+        audience: Audience | None = None,
     ) -> tuple[Campaign, int]:
         """Create the campaign, store its web version (`web`, for a real campaign: the
-        archive shows what was sent) and fix its recipients (active, subscribed members),
-        in one transaction; returns the campaign and how many were targeted. A new dry run
-        replaces the previous dry run of the same issue and list."""
+        archive shows what was sent) and fix its recipients (active, subscribed members
+        that the `audience` takes, less those another campaign of the issue to the list
+        already has), in one transaction; returns the campaign and how many were targeted.
+        A new dry run replaces the previous dry run of the same issue, list and audience."""
         now = utcnow()
+        audience = audience or Audience()
         with self.store.begin() as tx:
+            # One campaign of a list starts at a time: two segments starting at once
+            # cannot both take the same reader (SQLite's write lock does the same).
+            tx.conn.execute(
+                sa.select(lists.c.id).where(lists.c.id == mailing_list.id).with_for_update()
+            )
             if dry_run:
                 tx.conn.execute(
                     sa.delete(campaigns).where(
                         campaigns.c.issue_number == issue_number,
                         campaigns.c.list_id == mailing_list.id,
                         campaigns.c.dry_run.is_(True),
+                        campaigns.c.audience == audience.key,
                     )
                 )
+            skipped = 0
+            if audience.skip_inactive:
+                skipped = tx.conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(subscribers)
+                    .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
+                    .where(
+                        receiving(mailing_list.id),
+                        inactive(mailing_list.id, audience.skip_inactive),
+                    )
+                ).scalar_one()
             campaign_id = tx.conn.execute(
                 sa.insert(campaigns)
                 .values(
@@ -122,6 +155,9 @@ class SendLog:
                     created_at=now,
                     started_at=now,
                     updated_at=now,
+                    audience=audience.key,
+                    segment=audience.segment,
+                    skipped_inactive=skipped,
                 )
                 .returning(campaigns.c.id)
             ).scalar_one()
@@ -137,9 +173,15 @@ class SendLog:
                     sa.literal(now, deliveries.c.updated_at.type),
                 )
                 .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
-                .where(receiving(mailing_list.id))
+                .where(receiving(mailing_list.id), audience.condition(tx.conn, mailing_list.id))
                 .order_by(subscribers.c.id)
             )
+            if not dry_run:
+                members = members.where(
+                    sa.not_(
+                        already_sent(tx.conn, issue_number, mailing_list.id, exclude=campaign_id)
+                    )
+                )
             tx.conn.execute(
                 sa.insert(deliveries).from_select(
                     ["campaign_id", "subscriber_id", "email", "name", "status", "updated_at"],

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from pipeline.audience.segments import Audience
 from pipeline.db import Store
 from pipeline.delivery import campaign as campaigns
 from pipeline.delivery import schedule as schedules
@@ -42,6 +43,7 @@ class Request:
     retry_failed: bool = False
     lease_seconds: float = LEASE_SECONDS  # the `sender_lease_seconds` setting
     unknown_settle_seconds: float = UNKNOWN_SETTLE_SECONDS  # the setting of that name
+    audience: Audience = field(default_factory=Audience)  # the whole list
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,21 @@ class Prepared:
 
 
 def take_over(
-    store: Store, issue_number: int, list_id: int, *, dry_run: bool = False
+    store: Store,
+    issue_number: int,
+    list_id: int,
+    *,
+    dry_run: bool = False,
+    audience: Audience | None = None,
 ) -> schedules.Schedule | None:
-    """The issue's schedule to this list that a `send` takes the place of: waiting,
-    missed, or running after a crash. A dry run leaves schedules alone."""
+    """The issue's schedule to this list that a `send` to the same audience takes the place
+    of: waiting, missed, or running after a crash. A dry run leaves schedules alone."""
     if dry_run:
         return None
     found = schedules.find(store, issue_number, list_id)
     if found is None or found.state in ("cancelled", "sent"):
+        return None
+    if found.audience().key != (audience or Audience()).key:
         return None
     return found
 
@@ -97,6 +106,7 @@ def prepare(
             retry_failed=request.retry_failed,
             lease_seconds=request.lease_seconds,
             unknown_settle_seconds=request.unknown_settle_seconds,
+            audience=request.audience,
         )
     except NewsletterError as exc:
         if schedule is not None and by is not None:

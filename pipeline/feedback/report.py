@@ -50,6 +50,10 @@ def campaign_report(store: Store, campaign: Campaign, counts: dict[str, int]) ->
         "campaign": campaign.id,
         "issue": campaign.issue_number,
         "list": campaign.list_name,
+        # Who it was for: '' for the whole list, else the filter (of `segment`, if named)
+        "audience": campaign.audience,
+        "segment": campaign.segment,
+        "skipped_inactive": campaign.skipped_inactive,
         "status": campaign.status,
         "dry_run": campaign.dry_run,
         "started_at": campaign.started_at,
@@ -114,11 +118,17 @@ def one_campaign(store: Store, issue_number: int, list_name: str | None) -> dict
             f"issue {issue_number} has no campaign{where} to report on",
             hint="`newsletter log` lists the campaigns",
         )
-    if len(found) > 1:
+    if len({r["list"] for r in found}) > 1:
         names = ", ".join(str(r["list"]) for r in found)
         raise InputError(
             f"issue {issue_number} went to several lists: {names}",
             hint="choose one with --list NAME",
+        )
+    if len(found) > 1:  # segments of one list: the page is for one campaign
+        shown = ", ".join(f"{r['campaign']} ({r['audience'] or 'whole list'})" for r in found)
+        raise InputError(
+            f"issue {issue_number} went out in several campaigns: {shown}",
+            hint="`newsletter report ISSUE` shows each of them",
         )
     record = found[0]
     campaign = SendLog(store).get(record["campaign"])

@@ -422,3 +422,22 @@ def test_the_send_flow_runs_as_a_library_and_the_schedule_follows_its_campaign(
         "running",
         "sent",
     ]
+
+
+def test_a_schedule_to_a_segment_sends_to_it_alone(cli: Cli, issue: Path, stub: SesStub) -> None:
+    """The audience is fixed with the schedule (a segment's filter as it was then) and
+    the campaign the scheduler starts is for it; `send` to the whole list is another
+    campaign and does not take the schedule's place."""
+    ok(cli("subscribers", "tag", READERS[1][0], "vip"))
+    ok(cli("segments", "create", "vip", "--list", "weekly", "--where", "tag:vip"))
+    when = tomorrow()
+    scheduled = ok(
+        cli("schedule", issue, "-l", "weekly", "--at", at(when), "--tz", "UTC", "--segment", "vip")
+    )
+    assert "recipients: 1 now" in scheduled.stderr
+    assert only(cli)["audience"] == "segment 'vip' (tag:vip)"
+    ok(cli("segments", "update", "vip", "--where", "tag:nobody"))  # too late for the schedule
+    with store() as db:
+        assert len(scheduler(db, Clock(when)).tick().started) == 1
+    assert received(stub) == {READERS[1][0]: 1}
+    assert only(cli)["state"] == "sent"

@@ -46,7 +46,7 @@ def reader(header: list[str], context: Context) -> Mapper:
         extra = attributes(cells, rest)
         for at, key in lists:
             if items := comma_list(cells[at]):
-                extra[key] = items
+                extra["tags" if key == "labels" else key] = items  # labels are our tags
         return Row(
             line,
             cells[email_at],
