@@ -87,9 +87,13 @@ def test_setup_makes_everything_once_and_the_second_run_has_nothing_to_do(
         '_dmarc.example.com.\t3600\tIN\tTXT\t"v=DMARC1; p=none; rua=mailto:editors@example.com"'
         in first.stdout
     )
-    # newsletter.toml: the two settings added, every comment and line kept.
+    # newsletter.toml: the two settings added at the top level (before its tables, such as
+    # [theme]), every comment and line kept in its order (blank lines aside).
     after = (project / "newsletter.toml").read_text()
-    assert after.startswith(before)
+    old_lines, new_lines = ([x for x in t.splitlines() if x.strip()] for t in (before, after))
+    added = [line for line in new_lines if line not in old_lines]
+    assert added == ['configuration_set = "weekly-example-com"', f'sns_topic_arns = ["{TOPIC}"]']
+    assert [line for line in new_lines if line not in added] == old_lines
     assert tomllib.loads(after)["configuration_set"] == "weekly-example-com"
     assert tomllib.loads(after)["sns_topic_arns"] == [TOPIC]
 

@@ -77,6 +77,8 @@ def populate(folder: Path, url: str) -> Populated:
         ok(run_cli("lists", "create", "staff"))
         make_list(run_cli, "weekly", READERS)
         make_list(run_cli, "staff", READERS[:1])
+        ok(run_cli("subscribers", "tag", READERS[0][0], "vip"))
+        ok(run_cli("segments", "create", "vips", "--list", "weekly", "--where", "tag:vip"))
         ok(send(run_cli))
         ok(run_cli("send-test", issue, "--to", "tester@example.com"))
         links = _links(stub)
