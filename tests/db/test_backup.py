@@ -1,9 +1,10 @@
 """`newsletter backup --out FILE`: a whole, checked copy of a SQLite database taken while
-another connection keeps writing, never a half-written file; on PostgreSQL, the pg_dump
+another connection keeps writing, or while a real `send` runs, never a half-written file; on PostgreSQL, the pg_dump
 command and exit 2. SQLite only: the backup API is SQLite's own."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,8 @@ from pipeline.audience import subscribers as lib
 from pipeline.db import Store
 from tests.support import db
 from tests.support.cli import refused
-from tests.support.sending import ok
+from tests.support.sending import db_counts, make_list, ok, people, spawn_send, wait_until_sent
+from tests.support.ses_stub import SesStub
 
 pytestmark = pytest.mark.single_backend
 
@@ -98,3 +100,28 @@ def test_on_postgresql_it_prints_the_pg_dump_command_and_exits_2(
     assert "pg_dump" in result.stderr
     assert "s3cret" not in result.output
     assert not (project / "weekly.dump").exists()
+
+
+def test_a_backup_taken_while_a_real_send_runs_is_one_moment_of_the_send_log(
+    project: Path, cli, stub: SesStub, processes: list[subprocess.Popen[str]]
+) -> None:
+    """`newsletter send` in a process of its own, mid-campaign, while the backup is taken:
+    the copy holds the campaign at one moment (every reader accounted for, as sent, being
+    sent or still to send), and the send finishes unharmed."""
+    make_list(cli, "weekly", people(40))
+    stub.delay = 0.05  # about a second and a half of sending at --concurrency 1
+    sender = spawn_send("--concurrency", "1")
+    processes.append(sender)
+    wait_until_sent(sender, at_least=5, targeted=40)
+    out = project / "backup.db"
+    result = ok(cli("backup", "--out", out))
+    assert "integrity check ok" in result.stderr
+    _, err = sender.communicate(timeout=120)
+    assert sender.returncode == 0, err
+
+    url = f"sqlite:///{out}"
+    statuses = dict(db.rows("SELECT status, count(*) FROM deliveries GROUP BY status", url=url))
+    assert sum(statuses.values()) == 40, statuses
+    assert set(statuses) <= {"pending", "sending", "sent"}, statuses
+    assert 5 <= statuses.get("sent", 0) < 40, statuses  # taken mid-campaign
+    assert db_counts()["sent"] == 40  # the live campaign went on to the end

@@ -9,10 +9,13 @@ stateful stub on loopback); `dns_stub` a DNS server on loopback that `dns_server
 `store` is the test's database (its backend's, from `database_url`), opened and migrated
 as the library opens it. A module whose tests start with lists overrides `store_lists`;
 one that needs more set-up overrides `store` itself, taking this one as its argument.
+
+`processes` holds the processes a test starts (a `send` of its own), killed at its end.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,3 +91,15 @@ def dns_stub(monkeypatch: pytest.MonkeyPatch, project: Path) -> Iterator[Any]:
     with DnsStub() as running:
         monkeypatch.setenv("NEWSLETTER_DNS_SERVERS", f'["{running.address}"]')
         yield running
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes (a `send`) started by a test; killed at the end should a failing test
+    leave one behind. A test using it is marked `subprocess` (tests/conftest.py)."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
