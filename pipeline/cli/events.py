@@ -124,6 +124,14 @@ def report(
             "against SES's and Gmail's thresholds, the list week by week) to this file.",
         ),
     ] = None,
+    campaign_id: Annotated[
+        int | None,
+        typer.Option(
+            "--campaign",
+            help="With an issue: only this campaign (the id `report` and `log` show), for an "
+            "issue sent to several segments of one list.",
+        ),
+    ] = None,
     fmt: kit.FormatOption = Format.table,
 ) -> None:
     """Per campaign: targeted, sent, delivered, bounced, complained, unsubscribed, opens and
@@ -142,7 +150,12 @@ def report(
             )
         with Store.open(settings.database_url) as store:
             reported, page = report_html.build(
-                store, number, list_name, name=settings.name, lang=settings.lang
+                store,
+                number,
+                list_name,
+                name=settings.name,
+                lang=settings.lang,
+                campaign_id=campaign_id,
             )
         write_atomically(html, page)
         where = markup_escape(f"{reported['list']} written to {html.resolve()}")
@@ -152,6 +165,8 @@ def report(
         if list_name is not None:
             SendLog(store).list_of(list_name)  # a clear error for an unknown list
         found = reports(store, issue_number=number, list_name=list_name)
+        if campaign_id is not None:
+            found = [r for r in found if r["campaign"] == campaign_id]
         if not found:
             raise NotFoundError(
                 "no campaign to report on", hint="`newsletter log` lists the campaigns"

@@ -106,12 +106,22 @@ def event_totals(store: Store, campaign_id: int) -> dict[str, int]:
         return {str(kind): int(n) for kind, n in tx.conn.execute(query)}
 
 
-def one_campaign(store: Store, issue_number: int, list_name: str | None) -> dict[str, Any]:
-    """The report of the issue's one real campaign (to `list_name` when given); an error
-    naming the lists when the issue went to several and none was chosen."""
+def one_campaign(
+    store: Store, issue_number: int, list_name: str | None, campaign_id: int | None = None
+) -> dict[str, Any]:
+    """The report of the issue's one real campaign (to `list_name`, and the campaign
+    `campaign_id`, when given); an error naming the lists, or the campaigns of one list
+    (its segments), when the issue went out in several and none was chosen."""
     if list_name is not None:
         SendLog(store).list_of(list_name)  # a clear error for an unknown list
     found = reports(store, issue_number=issue_number, list_name=list_name)
+    if campaign_id is not None:
+        found = [r for r in found if r["campaign"] == campaign_id]
+        if not found:
+            raise NotFoundError(
+                f"issue {issue_number} has no campaign {campaign_id}",
+                hint="`newsletter report ISSUE` shows its campaigns and their ids",
+            )
     if not found:
         where = f" to {list_name}" if list_name else ""
         raise NotFoundError(
@@ -128,7 +138,7 @@ def one_campaign(store: Store, issue_number: int, list_name: str | None) -> dict
         shown = ", ".join(f"{r['campaign']} ({r['audience'] or 'whole list'})" for r in found)
         raise InputError(
             f"issue {issue_number} went out in several campaigns: {shown}",
-            hint="`newsletter report ISSUE` shows each of them",
+            hint="choose one with --campaign ID (`newsletter report ISSUE` shows each)",
         )
     record = found[0]
     campaign = SendLog(store).get(record["campaign"])

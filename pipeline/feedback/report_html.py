@@ -310,10 +310,11 @@ def build(
     name: str,
     lang: str,
     now: datetime | None = None,
+    campaign_id: int | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The report record and its page for the issue's campaign (see `one_campaign`)."""
     now = now or utcnow()
-    record = one_campaign(store, issue_number, list_name)
+    record = one_campaign(store, issue_number, list_name, campaign_id)
     # A deleted list has no members left: its history is empty (list id -1 matches none).
     list_id = record["list_id"] if record["list_id"] is not None else -1
     history = list_history(store, list_id, now=now)

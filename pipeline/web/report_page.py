@@ -40,14 +40,30 @@ def routes(store: Store | Callable[[], Store], settings: Settings) -> list[Route
     opened = store if callable(store) else (lambda: store)
 
     def choose(number: int) -> Response:
-        names = [str(r["list"]) for r in reports(opened(), issue_number=number)]
-        lists = [(f"/report/{number}?list={quote(name, safe='')}", name) for name in names]
-        return render("web/report_lists.html.j2", settings, number=number, lists=lists)
+        found = reports(opened(), issue_number=number)
+        names = [str(r["list"]) for r in found]
+        several = len(set(names)) < len(names)  # one list's segments: a link per campaign
+        lists = [
+            (
+                f"/report/{number}?list={quote(name, safe='')}"
+                + (f"&campaign={r['campaign']}" if several else ""),
+                f"{name} ({r['audience']})" if several and r["audience"] else name,
+            )
+            for name, r in zip(names, found, strict=True)
+        ]
+        return render(
+            "web/report_lists.html.j2", settings, number=number, lists=lists, campaigns=several
+        )
 
-    def build(number: int, list_name: str | None) -> Response:
+    def build(number: int, list_name: str | None, campaign_id: int | None = None) -> Response:
         try:
             _, document = report_html.build(
-                opened(), number, list_name, name=settings.name, lang=settings.lang
+                opened(),
+                number,
+                list_name,
+                name=settings.name,
+                lang=settings.lang,
+                campaign_id=campaign_id,
             )
         except NotFoundError as exc:
             hint = f" ({exc.hint})" if exc.hint else ""
@@ -62,6 +78,8 @@ def routes(store: Store | Callable[[], Store], settings: Settings) -> list[Route
         if not _ISSUE_NUMBER.fullmatch(raw):
             return notice(settings, "report.page_not_found", "report.page_bad_number", 404)
         list_name = request.query_params.get("list") or None
-        return await run_in_threadpool(build, int(raw), list_name)
+        campaign = request.query_params.get("campaign", "")
+        campaign_id = int(campaign) if _ISSUE_NUMBER.fullmatch(campaign) else None
+        return await run_in_threadpool(build, int(raw), list_name, campaign_id)
 
     return [Route("/report/{number}", report, methods=["GET"])]

@@ -7,11 +7,16 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import lxml.html
+from starlette.applications import Starlette
+
 from pipeline.audience import segments
 from pipeline.audience.selection import Filter, people
 from pipeline.db import Store
 from pipeline.delivery import overlap
 from pipeline.delivery.sendlog import SendLog
+from pipeline.settings import load_settings
+from pipeline.web.report_page import routes as report_routes
 from tests.support import db
 from tests.support.sending import ISSUE, Cli, ok, received, refused, send
 from tests.support.ses_stub import SesStub
@@ -30,7 +35,7 @@ def _weekly(cli: Cli, project: Path) -> None:
 
 
 def test_segments_and_filters_never_send_one_issue_twice(
-    cli: Cli, project: Path, stub: SesStub
+    cli: Cli, project: Path, stub: SesStub, asgi_client
 ) -> None:
     _weekly(cli, project)
     ok(cli("segments", "create", "vip", "-l", "weekly", "-w", "TAG:VIP"))
@@ -88,6 +93,31 @@ def test_segments_and_filters_never_send_one_issue_twice(
         (None, ""),
     ]
     assert "segment vip: tag:vip" in ok(cli("report", ISSUE)).stdout
+    # The page is one campaign's: chosen by its id, in the command and on the report page.
+    refused(cli("report", ISSUE, "--html", "r.html"), "several campaigns", "--campaign ID")
+    vip = str(log[0]["id"])
+    ok(cli("report", ISSUE, "--html", "r.html", "--campaign", vip))
+    page = (project / "r.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "weekly" in page
+    assert (
+        json.loads(ok(cli("report", ISSUE, "--campaign", vip, "-f", "json")).stdout)[0]["targeted"]
+        == 2
+    )
+    refused(cli("report", ISSUE, "--html", "r.html", "--campaign", "999"), "no campaign 999")
+    with Store.open(db.engine().url.render_as_string(hide_password=False)) as store:
+        app = Starlette(routes=report_routes(store, load_settings()))
+        with asgi_client(app) as web:
+            choice = web.get("/report/25")
+            assert choice.status_code == 200
+            links = lxml.html.fromstring(choice.text).xpath("//ul/li/a")
+            assert [a.text for a in links] == [
+                "weekly (tag:vip)",
+                'weekly (attr.city = "Busan")',
+                "weekly",
+            ]
+            chosen = web.get(links[0].get("href"))
+            assert chosen.status_code == 200 and "<svg" in chosen.text
+            assert web.get("/report/25?list=weekly&campaign=999").status_code == 404
 
     ok(cli("lists", "create", "other"))
     refused(send(cli, "--segment", "vip", list_name="other"), "is of list 'weekly'")
