@@ -86,7 +86,7 @@ class EventStore:
                 # Not one of our campaign messages (a test copy, an older tool): a bounce
                 # or complaint still tells us about the address (never a simulator's).
                 keys = [r.strip().lower() for r in event.recipients if not simulated(r)]
-                people = list(conn.scalars(_PEOPLE, {"keys": keys}))
+                people = list(conn.scalars(_PEOPLE, {"keys": keys})) if keys else []
             conn.execute(
                 _INSERT,
                 {

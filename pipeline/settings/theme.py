@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.settings.values import control_problem
 from pipeline.text import CONTROLS
 
 AA = 4.5  # WCAG 2 AA for normal text
@@ -125,8 +126,8 @@ class Theme(BaseModel):
     @field_validator("logo_alt", "description")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
-        if value is not None and CONTROLS.search(value):
-            raise ValueError("must be one line without control characters")
+        if value is not None and (problem := control_problem(value)):
+            raise ValueError(f"{problem}; it must be one line without control characters")
         if value is not None and len(value) > 300:
             raise ValueError(f"is {len(value)} characters; keep it under 300")
         return value.strip() if value else value

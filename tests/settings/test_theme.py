@@ -60,7 +60,10 @@ def test_a_bad_theme_value_from_the_environment_names_the_variable(
         ('font = "x; } body { display:none"', "theme.font: must be a CSS font stack"),
         ('logo = "javascript:alert(1)"', "theme.logo: must be an https URL"),
         ("logo_width = 4000", "theme.logo_width:"),
-        ('description = "two\\nlines"', "theme.description: must be one line"),
+        (
+            'description = "two\\nlines"',
+            "theme.description: contains a line break (LF) at character 4; it must be one line",
+        ),
     ],
 )
 def test_bad_theme_values_are_refused_where_they_enter(
