@@ -383,3 +383,22 @@ def test_the_mail_from_domain_defaults_to_bounce_under_the_sender_domain(
     settings = load_settings()
     assert settings.mail_from == "mail.example.com"
     assert settings.dns_servers == ["::1", "[::1]:5353", "127.0.0.1:5353"]
+
+
+def test_settings_read_again_follow_every_change_to_their_sources(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings are read once per process for the same sources: a change to the file, the
+    .env file or the environment gives new settings, and no caller shares another's."""
+    first = load_settings()
+    assert load_settings() == first and load_settings() is not first
+    toml = project / "newsletter.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("Article Weekly", "Other Weekly"))
+    assert load_settings().name.startswith("Other Weekly")
+    (project / ".env").write_text("NEWSLETTER_LANG=en\n", encoding="utf-8")
+    assert load_settings().lang == "en"
+    monkeypatch.setenv("NEWSLETTER_LANG", "ko")
+    assert load_settings().lang == "ko"
+    mine = load_settings()
+    mine.sns_topic_arns.append("arn:aws:sns:us-east-1:1:mine")
+    assert load_settings().sns_topic_arns == []
